@@ -1,0 +1,3 @@
+from finegrain.cli.main import main
+
+raise SystemExit(main())

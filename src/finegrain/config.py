@@ -1,0 +1,253 @@
+"""Typed run configuration: the source of truth for a run.
+
+YAML is only how a run is stored. :func:`load_config` reads YAML (or a dict), applies dotted
+``section.key=value`` overrides, validates everything at once and returns a :class:`RunConfig`.
+Components (task, method) are picked by registered name with their parameters beside the name;
+those parameters are validated by the component's own ``Params`` model.
+
+Example:
+    >>> cfg = load_config({"data": {"train": "bbc-news"}, "output": "runs/bbc"}, ["train.lr=1e-4"])
+    >>> cfg.train.lr, cfg.method.name
+    (0.0001, 'full')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from finegrain.errors import ConfigError, FinegrainError
+from finegrain.registry import METHODS, TASKS, suggest
+
+__all__ = [
+    "ComponentConfig",
+    "ModelConfig",
+    "DataConfig",
+    "TrainConfig",
+    "RunConfig",
+    "load_config",
+    "dump_config",
+    "parse_overrides",
+]
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ComponentConfig(BaseModel):
+    """A component chosen by registered name; its other keys are the component's parameters."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class ModelConfig(Section):
+    name: str = "default"  # the embedded MiniLM-L6 (works offline)
+    max_length: int = Field(128, ge=8)  # covers tweets and review sentences; news is truncated
+
+
+class DataConfig(Section):
+    train: str  # a file (csv, tsv, jsonl, parquet, saved HF dataset) or a built-in dataset name
+    validation: str | None = None  # None: the built-in's split, or a stratified split of train
+    test: str | None = None
+    text: str = "text"
+    label: str = "label"
+    validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
+    max_train_examples: int | None = Field(None, ge=2)  # stratified subsample of train
+
+
+class TrainConfig(Section):
+    epochs: float = Field(3.0, gt=0)
+    max_steps: int | None = Field(None, ge=1)  # overrides epochs when set
+    batch_size: int = Field(16, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
+    grad_accum: int = Field(1, ge=1)
+    lr: float = Field(5e-5, gt=0)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup: float = Field(0.1, ge=0)  # below 1: fraction of the optimizer steps; else a step count
+    max_grad_norm: float | None = Field(1.0, gt=0)
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 where the hardware has it
+    group_by_length: bool = True  # less padding: batches of similar length, in shuffled order
+    eval_every: int | None = Field(None, ge=1)  # optimizer steps; None: once per epoch
+    patience: int | None = Field(None, ge=1)  # early stopping after this many evals without gain
+    checkpoint_every: int | None = Field(None, ge=1)  # steps; None: at every evaluation
+    seed: int = 0
+    log_every: int = Field(10, ge=1)
+
+
+class RunConfig(Section):
+    task: ComponentConfig = ComponentConfig(name="classification")
+    model: ModelConfig = ModelConfig()
+    method: ComponentConfig = ComponentConfig(name="full")
+    data: DataConfig
+    train: TrainConfig = TrainConfig()
+    output: str
+
+    @field_validator("task", "method", mode="before")
+    @classmethod
+    def _name_shorthand(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    def component_params(self, section: Literal["task", "method"]) -> BaseModel:
+        """The validated ``Params`` of the task or method."""
+        registry = TASKS if section == "task" else METHODS
+        component: ComponentConfig = getattr(self, section)
+        return registry.get(component.name).Params.model_validate(component.params)
+
+
+def _field_names(model: type[BaseModel] | None, path: tuple) -> list[str]:
+    for key in path:
+        if model is None:
+            return []
+        field = model.model_fields.get(str(key))
+        annotation = field.annotation if field else None
+        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    return list(model.model_fields) if model else []
+
+
+def _describe(error: ValidationError, prefix: str = "", model: type[BaseModel] | None = RunConfig) -> list[str]:
+    """One line per problem, with the dotted location and a 'did you mean' for unknown keys."""
+    lines = []
+    for item in error.errors():
+        loc = tuple(item["loc"])
+        where = prefix + ".".join(str(part) for part in loc)
+        if item["type"] == "extra_forbidden":
+            choices = _field_names(model, loc[:-1])
+            lines.append(
+                f"{where}: unknown key.{suggest(str(loc[-1]), choices)}"
+                + (f" Valid keys: {', '.join(choices)}." if choices else "")
+            )
+        elif item["type"] == "value_error" and "\n" in str(item.get("ctx", {}).get("error", "")):
+            lines.extend(str(item["ctx"]["error"]).splitlines())
+        else:
+            got = item.get("input")
+            shown = "" if isinstance(got, dict) else f" (got {got!r})"
+            lines.append(f"{where}: {item['msg']}{shown}")
+    return lines
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    """Turn ``["train.lr=1e-4", "method.r=16"]`` into a nested dict; values are parsed as YAML."""
+    nested: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key or any(not part for part in key.split(".")):
+            raise ConfigError(
+                f"Override '{item}' is not of the form section.key=value.",
+                hint="Write overrides like train.lr=1e-4 or method.name=full.",
+            )
+        value = _parse_scalar(raw)
+        node = nested
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"Override '{item}' sets a key below '{part}', which is a value.")
+        node[leaf] = value
+    return nested
+
+
+def _parse_scalar(raw: str) -> Any:
+    try:
+        value = yaml.safe_load(raw) if raw else None
+    except yaml.YAMLError:
+        return raw
+    if isinstance(value, str):  # YAML 1.1 reads '1e-4' as a string
+        try:
+            return float(value) if any(c in value for c in ".eE") else value
+        except ValueError:
+            return value
+    return value
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        elif isinstance(value, dict) and isinstance(merged.get(key), str) and key in ("task", "method"):
+            merged[key] = _merge({"name": merged[key]}, value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, with file:line errors for syntax problems."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Config file '{path}' does not exist.", hint="Check the path, or start from configs/.")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"'{path}' is not UTF-8 text ({error.reason} at byte {error.start}).") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigError(f"YAML syntax error: {problem}.", where=where,
+                          hint="Check indentation and that each key is followed by ': '.") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"'{path}' must hold a mapping of sections (task, model, method, data, train, output),"
+                          f" found a {type(data).__name__}.")
+    return data
+
+
+def load_config(source: str | Path | dict[str, Any], overrides: list[str] | None = None) -> RunConfig:
+    """Build and validate a :class:`RunConfig` from a YAML path or a dict plus dotted overrides."""
+    where = None if isinstance(source, dict) else str(source)
+    data = dict(source) if isinstance(source, dict) else read_yaml(source)
+    data = _merge(data, parse_overrides(overrides or []))
+    problems: list[str] = []
+    config = None
+    try:
+        config = RunConfig.model_validate(data)
+    except ValidationError as error:
+        problems.extend(_describe(error))
+    problems.extend(_check_components(data))
+    if problems:
+        raise ConfigError(
+            f"{len(problems)} problem(s) in the config:\n  - " + "\n  - ".join(problems), where=where
+        )
+    config.task.name = TASKS.canonical(config.task.name)
+    config.method.name = METHODS.canonical(config.method.name)
+    return config
+
+
+def _check_components(data: dict[str, Any]) -> list[str]:
+    """Check the task and method names and their parameters against what is registered."""
+    problems = []
+    for section, registry in (("task", TASKS), ("method", METHODS)):
+        value = data.get(section, RunConfig.model_fields[section].default.model_dump())
+        value = {"name": value} if isinstance(value, str) else value
+        if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+            continue  # the structural validation already reports this
+        params = {key: item for key, item in value.items() if key != "name"}
+        try:
+            entry = registry.get(value["name"])
+        except FinegrainError as error:
+            problems.append(f"{section}.name: {error.message}")
+            continue
+        try:
+            entry.Params.model_validate(params)
+        except ValidationError as error:
+            problems.extend(_describe(error, prefix=f"{section}.", model=entry.Params))
+    return problems
+
+
+def dump_config(config: RunConfig) -> str:
+    """The resolved config as YAML, loadable again by :func:`load_config`."""
+    data = config.model_dump(mode="json")
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

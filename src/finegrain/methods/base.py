@@ -1,0 +1,41 @@
+"""The method interface: how a pretrained model is adapted (which parameters train, what is saved).
+
+The task hands the method its head module names: the head is always trained and always saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+import torch
+from pydantic import BaseModel
+
+__all__ = ["Method", "count_parameters"]
+
+
+class Method(Protocol):
+    name: ClassVar[str]
+    Params: ClassVar[type[BaseModel]]
+    mergeable: ClassVar[bool]  # can be folded into plain base weights for export
+
+    def apply(self, model: torch.nn.Module, head_names: list[str]) -> torch.nn.Module:
+        """Return the model to train, with exactly the intended parameters requiring grad."""
+
+    def save(self, model: torch.nn.Module, directory: Path) -> None:
+        """Write what :meth:`load` needs into ``directory`` (safetensors, HF/PEFT formats)."""
+
+    def load(self, directory: Path, build_base: Callable[[str], torch.nn.Module]) -> torch.nn.Module:
+        """Restore a trained model from ``directory``.
+
+        ``build_base(path)`` builds the task's model (with its head and label names) from a
+        model folder: ``full`` loads its own saved folder, adapter methods their base model.
+        """
+
+
+def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total

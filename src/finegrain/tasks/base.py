@@ -1,0 +1,63 @@
+"""The task interface: what a task (classification, NER, ...) provides to the training loop.
+
+A task owns everything that depends on the label structure: how its columns are read and
+checked, the label map, the model head, encoding into features, the loss, metrics and decoding.
+The training loop, methods and data readers stay task-agnostic.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+import torch
+from pydantic import BaseModel
+
+from finegrain.data.labels import LabelMap
+from finegrain.data.split import Split
+
+__all__ = ["Task", "Feature"]
+
+Feature = dict[str, Any]
+"""One model input: ``input_ids`` (list[int]), ``labels`` (int, list) and ``example`` (the
+positional index of its example in the split; several features may share one, e.g. windows)."""
+
+
+class Task(Protocol):
+    name: ClassVar[str]
+    Params: ClassVar[type[BaseModel]]
+    primary_metric: ClassVar[str]  # a key of the metrics dict; greater is better
+    stratify: ClassVar[str | None]  # canonical column to stratify splits by, or None
+
+    def columns(self, text: str, label: str) -> dict[str, str]:
+        """Canonical column -> the user's column name (from ``data.text`` / ``data.label``)."""
+
+    def check(self, split: Split) -> Split:
+        """Validate content (empty text, malformed labels); return it normalised."""
+
+    def label_map(self, train: Split) -> LabelMap:
+        """Build the label map from training data (errors on a single class)."""
+
+    def check_labels(self, split: Split, labels: LabelMap) -> None:
+        """Raise DataError for labels that training never saw."""
+
+    def build_model(self, model_path: str, labels: LabelMap, *, random_init: bool = False) -> torch.nn.Module:
+        """A transformers model with this task's head; ``config.id2label`` holds the names."""
+
+    def head_names(self, model: torch.nn.Module) -> list[str]:
+        """Names of the head modules, which every method trains and saves."""
+
+    def encode(self, split: Split, tokenizer: Any, labels: LabelMap, max_length: int) -> list[Feature]:
+        """Tokenize a split into features (labels included when the split has them)."""
+
+    def collate(self, features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
+        """Pad a batch of features into tensors for the model."""
+
+    def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Training loss from the model's logits."""
+
+    def evaluate(self, split: Split, logits: list[np.ndarray], labels: LabelMap) -> dict[str, Any]:
+        """Metrics of a split from per-feature logits in feature order (JSON-serialisable)."""
+
+    def decode(self, split: Split, logits: list[np.ndarray], labels: LabelMap) -> list[dict[str, Any]]:
+        """One prediction dict per example of ``split``, in input order."""

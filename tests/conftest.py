@@ -1,0 +1,76 @@
+"""Shared fixtures: a tiny BERT built from a config (no downloads) and small labelled files."""
+
+from __future__ import annotations
+
+import csv
+import random
+from pathlib import Path
+
+import pytest
+
+WORDS = {
+    "pos": ["good", "great", "love", "excellent", "happy", "nice", "wonderful", "best"],
+    "neg": ["bad", "awful", "hate", "terrible", "sad", "poor", "worst", "boring"],
+    "neu": ["table", "chair", "window", "paper", "street", "monday", "blue", "number"],
+}
+FILLER = ["the", "a", "movie", "was", "is", "it", "this", "and", "very", "so", "food", "day"]
+
+
+def make_tiny_model(path: Path) -> Path:
+    """Save a 2-layer, 32-hidden BERT and a WordPiece tokenizer over a ~60-word vocab to ``path``."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    path.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + FILLER + sorted(
+        {w for words in WORDS.values() for w in words}
+    ) + list("abcdefghijklmnopqrstuvwxyz") + ["##" + c for c in "abcdefghijklmnopqrstuvwxyz"] + ["!", ".", ","]
+    (path / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(path / "vocab.txt"), do_lower_case=True)
+    tokenizer.model_max_length = 64
+    tokenizer.save_pretrained(path)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=64, pad_token_id=0,
+    )
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(path)
+    return path
+
+
+def make_sentiment_rows(n: int, seed: int = 0) -> list[dict[str, str]]:
+    """Synthetic, learnable 3-class sentiment rows: the label's words decide the class."""
+    rng = random.Random(seed)
+    labels = list(WORDS)
+    rows = []
+    for i in range(n):
+        label = labels[i % len(labels)]
+        words = rng.sample(FILLER, rng.randint(2, 6)) + rng.sample(WORDS[label], rng.randint(1, 3))
+        rng.shuffle(words)
+        rows.append({"text": " ".join(words), "label": label})
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def sentiment_files(tmp_path_factory) -> dict[str, Path]:
+    """train/validation/test CSVs (text,label) of synthetic 3-class sentiment."""
+    root = tmp_path_factory.mktemp("sentiment")
+    return {
+        "train": write_csv(root / "train.csv", make_sentiment_rows(120, seed=1)),
+        "validation": write_csv(root / "validation.csv", make_sentiment_rows(30, seed=2)),
+        "test": write_csv(root / "test.csv", make_sentiment_rows(30, seed=3)),
+    }
