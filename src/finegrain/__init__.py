@@ -6,8 +6,6 @@ Example:
     >>> finegrain.load("runs/bbc").predict(["Shares rose after the merger."])  # doctest: +SKIP
 """
 
-from finegrain.api import evaluate, load, train
-from finegrain.config import RunConfig, load_config
 from finegrain.errors import ConfigError, DataError, FinegrainError, ModelError, RunDirError, UnknownNameError
 
 __version__ = "0.1.0"
@@ -26,3 +24,15 @@ __all__ = [
     "RunDirError",
     "__version__",
 ]
+
+_LAZY = {"train": "finegrain.api", "evaluate": "finegrain.api", "load": "finegrain.api",
+         "load_config": "finegrain.config", "RunConfig": "finegrain.config"}
+
+
+def __getattr__(name: str):
+    """Import heavy modules (torch, transformers) only when their entry points are used."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'finegrain' has no attribute {name!r}")

@@ -125,7 +125,7 @@ def _describe(error: ValidationError, prefix: str = "", model: type[BaseModel] |
             choices = _field_names(model, loc[:-1])
             lines.append(
                 f"{where}: unknown key.{suggest(str(loc[-1]), choices)}"
-                + (f" Valid keys: {', '.join(choices)}." if choices else "")
+                + (f" Valid keys: {', '.join(choices)}." if choices else " This section takes no such keys.")
             )
         elif item["type"] == "value_error" and "\n" in str(item.get("ctx", {}).get("error", "")):
             lines.extend(str(item["ctx"]["error"]).splitlines())

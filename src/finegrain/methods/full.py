@@ -1,0 +1,41 @@
+"""Full fine-tuning: every parameter trains; the result is a plain transformers model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+
+from finegrain.config import Section
+from finegrain.registry import METHODS
+
+__all__ = ["FullFineTuning", "FullParams"]
+
+
+class FullParams(Section):
+    """Full fine-tuning has no parameters of its own."""
+
+
+@METHODS.register("full", aliases=("full-finetuning", "finetune"))
+class FullFineTuning:
+    """Train all weights. The saved folder opens with ``AutoModelFor*.from_pretrained``."""
+
+    name: ClassVar[str] = "full"
+    Params: ClassVar[type[FullParams]] = FullParams
+    mergeable: ClassVar[bool] = True
+
+    def __init__(self, params: FullParams | None = None):
+        self.params = params or FullParams()
+
+    def apply(self, model: torch.nn.Module, head_names: list[str]) -> torch.nn.Module:
+        for parameter in model.parameters():
+            parameter.requires_grad_(True)
+        return model
+
+    def save(self, model: torch.nn.Module, directory: Path) -> None:
+        model.save_pretrained(directory)
+
+    def load(self, directory: Path, build_base: Callable[[str], torch.nn.Module]) -> torch.nn.Module:
+        return build_base(str(directory))
