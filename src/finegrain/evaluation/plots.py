@@ -1,0 +1,131 @@
+"""PNG plots for reports: a confusion-matrix heat map and a reliability diagram.
+
+matplotlib is imported inside each function, never at module level, so that training and
+serving do not pay for it. Figures are drawn on an explicit Agg canvas instead of through
+``pyplot``: nothing global (the backend, the current figure) changes in the caller's process,
+which keeps notebooks intact and makes the functions safe to call from worker threads.
+
+Example:
+    >>> from pathlib import Path
+    >>> plot_confusion_matrix([[5, 1], [2, 7]], ["neg", "pos"], Path("cm.png"), title="t")  # doctest: +SKIP
+    PosixPath('cm.png')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from finegrain.tasks.classification.calibration import ece_from_bins
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["plot_confusion_matrix", "plot_reliability"]
+
+_DPI = 120
+_MAX_SIDE_INCHES = 20.0  # 50 classes at 120 dpi stay a 2400-px image, not a poster
+_ANNOTATE_ZEROS_UP_TO = 20  # beyond this many classes, empty cells are left blank to cut clutter
+
+
+def plot_confusion_matrix(
+    matrix: list[list[int]],
+    labels: list[str],
+    path: Path,
+    *,
+    title: str,
+    normalize: bool = True,
+) -> Path:
+    """Draw a confusion heat map (rows = gold, columns = predicted) to ``path`` and return it.
+
+    Cells show raw counts; with ``normalize`` the colours are row-normalised (recall per gold
+    class), so rare classes are as visible as frequent ones.
+    """
+    counts = np.asarray(matrix, dtype=float)
+    n_classes = len(labels)
+    colours = _row_normalised(counts) if normalize else counts
+    side = float(np.clip(0.45 * n_classes + 2.5, 4.0, _MAX_SIDE_INCHES))
+    figure = _new_figure((side + 1.0, side))
+    axes = figure.add_subplot()
+    image = axes.imshow(colours, cmap="Blues", vmin=0.0, vmax=1.0 if normalize else None)
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="row share" if normalize else "count")
+    font_size = float(np.clip(220.0 / max(n_classes, 1), 6.0, 11.0))
+    axes.set_xticks(
+        range(n_classes), labels, rotation=45, ha="right", rotation_mode="anchor", fontsize=font_size
+    )
+    axes.set_yticks(range(n_classes), labels, fontsize=font_size)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("gold")
+    axes.set_title(title)
+    _annotate_counts(axes, counts, colours, font_size)
+    return _save(figure, path)
+
+
+def plot_reliability(bins: list[dict[str, Any]], path: Path, *, title: str) -> Path:
+    """Draw a reliability diagram from calibration bins to ``path`` and return it.
+
+    Bars span their confidence bin and reach the bin's accuracy; the hatched part is the gap
+    to the bin's mean confidence. A calibrated model follows the dashed diagonal.
+    """
+    figure = _new_figure((5.5, 5.0))
+    axes = figure.add_subplot()
+    filled = [b for b in bins if b["count"]]
+    lowers = [b["lower"] for b in filled]
+    widths = [b["upper"] - b["lower"] for b in filled]
+    accuracies = [b["accuracy"] for b in filled]
+    gaps = [b["confidence"] - b["accuracy"] for b in filled]
+    axes.bar(
+        lowers, accuracies, width=widths, align="edge", color="#4c72b0", edgecolor="black", label="accuracy"
+    )
+    axes.bar(
+        lowers, gaps, bottom=accuracies, width=widths, align="edge",
+        color="#dd8452", alpha=0.35, hatch="//", edgecolor="#dd8452", label="gap to confidence",
+    )
+    axes.plot([0, 1], [0, 1], linestyle="--", color="gray", label="perfect calibration")
+    axes.set_xlim(0, 1)
+    axes.set_ylim(0, 1)
+    axes.set_xlabel("confidence")
+    axes.set_ylabel("accuracy")
+    axes.set_title(f"{title} (ECE = {ece_from_bins(bins):.4f})")
+    axes.legend(loc="upper left")
+    return _save(figure, path)
+
+
+def _row_normalised(counts: np.ndarray) -> np.ndarray:
+    """Divide each row by its sum; rows with no gold examples stay zero instead of NaN."""
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+
+
+def _annotate_counts(axes: Any, counts: np.ndarray, colours: np.ndarray, font_size: float) -> None:
+    """Write each count in its cell, white on dark cells so it stays readable."""
+    n_classes = counts.shape[0]
+    dark_from = 0.5 * (colours.max() or 1.0)
+    for gold in range(n_classes):
+        for predicted in range(n_classes):
+            count = int(counts[gold, predicted])
+            if count == 0 and n_classes > _ANNOTATE_ZEROS_UP_TO:
+                continue
+            colour = "white" if colours[gold, predicted] > dark_from else "black"
+            axes.text(predicted, gold, str(count), ha="center", va="center", color=colour, fontsize=font_size)
+
+
+def _new_figure(size: tuple[float, float]) -> Figure:
+    """A figure bound to its own Agg canvas (no pyplot, no global backend switch)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size, dpi=_DPI)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    """Lay out tightly and write a PNG, creating the parent folder if needed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, format="png", dpi=_DPI)
+    return path
