@@ -1,0 +1,1 @@
+"""Pretrained encoders by registered name, local folder, or (with network) hub name."""

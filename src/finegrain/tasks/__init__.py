@@ -1,0 +1,6 @@
+"""Tasks, registered by name in ``finegrain.registry.TASKS``.
+
+Importing this package registers the built-in tasks.
+"""
+
+from finegrain.tasks import classification  # noqa: F401
