@@ -1,0 +1,61 @@
+"""The Python entry points: train, evaluate, load.
+
+Example:
+    >>> import finegrain
+    >>> result = finegrain.train({"data": {"train": "bbc-news"}, "output": "runs/bbc"})  # doctest: +SKIP
+    >>> result.metrics["test"]["macro_f1"]  # doctest: +SKIP
+    >>> finegrain.load("runs/bbc").predict(["Shares rose after the merger."])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from finegrain.config import RunConfig, load_config
+from finegrain.data.sources import load_splits
+from finegrain.training.predictor import Predictor, load_predictor
+from finegrain.training.runner import RunResult, run_training
+
+__all__ = ["train", "evaluate", "load", "RunResult", "Predictor"]
+
+
+def train(config: RunConfig | dict[str, Any] | str | Path, overrides: list[str] | None = None, *,
+          resume: bool = False, overwrite: bool = False) -> RunResult:
+    """Train a run from a config (object, dict or YAML path) plus dotted overrides."""
+    if not isinstance(config, RunConfig) or overrides:
+        source = config.model_dump(mode="json") if isinstance(config, RunConfig) else config
+        config = load_config(source, overrides)
+    return run_training(config, resume=resume, overwrite=overwrite)
+
+
+def load(run_dir: str | Path, device: str | None = None) -> Predictor:
+    """A predictor for a finished run: ``load(run).predict(["text", ...])``."""
+    return load_predictor(run_dir, device)
+
+
+def evaluate(run_dir: str | Path, data: str | None = None) -> dict[str, dict[str, Any]]:
+    """Metrics of a finished run on ``data`` (file or built-in name), or on its own validation/test splits.
+
+    Results on extra data are also written to ``RUN/evaluations/<name>.json``.
+    """
+    predictor = load_predictor(run_dir)
+    cfg = predictor.config
+    columns = predictor.task.columns(cfg.data.text, cfg.data.label)
+    if data is None:
+        splits = load_splits(cfg.data.train, cfg.data.validation, cfg.data.test, columns=columns,
+                             stratify=predictor.task.stratify, validation_fraction=cfg.data.validation_fraction,
+                             max_train_examples=cfg.data.max_train_examples, seed=cfg.train.seed)
+        return {name: predictor.evaluate(split) for name, split in splits.items() if name != "train"}
+    splits = load_splits(data, data, data, columns=columns, stratify=None, validation_fraction=0.1,
+                         max_train_examples=None, seed=cfg.train.seed)
+    split = splits["test"]
+    split.name = "evaluation"
+    metrics = {Path(data).stem if Path(data).exists() else data: predictor.evaluate(split)}
+    folder = predictor.run.path / "evaluations"
+    folder.mkdir(exist_ok=True)
+    for name, values in metrics.items():
+        (folder / f"{name.replace('/', '_').replace(':', '_')}.json").write_text(json.dumps(values, indent=2))
+    return metrics
+

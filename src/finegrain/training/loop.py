@@ -1,0 +1,221 @@
+"""THE training loop: one readable loop on accelerate for every task and method.
+
+Read top to bottom: batches (length-grouped, deterministic per epoch) -> forward under
+accelerate's autocast -> task loss -> backward with gradient accumulation and clipping ->
+AdamW + warmup/linear decay -> evaluation every epoch (or N steps) -> best model kept,
+early stopping, atomic checkpoint. Variation lives in the task and the method, not here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from torch.utils.data import DataLoader
+
+from finegrain.config import TrainConfig
+from finegrain.data.labels import LabelMap
+from finegrain.data.split import Split
+from finegrain.training.batching import LengthGroupedBatchSampler
+from finegrain.training.checkpoint import STATE_FILE, TrainerState, latest_checkpoint, read_state, state_dict, swap_in
+from finegrain.training.inference import predict_logits
+from finegrain.training.optim import build_optimizer, build_schedule
+from finegrain.training.precision import autocast_dtype
+from finegrain.training.progress import training_progress
+from finegrain.training.run_dir import RunDir
+
+__all__ = ["fit", "FitResult", "evaluate_split"]
+
+
+@dataclass
+class FitResult:
+    state: TrainerState
+    total_steps: int
+    trainable_parameters: int
+    peak_memory_mb: float
+
+
+def evaluate_split(model: torch.nn.Module, task: Any, split: Split, features: list[dict[str, Any]],
+                   labels: LabelMap, *, batch_size: int, pad_id: int, device: torch.device,
+                   dtype: torch.dtype | None) -> tuple[dict[str, Any], list]:
+    """Metrics of ``split`` and the per-feature logits (input order)."""
+    logits = predict_logits(model, features, partial(task.collate, pad_id=pad_id),
+                            batch_size=batch_size, device=device, dtype=dtype)
+    return task.evaluate(split, logits, labels), logits
+
+
+def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: Any, labels: LabelMap,
+        train_features: list[dict[str, Any]], validation: Split | None, validation_features: list | None,
+        train: TrainConfig, pad_id: int, run: RunDir, save_best: Callable[[torch.nn.Module], None],
+        resume: bool) -> FitResult:
+    """Train ``model`` and keep its best version (by the task's primary metric) through ``save_best``."""
+    sampler = LengthGroupedBatchSampler([len(f["input_ids"]) for f in train_features], train.batch_size,
+                                        train.seed, group_by_length=train.group_by_length)
+    loader = DataLoader(train_features, batch_sampler=sampler, collate_fn=partial(task.collate, pad_id=pad_id),
+                        generator=torch.Generator().manual_seed(train.seed))  # keeps the global RNG untouched
+    steps_per_epoch = math.ceil(len(sampler) / train.grad_accum)
+    total_steps = train.max_steps or max(1, math.ceil(train.epochs * steps_per_epoch))
+    _call_hook(method, "set_total_steps", total_steps)
+    optimizer = build_optimizer(model, train.lr, train.weight_decay)
+    schedule = build_schedule(optimizer, train.warmup, total_steps)
+    model, optimizer, loader, schedule = accelerator.prepare(model, optimizer, loader, schedule)
+    state = _restore(accelerator, run) if resume else TrainerState()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    dtype = autocast_dtype(accelerator.mixed_precision)
+
+    def evaluate_now() -> bool:
+        """Evaluate, keep the best model, checkpoint; True when early stopping says stop."""
+        state.last_eval_step = state.global_step
+        if validation is None:
+            save_best(accelerator.unwrap_model(model))
+            _checkpoint(accelerator, run, state)
+            return False
+        metrics, _ = evaluate_split(accelerator.unwrap_model(model), task, validation, validation_features,
+                                    labels, batch_size=train.eval_batch_size, pad_id=pad_id,
+                                    device=accelerator.device, dtype=dtype)
+        score = float(metrics[task.primary_metric])
+        record = {"step": state.global_step, "epoch": state.epoch, task.primary_metric: score,
+                  "accuracy": metrics.get("accuracy")}
+        state.history.append(record)
+        _log(accelerator, run, {"eval": record})
+        if state.best_metric is None or score > state.best_metric:
+            state.best_metric, state.best_step, state.evals_without_gain = score, state.global_step, 0
+            save_best(accelerator.unwrap_model(model))
+        else:
+            state.evals_without_gain += 1
+        state.stopped_early = bool(train.patience and state.evals_without_gain >= train.patience)
+        _checkpoint(accelerator, run, state)
+        return state.stopped_early
+
+    model.train()
+    meter = _SpeedMeter()
+    with training_progress(accelerator.is_main_process) as progress:
+        bar = progress.add_task("train", total=total_steps, completed=state.global_step, loss="-", speed="-")
+        while state.global_step < total_steps and not state.stopped_early:
+            sampler.epoch = state.epoch
+            epoch_loader = accelerator.skip_first_batches(loader, state.batches_done) if state.batches_done else loader
+            meter.resume()
+            for batch in epoch_loader:
+                with accelerator.accumulate(model):
+                    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+                    loss = task.loss(logits, batch)
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients and train.max_grad_norm:
+                        accelerator.clip_grad_norm_(trainable, train.max_grad_norm)
+                    optimizer.step()
+                    schedule.step()
+                    if accelerator.sync_gradients:  # AdaLoRA re-allocates ranks from live gradients
+                        _call_hook(method, "on_step", accelerator.unwrap_model(model), state.global_step + 1)
+                    optimizer.zero_grad(set_to_none=True)
+                state.batches_done += 1
+                samples = len(batch["input_ids"]) * accelerator.num_processes
+                state.samples_seen += samples
+                meter.add(samples, loss.detach().float().item())
+                if not accelerator.sync_gradients:
+                    continue
+                state.global_step += 1
+                if state.global_step % train.log_every == 0:
+                    record = meter.flush(state)
+                    _log(accelerator, run, {**record, "lr": schedule.get_last_lr()[0]})
+                    progress.update(bar, loss=f"{record['loss']:.4f}", speed=f"{record['samples_per_second']:.1f}")
+                progress.update(bar, completed=state.global_step)
+                if train.eval_every and state.global_step % train.eval_every == 0:
+                    meter.pause(state)
+                    evaluate_now()
+                    meter.resume()
+                elif train.checkpoint_every and state.global_step % train.checkpoint_every == 0:
+                    meter.pause(state)
+                    _checkpoint(accelerator, run, state)
+                    meter.resume()
+                if state.global_step >= total_steps or state.stopped_early:
+                    break
+            else:
+                meter.pause(state)
+                state.epoch, state.batches_done = state.epoch + 1, 0
+                if not train.eval_every:
+                    evaluate_now()
+                continue
+            meter.pause(state)
+        if state.last_eval_step != state.global_step:
+            evaluate_now()
+    return FitResult(state, total_steps, sum(p.numel() for p in trainable), _peak_memory_mb(accelerator))
+
+
+class _SpeedMeter:
+    """Training time and samples/s, excluding evaluation and checkpoint time."""
+
+    def __init__(self):
+        self.started = time.perf_counter()
+        self.samples = 0
+        self.losses: list[float] = []
+        self.window_seconds = 0.0
+
+    def resume(self) -> None:
+        self.started = time.perf_counter()
+
+    def pause(self, state: TrainerState) -> None:
+        elapsed = time.perf_counter() - self.started
+        state.train_seconds += elapsed
+        self.window_seconds += elapsed
+        self.started = time.perf_counter()
+
+    def add(self, samples: int, loss: float) -> None:
+        self.samples += samples
+        self.losses.append(loss)
+
+    def flush(self, state: TrainerState) -> dict[str, Any]:
+        self.pause(state)
+        record = {"step": state.global_step, "epoch": state.epoch,
+                  "loss": round(sum(self.losses) / max(len(self.losses), 1), 5),
+                  "samples_per_second": round(self.samples / max(self.window_seconds, 1e-9), 2)}
+        self.samples, self.losses, self.window_seconds = 0, [], 0.0
+        return record
+
+
+def _call_hook(method: Any, name: str, *args) -> None:
+    hook = getattr(method, name, None)
+    if hook is not None:
+        hook(*args)
+
+
+def _checkpoint(accelerator: Accelerator, run: RunDir, state: TrainerState) -> None:
+    """Save accelerate's state and ours into checkpoints/last, atomically."""
+    staging = run.checkpoint.with_name(".last.staging")
+    if accelerator.is_main_process:
+        shutil.rmtree(staging, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(staging), safe_serialization=True)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (staging / STATE_FILE).write_text(json.dumps(state_dict(state), indent=2), encoding="utf-8")
+        swap_in(staging, run.checkpoint)
+    accelerator.wait_for_everyone()
+
+
+def _restore(accelerator: Accelerator, run: RunDir) -> TrainerState:
+    checkpoint = latest_checkpoint(run.checkpoint)
+    if checkpoint is None:
+        return TrainerState()
+    accelerator.load_state(str(checkpoint))
+    return read_state(checkpoint)
+
+
+def _log(accelerator: Accelerator, run: RunDir, record: dict[str, Any]) -> None:
+    if accelerator.is_main_process:
+        with run.log.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+
+def _peak_memory_mb(accelerator: Accelerator) -> float:
+    if accelerator.device.type == "cuda":
+        return torch.cuda.max_memory_allocated(accelerator.device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB

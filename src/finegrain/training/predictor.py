@@ -1,0 +1,74 @@
+"""Loading a finished run and predicting with it, always in input order."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+
+from finegrain.config import RunConfig, load_config
+from finegrain.data.labels import LabelMap
+from finegrain.data.split import Split
+from finegrain.errors import DataError
+from finegrain.training.inference import predict_logits
+from finegrain.training.precision import autocast_dtype, resolve_precision
+from finegrain.training.run_dir import RunDir, open_run_dir
+from finegrain.training.setup import build_method, build_task, load_tokenizer
+
+__all__ = ["Predictor", "load_predictor"]
+
+
+class Predictor:
+    """A trained run, ready to predict.
+
+    Example:
+        >>> predictor = load_predictor("runs/bbc")  # doctest: +SKIP
+        >>> predictor.predict(["Shares rose after the merger."])  # doctest: +SKIP
+        [{'label': 'business', 'scores': {'business': 0.97, ...}}]
+    """
+
+    def __init__(self, run: RunDir, config: RunConfig, task: Any, labels: LabelMap, model: torch.nn.Module,
+                 tokenizer: Any, device: torch.device):
+        self.run, self.config, self.task, self.labels = run, config, task, labels
+        self.model, self.tokenizer, self.device = model, tokenizer, device
+        self.dtype = autocast_dtype(resolve_precision(config.train.precision, device.type))
+
+    def logits(self, split: Split, batch_size: int = 64) -> tuple[list[dict[str, Any]], list]:
+        features = self.task.encode(split, self.tokenizer, self.labels, self.config.model.max_length)
+        logits = predict_logits(self.model, features, partial(self.task.collate, pad_id=self.tokenizer.pad_token_id or 0),
+                                batch_size=batch_size, device=self.device, dtype=self.dtype)
+        return features, logits
+
+    def predict(self, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
+        """One prediction dict per text (label and scores), in the order given."""
+        if isinstance(texts, str):
+            texts = [texts]
+        if not texts:
+            return []
+        frame = pd.DataFrame({"text": [str(t) for t in texts], "row": range(1, len(texts) + 1)})
+        split = self.task.check(Split("input", frame, "input"))
+        _, logits = self.logits(split, batch_size)
+        return self.task.decode(split, logits, self.labels)
+
+    def evaluate(self, split: Split, batch_size: int = 64) -> dict[str, Any]:
+        """Metrics on a labelled split (checked against the run's labels)."""
+        split = self.task.check(split)
+        if "label" not in split.frame:
+            raise DataError(f"The {split.name} data has no labels to evaluate against.", where=split.source)
+        self.task.check_labels(split, self.labels)
+        _, logits = self.logits(split, batch_size)
+        return self.task.evaluate(split, logits, self.labels)
+
+
+def load_predictor(run_dir: str | Path, device: str | None = None) -> Predictor:
+    run = open_run_dir(run_dir)
+    config = load_config(run.config)
+    task, method = build_task(config), build_method(config)
+    labels = LabelMap.load(run.labels)
+    target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model = method.load(run.model, lambda path: task.build_model(path, labels)).to(target).eval()
+    tokenizer = load_tokenizer(str(run.model), config.model.max_length)
+    return Predictor(run, config, task, labels, model, tokenizer, target)

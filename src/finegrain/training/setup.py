@@ -1,0 +1,82 @@
+"""Everything a run needs before training, checked before anything is written to disk."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from transformers import AutoTokenizer
+
+from finegrain.config import DataConfig, RunConfig
+from finegrain.data.labels import LabelMap
+from finegrain.data.sources import load_splits
+from finegrain.data.split import Split
+from finegrain.errors import ConfigError, ModelError
+from finegrain.models.catalog import model_max_positions, resolve_model
+from finegrain.registry import METHODS, TASKS
+
+__all__ = ["Prepared", "prepare", "build_task", "build_method", "load_tokenizer", "read_splits"]
+
+
+@dataclass
+class Prepared:
+    task: Any
+    method: Any
+    model_path: str
+    tokenizer: Any
+    splits: dict[str, Split]
+    labels: LabelMap
+    features: dict[str, list[dict[str, Any]]]
+
+
+def build_task(config: RunConfig) -> Any:
+    return TASKS.get(config.task.name)(config.component_params("task"))
+
+
+def build_method(config: RunConfig) -> Any:
+    return METHODS.get(config.method.name)(config.component_params("method"))
+
+
+def load_tokenizer(model_path: str, max_length: int) -> Any:
+    limit = model_max_positions(model_path)
+    if limit is not None and max_length > limit:
+        raise ConfigError(f"model.max_length={max_length} is larger than the model allows ({limit} positions).",
+                          hint=f"Set model.max_length to {limit} or less.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tokenizer = AutoTokenizer.from_pretrained(model_path, trust_remote_code=False)
+    except (OSError, ValueError) as error:
+        raise ModelError(f"Could not load a tokenizer from '{model_path}': {str(error).splitlines()[0]}",
+                         hint="The model folder needs its tokenizer files (tokenizer.json or vocab.txt).") from None
+    if not getattr(tokenizer, "is_fast", False):
+        raise ModelError(f"The tokenizer of '{model_path}' is not a fast (Rust) tokenizer.",
+                         hint="finegrain needs a fast tokenizer: save one with tokenizer.json in the model folder.")
+    tokenizer.model_max_length = max_length
+    return tokenizer
+
+
+def read_splits(task: Any, data: DataConfig, seed: int) -> dict[str, Split]:
+    """Load the configured splits and check their content with the task."""
+    splits = load_splits(data.train, data.validation, data.test, columns=task.columns(data.text, data.label),
+                         stratify=task.stratify, validation_fraction=data.validation_fraction,
+                         max_train_examples=data.max_train_examples, seed=seed)
+    return {name: task.check(split) for name, split in splits.items()}
+
+
+def prepare(config: RunConfig) -> Prepared:
+    """Resolve the model, read and check the data, build labels and features; no disk writes."""
+    task, method = build_task(config), build_method(config)
+    model_path = resolve_model(config.model.name)
+    tokenizer = load_tokenizer(model_path, config.model.max_length)
+    check = getattr(method, "check_against", None)
+    if check is not None:
+        check(config.model.max_length)
+    splits = read_splits(task, config.data, config.train.seed)
+    labels = task.label_map(splits["train"])
+    for name, split in splits.items():
+        if name != "train":
+            task.check_labels(split, labels)
+    features = {name: task.encode(split, tokenizer, labels, config.model.max_length) for name, split in splits.items()}
+    return Prepared(task, method, model_path, tokenizer, splits, labels, features)
