@@ -4,3 +4,8 @@ Importing this package registers the built-in methods.
 """
 
 from finegrain.methods import full  # noqa: F401
+from finegrain.methods import freeze  # noqa: F401
+from finegrain.methods import linear_probe  # noqa: F401
+from finegrain.methods import bitfit  # noqa: F401
+from finegrain.methods import peft_methods  # noqa: F401
+from finegrain.methods import adapters  # noqa: F401
