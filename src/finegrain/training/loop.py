@@ -124,7 +124,7 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
                     continue
                 state.global_step += 1
                 if state.global_step % train.log_every == 0:
-                    record = meter.flush(state)
+                    record = meter.flush(state, accelerator)
                     _log(accelerator, run, {**record, "lr": schedule.get_last_lr()[0]})
                     progress.update(bar, loss=f"{record['loss']:.4f}", speed=f"{record['samples_per_second']:.1f}")
                 progress.update(bar, completed=state.global_step)
@@ -172,10 +172,12 @@ class _SpeedMeter:
         self.samples += samples
         self.losses.append(loss)
 
-    def flush(self, state: TrainerState) -> dict[str, Any]:
+    def flush(self, state: TrainerState, accelerator: Accelerator) -> dict[str, Any]:
+        """The window's loss, averaged over processes (each saw only its share of the batches)."""
         self.pause(state)
-        record = {"step": state.global_step, "epoch": state.epoch,
-                  "loss": round(sum(self.losses) / max(len(self.losses), 1), 5),
+        local = torch.tensor(sum(self.losses) / max(len(self.losses), 1), device=accelerator.device)
+        loss = accelerator.reduce(local, reduction="mean").item()
+        record = {"step": state.global_step, "epoch": state.epoch, "loss": round(loss, 5),
                   "samples_per_second": round(self.samples / max(self.window_seconds, 1e-9), 2)}
         self.samples, self.losses, self.window_seconds = 0, [], 0.0
         return record

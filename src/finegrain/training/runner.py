@@ -56,6 +56,7 @@ def build_accelerator(train: TrainConfig) -> Accelerator:
     accelerator = Accelerator(
         mixed_precision=resolve_precision(train.precision, device),
         gradient_accumulation_steps=train.grad_accum,
+        cpu=device == "cpu",  # lets torchrun-launched processes on a CPU machine use gloo (MULTI_CPU)
         # Each process takes a share of every batch, so batch_size means the same on 1 or N processes.
         dataloader_config=DataLoaderConfiguration(split_batches=True),
     )
