@@ -1,0 +1,83 @@
+"""Training speed: finegrain versus a plain Hugging Face Trainer script, same model, data, budget.
+
+The Trainer runs as users write it (defaults: fp32, random batches) and at its best (bf16 +
+length-grouped batches). Everything runs in this one process on this machine, finegrain and
+Trainer-at-its-best alternating (A B A B ...) because a shared VM drifts in speed; medians are
+printed with every run. samples/s = training examples x epochs / training seconds (finegrain:
+its loop's own clock, which leaves out evaluation and checkpoints; Trainer: wall time around
+trainer.train()). A finegrain fp32 run shows that bf16 keeps the quality.
+
+    python benchmarks/train_speed.py --n-train 8000 --epochs 2 --repeats 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+
+import finegrain
+from common import MODEL, builtin_data, finegrain_config
+from hf_baselines import train_hf_trainer
+
+
+def run_finegrain(args, workdir: str, tag: str, **train) -> dict:
+    start = time.perf_counter()
+    result = finegrain.train(finegrain_config("tweet-sentiment", args.n_train, f"{workdir}/{tag}",
+                                              epochs=args.epochs, **train), overwrite=True)
+    info = json.loads((result.run_dir / "run.json").read_text())
+    return {"samples_per_second": info["timing"]["samples_per_second"], "wall_seconds": time.perf_counter() - start,
+            "accuracy": result.metrics["test"]["accuracy"], "macro_f1": result.metrics["test"]["macro_f1"]}
+
+
+def run_trainer(args, data: dict, workdir: str, best: bool) -> dict:
+    texts, labels = data["train"]
+    test_texts, test_labels = data["test"]
+    out = train_hf_trainer(MODEL, texts, labels, test_texts, test_labels, num_labels=len(data["labels"]),
+                           epochs=args.epochs, batch_size=16, lr=5e-5, max_length=128, seed=0, best=best,
+                           output_dir=f"{workdir}/hf-{best}")
+    return {k: out[k] for k in ("samples_per_second", "accuracy", "macro_f1")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n-train", type=int, default=8000)
+    parser.add_argument("--epochs", type=float, default=2)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--skip-defaults", action="store_true", help="skip the slow fp32 Trainer-defaults run")
+    parser.add_argument("--skip-fp32", action="store_true", help="skip finegrain's fp32 quality check")
+    args = parser.parse_args()
+    data = builtin_data("tweet-sentiment", args.n_train)
+    runs: dict[str, list[dict]] = {"finegrain": [], "trainer_best": [], "trainer_defaults": [], "finegrain_fp32": []}
+    with tempfile.TemporaryDirectory() as workdir:
+        for _ in range(args.repeats):
+            runs["finegrain"].append(run_finegrain(args, workdir, "fg"))
+            runs["trainer_best"].append(run_trainer(args, data, workdir, best=True))
+        if not args.skip_defaults:
+            runs["trainer_defaults"].append(run_trainer(args, data, workdir, best=False))
+        if not args.skip_fp32:
+            runs["finegrain_fp32"].append(run_finegrain(args, workdir, "fg32", precision="fp32"))
+    report(args, runs)
+
+
+def report(args, runs: dict[str, list[dict]]) -> None:
+    print(f"\ntweet-sentiment, {args.n_train} training tweets x {args.epochs:g} epochs, batch 16, lr 5e-5, "
+          f"max_length 128, test split {len(builtin_data('tweet-sentiment', args.n_train)['test'][0])} tweets\n")
+    medians = {}
+    for name, items in runs.items():
+        if not items:
+            continue
+        speeds = [r["samples_per_second"] for r in items]
+        medians[name] = statistics.median(speeds)
+        print(f"{name:18s} samples/s median {medians[name]:7.1f}  runs {', '.join(f'{s:.1f}' for s in speeds)}"
+              f"  test acc {items[-1]['accuracy']:.4f}  macro-F1 {items[-1]['macro_f1']:.4f}")
+    print()
+    for other in ("trainer_best", "trainer_defaults", "finegrain_fp32"):
+        if other in medians:
+            print(f"finegrain / {other:17s} = {medians['finegrain'] / medians[other]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
