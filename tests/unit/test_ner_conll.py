@@ -7,7 +7,7 @@ import json
 import pytest
 
 from finegrain.errors import DataError
-from finegrain.tasks.ner.conll import read_conll, read_token_jsonl
+from finegrain.data.conll import read_conll, read_token_jsonl
 
 
 def write(path, text: str, encoding: str = "utf-8"):

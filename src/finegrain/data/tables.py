@@ -1,9 +1,11 @@
-"""Read a user's table (csv, tsv, jsonl, json, parquet, saved HF dataset) into a DataFrame.
+"""Read a user's table (csv, tsv, jsonl, json, parquet, CoNLL, saved HF dataset) into a DataFrame.
 
 Every problem with the file becomes one :class:`DataError` that names the file, the line, row
 or column, what was expected and how to fix it: a pandas traceback teaches nothing. Each frame
 gets a ``row`` column (the 1-based data row: header excluded for csv, the line for jsonl) so
-later errors and reports can point back into the file.
+later errors and reports can point back into the file. CoNLL files (``.conll``, ``.iob``,
+``.bio``, ``.bioes``) give one row per sentence: ``tokens``, ``tags`` and ``row`` (the line
+where the sentence starts).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from finegrain.data.conll import read_conll
 from finegrain.errors import DataError
 from finegrain.registry import suggest
 
@@ -33,9 +36,14 @@ SUPPORTED_EXTENSIONS: dict[str, str] = {
     ".ndjson": "jsonl",
     ".json": "json",
     ".parquet": "parquet",
+    ".conll": "conll",
+    ".iob": "conll",
+    ".bio": "conll",
+    ".bioes": "conll",
 }
 _DELIMITERS = {"csv": ",", "tsv": "\t"}
 _EXAMPLE_RECORD = '{"text": "...", "label": "pos"}'
+_CONFIG_KEYS = {"tokens": "text", "tags": "label"}  # token data: data.text / data.label choose these
 _JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number",
                bool: "boolean", type(None): "null"}
 
@@ -76,19 +84,30 @@ def require_columns(frame: pd.DataFrame, wanted: dict[str, str], source: str) ->
     found = [str(c) for c in frame.columns if c != ROW]
     missing = {canonical: column for canonical, column in wanted.items() if column not in found}
     if missing:
-        problems = " ".join(
-            f"Column '{column}' (set by data.{canonical}={column}) was not found.{suggest(column, found)}"
-            for canonical, column in missing.items()
-        )
-        keys = " and ".join(f"data.{canonical}=<column>" for canonical in missing)
-        raise DataError(f"{problems} Found columns: {', '.join(found) or 'none'}.", where=source,
-                        hint=f"set {keys} to one of the found columns, or rename the column in the file.")
+        raise _missing_columns_error(missing, found, source)
     rows = frame[ROW].to_numpy() if ROW in frame else range(1, len(frame) + 1)
     for canonical, column in wanted.items():
         _check_no_missing_values(frame[column], rows, canonical, source)
     selected = pd.DataFrame({canonical: frame[column].to_numpy() for canonical, column in wanted.items()})
     selected[ROW] = list(rows)
     return selected
+
+
+def _missing_columns_error(missing: dict[str, str], found: list[str], source: str) -> DataError:
+    """Every missing column at once; token data (tokens/tags) in a text/label file is named as such."""
+    problems = " ".join(
+        f"Column '{column}' (set by data.{_CONFIG_KEYS.get(canonical, canonical)}={column}) was not found."
+        f"{suggest(column, found)}"
+        for canonical, column in missing.items()
+    )
+    keys = " and ".join(f"data.{_CONFIG_KEYS.get(canonical, canonical)}=<column>" for canonical in missing)
+    hint = f"set {keys} to one of the found columns, or rename the column in the file."
+    if set(missing) & set(_CONFIG_KEYS) and {"text", "label"} <= set(found):
+        problems = ("This looks like text-classification data (columns text, label), but token"
+                    " classification (NER) needs one list of words and one tag per word. " + problems)
+        hint = ("give a CoNLL file (.conll: one 'token<TAB>tag' per line, blank lines between sentences) or"
+                ' jsonl lines like {"tokens": ["EU", "rejects"], "tags": ["B-ORG", "O"]}; ' + hint)
+    return DataError(f"{problems} Found columns: {', '.join(found) or 'none'}.", where=source, hint=hint)
 
 
 def _check_no_missing_values(values: pd.Series, rows: Iterable[Any], canonical: str, source: str) -> None:
@@ -134,6 +153,8 @@ def _read_file(path: Path, fmt: str) -> pd.DataFrame:
                         hint="write the examples into it, or point at the file that holds them.")
     if fmt == "parquet":
         return _read_parquet(path)
+    if fmt == "conll":
+        return read_conll(path)
     text = _decode(path)
     if fmt == "jsonl":
         return _read_jsonl(text, path)

@@ -4,6 +4,8 @@
 :func:`finegrain.tasks.classification.metrics.classification_metrics`, optionally with an
 ``errors`` list (from ``error_examples``) and an ``images`` dict (name -> relative PNG path).
 Any split may be missing, and multi-label metrics are rendered with per-class 2x2 counts.
+NER metrics (:meth:`finegrain.tasks.ner.task.NerTask.evaluate`, recognised by ``entity_f1``)
+are rendered by :mod:`finegrain.evaluation.ner_report`.
 
 Example:
     >>> import numpy as np
@@ -19,13 +21,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-from finegrain.tasks.classification.metrics import most_confused
+from finegrain.evaluation import ner_report
+from finegrain.evaluation.markdown import escape as _escape
+from finegrain.evaluation.markdown import fmt as _format
+from finegrain.evaluation.markdown import section as _section
+from finegrain.evaluation.markdown import table as _table
+from finegrain.evaluation.markdown import truncate as _truncate
 from finegrain.evaluation.plots import plot_confusion_matrix, plot_reliability
+from finegrain.tasks.classification.metrics import most_confused
 
 __all__ = ["render_markdown", "write_report"]
 
 _MAX_MARKDOWN_CONFUSION_CLASSES = 20  # wider tables do not render legibly in Markdown viewers
-_ERROR_TEXT_CHARS = 160
 _SUMMARY_COLUMNS = [
     ("accuracy", "accuracy"),
     ("macro_f1", "macro-F1"),
@@ -45,6 +52,10 @@ def render_markdown(
         parts.append(_section("Run", _table(["field", "value"], info_rows)))
     if not metrics:
         parts.append("_No evaluation splits were available._")
+        return "\n\n".join(parts) + "\n"
+    if all(ner_report.is_ner(m) for m in metrics.values()):
+        parts.append(_section("Summary", ner_report.summary_table(metrics)))
+        parts.extend(ner_report.split_section(split, m) for split, m in metrics.items())
         return "\n\n".join(parts) + "\n"
     parts.append(_section("Summary", _summary_table(metrics)))
     parts.extend(_split_section(split, split_metrics) for split, split_metrics in metrics.items())
@@ -72,15 +83,10 @@ def write_report(
     return report_path
 
 
-def _escape(text: Any) -> str:
-    """Make text safe inside a Markdown table cell: escape pipes, flatten line breaks."""
-    return re.sub(r"\s*[\r\n]+\s*", " ", str(text)).replace("|", "\\|")
-
-
 def _with_plots(run_dir: Path, split: str, split_metrics: dict[str, Any]) -> dict[str, Any]:
     """Draw the split's plots and return a copy of its metrics with their relative paths."""
-    if split_metrics.get("multi_label"):
-        return split_metrics
+    if split_metrics.get("multi_label") or ner_report.is_ner(split_metrics):
+        return split_metrics  # no single-label confusion matrix; the NER one stays in the Markdown
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", split)
     confusion = split_metrics["confusion_matrix"]
     images = dict(split_metrics.get("images") or {})
@@ -188,38 +194,6 @@ def _errors_section(errors: list[dict[str, Any]]) -> str:
     return _section("Most confident errors", _table(headers, rows), level=3)
 
 
-def _section(heading: str, body: str, *, level: int = 2) -> str:
-    return f"{'#' * level} {heading}\n\n{body}"
-
-
-def _table(headers: list[Any], rows: list[list[Any]]) -> str:
-    """A GitHub-flavoured Markdown table; every cell is escaped."""
-    lines = [
-        "| " + " | ".join(_escape(h) for h in headers) + " |",
-        "|" + "|".join("---" for _ in headers) + "|",
-    ]
-    lines.extend("| " + " | ".join(_escape(cell) for cell in row) + " |" for row in rows)
-    return "\n".join(lines)
-
-
-def _truncate(text: str, limit: int = _ERROR_TEXT_CHARS) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def _format_info(value: Any) -> str:
     """Run-info values span magnitudes (learning rates, seconds), so floats get 4 significant digits."""
     return f"{value:.4g}" if isinstance(value, float) else _format(value)
-
-
-def _format(value: Any) -> str:
-    """Four decimals for fractions, thousands separators for counts, '-' for missing."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return f"{value:,}"
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)

@@ -27,15 +27,32 @@ _METRIC_COLUMNS = [
 ]
 
 
+_NER_COLUMNS = [
+    ("entity_f1", "entity-F1"),
+    ("entity_precision", "entity-P"),
+    ("entity_recall", "entity-R"),
+    ("macro_f1", "macro-F1"),
+    ("token_accuracy", "token accuracy"),
+]
+
+
 def metrics_table(metrics: dict[str, dict[str, Any]]) -> Table:
-    """One row per split (n, accuracy, macro/micro/weighted F1, ECE), values to 4 decimals."""
+    """One row per split (n, accuracy, macro/micro/weighted F1, ECE), values to 4 decimals.
+
+    NER splits (those with ``entity_f1``) show strict entity F1/P/R, macro-F1 and token accuracy.
+    """
+    columns = _METRIC_COLUMNS
+    if metrics and all("entity_f1" in m for m in metrics.values()):
+        columns = _NER_COLUMNS
+    elif any("entity_f1" in m for m in metrics.values()):
+        columns = _METRIC_COLUMNS + _NER_COLUMNS[:1]
     table = Table(title="Evaluation")
     table.add_column("split", style="bold")
     table.add_column("n", justify="right")
-    for _, header in _METRIC_COLUMNS:
+    for _, header in columns:
         table.add_column(header, justify="right")
     for split, split_metrics in metrics.items():
-        values = [_format(split_metrics.get(key)) for key, _ in _METRIC_COLUMNS]
+        values = [_format(split_metrics.get(key)) for key, _ in columns]
         table.add_row(Text(split), str(split_metrics.get("n", "-")), *values)
     return table
 

@@ -28,6 +28,7 @@ class Task(Protocol):
     Params: ClassVar[type[BaseModel]]
     primary_metric: ClassVar[str]  # a key of the metrics dict; greater is better
     stratify: ClassVar[str | None]  # canonical column to stratify splits by, or None
+    label_column: ClassVar[str]  # canonical column holding the gold labels ("label", NER: "tags")
 
     def columns(self, text: str, label: str) -> dict[str, str]:
         """Canonical column -> the user's column name (from ``data.text`` / ``data.label``)."""

@@ -1,0 +1,160 @@
+"""NER quality and speed: finegrain's default NER recipe versus a plain Hugging Face Trainer script
+written the run_ner way, on the built-in tweet-ner data (same model, data, epochs, lr, batch size).
+
+finegrain: ``task: ner`` with its defaults (model ``default`` = MiniLM-L6-H384, max_length 128,
+full fine-tuning, AdamW lr 5e-5, weight decay 0.01, 10% warmup then linear decay, batch 16,
+precision auto (bf16 where supported), length-grouped batches, first-sub-token labels, the best
+epoch on validation kept). Plain HF "at its best": AutoModelForTokenClassification, first-subword
+labels (-100 elsewhere), DataCollatorForTokenClassification, Trainer with the same optimizer
+settings, bf16=True and group_by_length, no evaluation during training (the last epoch is used).
+
+Both are scored the same way: seqeval entity F1, strict IOB2, on the tweet-ner test split, words
+in their original order (words cut off by truncation count as 'O'). Train samples/s is sentences
+x epochs / the seconds of training alone (finegrain: run.json ``timing``; HF: around
+``trainer.train()``), evaluation and loading excluded.
+
+    python benchmarks/ner_quality.py --epochs 3            # the full comparison (run it alone)
+    python benchmarks/ner_quality.py --limit 100 --epochs 1  # a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import finegrain  # noqa: E402
+from finegrain.data.sources import load_splits  # noqa: E402
+from finegrain.models.catalog import default_model_path  # noqa: E402
+
+MAX_LENGTH, BATCH, LR, SEED = 128, 16, 5e-5, 0
+
+
+def tweet_ner(limit: int | None) -> dict[str, tuple[list[list[str]], list[list[str]]]]:
+    """The very train/test sentences finegrain trains and tests on (train subsampled as it does)."""
+    splits = load_splits("tweet-ner", None, None, columns={"tokens": "tokens", "tags": "tags"}, stratify=None,
+                         validation_fraction=0.1, max_train_examples=limit, seed=SEED)
+    return {name: (list(map(list, split.frame["tokens"])), list(map(list, split.frame["tags"])))
+            for name, split in splits.items()}
+
+
+def run_finegrain(limit: int | None, epochs: float, workdir: str) -> dict:
+    config = {"task": "ner", "model": {"name": "default", "max_length": MAX_LENGTH},
+              "data": {"train": "tweet-ner", "max_train_examples": limit},
+              "train": {"epochs": epochs, "batch_size": BATCH, "lr": LR, "seed": SEED, "log_every": 50},
+              "output": f"{workdir}/finegrain"}
+    result = finegrain.train(config, overwrite=True)
+    info = json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))
+    return {"entity_f1": result.metrics["test"]["entity_f1"], "samples_per_second": info["timing"]["samples_per_second"],
+            "train_seconds": info["timing"]["train_seconds"], "precision": info["precision"]}
+
+
+def _align(tokenizer, words: list[list[str]], tags: list[list[str]] | None, label2id: dict[str, int]) -> dict:
+    """run_ner's tokenize_and_align_labels: the first sub-token of each word carries its label."""
+    encoded = tokenizer(words, is_split_into_words=True, truncation=True, max_length=MAX_LENGTH)
+    if tags is None:
+        return encoded
+    labels = []
+    for index, sentence_tags in enumerate(tags):
+        previous, row = None, []
+        for word in encoded.word_ids(index):
+            row.append(-100 if word is None or word == previous else label2id.get(sentence_tags[word], -100))
+            previous = word
+        labels.append(row)
+    encoded["labels"] = labels
+    return encoded
+
+
+def _predict_words(model, tokenizer, words: list[list[str]], id2label: dict[int, str], bf16: bool) -> list[list[str]]:
+    """Tags per word in input order: each word's first sub-token, 'O' for words cut by truncation."""
+    import torch
+
+    model.eval()
+    predictions: list[list[str]] = []
+    device = next(model.parameters()).device
+    for start in range(0, len(words), 64):
+        batch = words[start:start + 64]
+        encoded = tokenizer(batch, is_split_into_words=True, truncation=True, max_length=MAX_LENGTH,
+                            padding=True, return_tensors="pt").to(device)
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            best = model(**encoded).logits.argmax(-1).cpu().tolist()
+        for row, sentence in enumerate(batch):
+            tags, seen = ["O"] * len(sentence), set()
+            for position, word in enumerate(encoded.word_ids(row)):
+                if word is not None and word not in seen:
+                    seen.add(word)
+                    tags[word] = id2label[best[row][position]]
+            predictions.append(tags)
+    return predictions
+
+
+def _training_arguments(output_dir: str, epochs: float):
+    """TrainingArguments at their best: bf16 and length-grouped batches (transformers 4 or 5 spelling)."""
+    import dataclasses
+
+    import torch
+    from transformers import TrainingArguments
+
+    fields = {f.name for f in dataclasses.fields(TrainingArguments)}
+    grouping = ({"group_by_length": True} if "group_by_length" in fields
+                else {"train_sampling_strategy": "group_by_length"})
+    return TrainingArguments(output_dir=output_dir, per_device_train_batch_size=BATCH, num_train_epochs=epochs,
+                             learning_rate=LR, weight_decay=0.01, warmup_steps=0.1, lr_scheduler_type="linear",
+                             bf16=True, eval_strategy="no", save_strategy="no", report_to="none", disable_tqdm=True,
+                             logging_strategy="no", seed=SEED, use_cpu=not torch.cuda.is_available(), **grouping)
+
+
+def run_hf(data: dict, epochs: float, workdir: str) -> dict:
+    import datasets
+    from seqeval.metrics import f1_score
+    from seqeval.scheme import IOB2
+    from transformers import (AutoModelForTokenClassification, AutoTokenizer, DataCollatorForTokenClassification,
+                              Trainer, set_seed)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    set_seed(SEED)
+    model_path = str(default_model_path())
+    (words, tags), (test_words, test_tags) = data["train"], data["test"]
+    names = sorted({tag for sentence in tags for tag in sentence})
+    label2id = {name: i for i, name in enumerate(names)}
+    tokenizer = AutoTokenizer.from_pretrained(model_path)
+    model = AutoModelForTokenClassification.from_pretrained(
+        model_path, num_labels=len(names), id2label=dict(enumerate(names)), label2id=label2id)
+    train = datasets.Dataset.from_dict(dict(_align(tokenizer, words, tags, label2id)))
+    trainer = Trainer(model=model, args=_training_arguments(f"{workdir}/hf", epochs), train_dataset=train,
+                      processing_class=tokenizer, data_collator=DataCollatorForTokenClassification(tokenizer))
+    started = time.perf_counter()
+    trainer.train()
+    seconds = time.perf_counter() - started
+    predicted = _predict_words(trainer.model, tokenizer, test_words, dict(enumerate(names)), bf16=True)
+    return {"entity_f1": float(f1_score(test_tags, predicted, mode="strict", scheme=IOB2)),
+            "samples_per_second": len(words) * float(epochs) / seconds, "train_seconds": seconds, "precision": "bf16"}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=float, default=3)
+    parser.add_argument("--limit", type=int, default=None, help="train on this many sentences (default: all 1915)")
+    args = parser.parse_args()
+    data = tweet_ner(args.limit)
+    with tempfile.TemporaryDirectory() as workdir:
+        ours = run_finegrain(args.limit, args.epochs, workdir)
+        plain = run_hf(data, args.epochs, workdir)
+    print(f"\ntweet-ner: train {len(data['train'][0])} sentences, test {len(data['test'][0])}; model default "
+          f"(MiniLM-L6-H384), max_length {MAX_LENGTH}, {args.epochs:g} epochs, batch {BATCH}, lr {LR:g}, seed {SEED}")
+    for name, scores in (("finegrain", ours), ("hf_trainer_best", plain)):
+        print(f"  {name:16s} entity-F1 (strict IOB2, test) {scores['entity_f1']:.4f}  "
+              f"train samples/s {scores['samples_per_second']:.1f}  ({scores['train_seconds']:.1f} s, {scores['precision']})")
+    print(f"  ratio finegrain / hf: entity-F1 {ours['entity_f1'] / max(plain['entity_f1'], 1e-9):.3f}, "
+          f"samples/s {ours['samples_per_second'] / plain['samples_per_second']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

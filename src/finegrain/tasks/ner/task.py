@@ -1,0 +1,227 @@
+"""The NER (token classification) task: word lists and tags in, entities with offsets out.
+
+Tags are read in the data's scheme (declared, or detected per split), repaired, and converted to
+IOB2 for training: each word is labelled on its first sub-token, long sentences are cut into
+overlapping windows (``stride``) so that every word gets a prediction. Metrics are entity-level
+(seqeval, strict in the data's scheme, with the conlleval-like default mode beside), plus an
+error analysis. Tags of evaluation data that training never saw are counted (``unseen_tags``)
+and scored as missed entities instead of stopping the run.
+
+Example:
+    >>> task = NerTask(NerParams())
+    >>> task.columns(text="text", label="label")
+    {'tokens': 'tokens', 'tags': 'tags'}
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from pydantic import Field, field_validator
+
+from finegrain.config import Section
+from finegrain.data.labels import LabelMap
+from finegrain.data.split import Split
+from finegrain.errors import ConfigError, DataError, FinegrainError
+from finegrain.registry import TASKS
+from finegrain.tasks.modeling import build_pretrained, head_module_names, quiet_transformers
+from finegrain.tasks.ner import checks
+from finegrain.tasks.ner.alignment import IGNORE_INDEX, Window, encode_words
+from finegrain.tasks.ner.errors_analysis import analyse_errors
+from finegrain.tasks.ner.metrics import entity_metrics
+from finegrain.tasks.ner.predictions import all_sentence_tags
+from finegrain.tasks.ner.schemes import convert, normalize_scheme, split_tag, to_spans
+from finegrain.tasks.ner.spans import spans_from_tags
+
+__all__ = ["NerTask", "NerParams"]
+
+_CACHED_SPLITS = 4  # alignments kept from encode() for evaluate()/decode(); older ones are re-encoded
+
+
+class NerParams(Section):
+    scheme: str = "auto"  # the data's tagging scheme; auto: detected from each split's own tags
+    stride: int | None = Field(None, ge=0)  # sub-tokens shared by windows of a long sentence; None: max_length/4, <= 32
+    language: str = "auto"  # raw-text words: zh/ja = one per character; auto = CJK characters alone, others by spaces
+
+    @field_validator("scheme")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if value != "auto":
+            try:
+                return normalize_scheme(value)
+            except FinegrainError:
+                raise ValueError(f"unknown tagging scheme '{value}'; choose one of {checks.scheme_choices()}"
+                                 " (BIO means IOB2, BILOU means BIOES)") from None
+        return value
+
+
+@TASKS.register("ner", aliases=("token-classification",))
+class NerTask:
+    """Named-entity recognition over words (CoNLL, token jsonl/csv) or raw text (prediction)."""
+
+    name: ClassVar[str] = "ner"
+    Params: ClassVar[type[NerParams]] = NerParams
+    primary_metric: ClassVar[str] = "entity_f1"  # strict micro F1 over entities, the CoNLL headline
+    label_column: ClassVar[str] = "tags"
+    stratify: ClassVar[str | None] = None  # a sentence holds several entity types: no one class to keep
+
+    def __init__(self, params: NerParams | None = None):
+        self.params = params or NerParams()
+        self._tokenizer: Any = None
+        self._max_length = 0
+        self._alignments: OrderedDict[int, tuple[Split, list[Window]]] = OrderedDict()
+
+    def columns(self, text: str, label: str) -> dict[str, str]:
+        """``tokens``/``tags`` unless ``data.text``/``data.label`` name other columns."""
+        return {"tokens": "tokens" if text == "text" else text, "tags": "tags" if label == "label" else label}
+
+    def check(self, split: Split) -> Split:
+        if "tokens" not in split.frame and "text" in split.frame:
+            return checks.raw_sentences(split, self.params.language)
+        if "tokens" not in split.frame:
+            found = ", ".join(str(c) for c in split.frame.columns if c != "row")
+            raise DataError(f"NER data needs a 'tokens' column of words; found columns: {found or 'none'}.",
+                            where=split.source, hint="set data.text to the column of word lists.")
+        if "tags" not in split.frame:
+            words = [checks.as_words(v, "tokens", split.where(i)) for i, v in enumerate(split.frame["tokens"])]
+            return Split(split.name, split.frame.assign(tokens=words), split.source)
+        return checks.check_tags(checks.check_sentences(split), self.params.scheme)
+
+    def label_map(self, train: Split) -> LabelMap:
+        """``O`` plus ``B-``/``I-`` of every entity type in the training data."""
+        types = {split_tag(tag)[1] for tags in train.frame["tags"] for tag in tags} - {None}
+        if not types:
+            raise DataError("the training data has no entities: every tag is 'O', so there is nothing to learn.",
+                            where=train.source,
+                            hint="check that data.label names the tag column and that entities are tagged.")
+        return LabelMap.from_values(["O"] + [f"{prefix}-{t}" for t in types for prefix in ("B", "I")])
+
+    def check_labels(self, split: Split, labels: LabelMap) -> None:
+        """Report (do not refuse) entity types training never saw: they count as missed entities."""
+        unseen = checks.unseen_tags(split.frame["tags"], labels.names)
+        if unseen:
+            listed = ", ".join(f"{tag}: {count}" for tag, count in unseen.items())
+            checks.LOGGER.warning("finegrain: the %s data has %d tag(s) that training never saw (%s); the model "
+                                  "cannot predict them, so they count as missed entities.", split.name,
+                                  sum(unseen.values()), listed)
+
+    def build_model(self, model_path: str, labels: LabelMap, *, random_init: bool = False) -> torch.nn.Module:
+        return build_pretrained("token", model_path, labels, random_init=random_init)
+
+    def head_names(self, model: torch.nn.Module) -> list[str]:
+        return head_module_names(model)
+
+    def encode(self, split: Split, tokenizer: Any, labels: LabelMap, max_length: int) -> list[dict[str, Any]]:
+        """One feature per window; ``example`` is the sentence index, ``labels`` -100 off first sub-tokens."""
+        self._tokenizer, self._max_length = tokenizer, max_length
+        windows = self._encode_windows(split, labels)
+        self._alignments[id(split)] = (split, windows)
+        while len(self._alignments) > _CACHED_SPLITS:
+            self._alignments.popitem(last=False)
+        return [{key: window[key] for key in ("input_ids", "labels", "example")} if "tags" in split.frame
+                else {"input_ids": window["input_ids"], "example": window["example"]} for window in windows]
+
+    def collate(self, features: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
+        width = max(len(f["input_ids"]) for f in features)
+        input_ids = torch.full((len(features), width), pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(features), width), dtype=torch.long)
+        labels = torch.full((len(features), width), IGNORE_INDEX, dtype=torch.long)
+        for row, feature in enumerate(features):
+            n = len(feature["input_ids"])
+            input_ids[row, :n] = torch.tensor(feature["input_ids"], dtype=torch.long)
+            attention_mask[row, :n] = 1
+            if "labels" in feature:
+                labels[row, :n] = torch.tensor(feature["labels"], dtype=torch.long)
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if "labels" in features[0]:
+            batch["labels"] = labels
+        return batch
+
+    def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Cross-entropy over labelled first sub-tokens, in float32; 0 for a batch without any."""
+        labels = batch["labels"]
+        if not (labels != IGNORE_INDEX).any():
+            return logits.float().sum() * 0.0  # keeps the graph (and accelerate's accumulation) intact
+        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
+                               ignore_index=IGNORE_INDEX)
+
+    def evaluate(self, split: Split, logits: list[np.ndarray], labels: LabelMap) -> dict[str, Any]:
+        """Entity metrics in the data's scheme, error analysis, token accuracy and unseen tags."""
+        predicted, _ = self._predict_tags(split, logits, labels)
+        schemes = split.frame["scheme"].tolist()
+        scheme = schemes[0] if schemes else "IOB2"
+        gold = split.frame["gold"].tolist()
+        pred = [convert(tags, "IOB2", scheme) for tags in predicted]
+        tokens = split.frame["tokens"].tolist()
+        metrics = entity_metrics(gold, pred, scheme)
+        metrics["scheme"] = scheme
+        metrics["unseen_tags"] = checks.unseen_tags(split.frame["tags"], labels.names)
+        metrics["error_analysis"] = analyse_errors(gold, pred, scheme, tokens=tokens)
+        return metrics
+
+    def decode(self, split: Split, logits: list[np.ndarray], labels: LabelMap) -> list[dict[str, Any]]:
+        """Raw text: entities with character offsets; word lists: entities with word indices."""
+        predicted, scores = self._predict_tags(split, logits, labels)
+        frame = split.frame
+        out_scheme = "IOB2" if self.params.scheme == "auto" else self.params.scheme
+        results = []
+        for index, (tags, confidence) in enumerate(zip(predicted, scores)):
+            tokens = frame["tokens"].iloc[index]
+            if "offsets" in frame:
+                text, offsets = frame["text"].iloc[index], frame["offsets"].iloc[index]
+                words = [(w, s, e) for w, (s, e) in zip(tokens, offsets)]
+                entities = spans_from_tags(words, tags, confidence, "IOB2", text=text)
+                results.append({"text": text, "tokens": list(tokens), "tags": tags, "entities": entities})
+            else:
+                results.append({"tokens": list(tokens), "tags": convert(tags, "IOB2", out_scheme),
+                                "entities": _word_entities(tokens, tags, confidence)})
+        return results
+
+    def _encode_windows(self, split: Split, labels: LabelMap) -> list[Window]:
+        stride = self._stride()
+        label_ids = labels.label2id
+        windows: list[Window] = []
+        tag_lists = split.frame["tags"] if "tags" in split.frame else [None] * len(split)
+        with quiet_transformers():  # a long sentence is tokenized whole before windowing: no length warning
+            for index, (tokens, tags) in enumerate(zip(split.frame["tokens"], tag_lists)):
+                ids = None if tags is None else [label_ids.get(tag, IGNORE_INDEX) for tag in tags]
+                for window in encode_words(self._tokenizer, tokens, ids, self._max_length, stride):
+                    window["example"] = index
+                    windows.append(window)
+        return windows
+
+    def _stride(self) -> int:
+        special = self._tokenizer.num_special_tokens_to_add(pair=False)
+        capacity = self._max_length - special
+        stride = self.params.stride if self.params.stride is not None else max(0, min(32, capacity // 4))
+        if stride >= capacity:
+            raise ConfigError(f"task.stride={stride} must be smaller than model.max_length={self._max_length} minus"
+                              f" the {special} special tokens ({capacity}).", where="task.stride",
+                              hint=f"use about a quarter of model.max_length, e.g. task.stride={capacity // 4}.")
+        return stride
+
+    def _windows(self, split: Split) -> list[Window]:
+        """The alignment encode() made for this split object, or a fresh one (same tokenizer)."""
+        cached = self._alignments.get(id(split))
+        if cached is not None and cached[0] is split:
+            return cached[1]
+        if self._tokenizer is None:
+            raise RuntimeError("NerTask.encode must run before evaluate/decode (it sets the tokenizer).")
+        return self._encode_windows(split, LabelMap(("O",)))
+
+    def _predict_tags(self, split: Split, logits: list[np.ndarray],
+                      labels: LabelMap) -> tuple[list[list[str]], list[list[float]]]:
+        windows = self._windows(split)
+        lengths = [len(tokens) for tokens in split.frame["tokens"]]
+        return all_sentence_tags(windows, [w["example"] for w in windows], logits, lengths, labels.names)
+
+
+def _word_entities(tokens: list[str], tags: list[str], scores: list[float]) -> list[dict[str, Any]]:
+    """Entities over a word list: word indices (end exclusive), words joined by spaces, mean score."""
+    return [{"type": entity_type, "start": start, "end": end, "text": " ".join(tokens[start:end]),
+             "score": float(sum(scores[start:end]) / (end - start))}
+            for entity_type, start, end in to_spans(tags, "IOB2")]
