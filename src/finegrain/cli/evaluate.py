@@ -1,0 +1,39 @@
+"""``finegrain eval``: metrics of a finished run, on its own splits or on other data.
+
+Example:
+    finegrain eval runs/bbc-full
+    finegrain eval runs/bbc-full --data new-articles.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from finegrain.cli.console import make_console, print_metrics
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "eval", help="evaluate a finished run", description="Evaluate a finished run on its validation/test"
+        " splits, or on --data (a labelled file or built-in NAME[:split]).",
+        epilog="Example: finegrain eval runs/bbc-full --data bbc-news:test")
+    parser.add_argument("run_dir", metavar="RUN_DIR", help="the output directory of 'finegrain train'")
+    parser.add_argument("--data", metavar="FILE|NAME", help="labelled data to evaluate on instead")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the metric tables; with --data, also where the JSON results were written."""
+    from finegrain.api import evaluate  # heavy (torch, transformers)
+
+    metrics = evaluate(args.run_dir, args.data)
+    console = make_console()
+    print_metrics(console, metrics)
+    if args.data is not None:
+        for name in metrics:
+            path = Path(args.run_dir) / "evaluations" / f"{name.replace('/', '_').replace(':', '_')}.json"
+            console.print(f"results written to {path}", markup=False, highlight=False)
+    return 0

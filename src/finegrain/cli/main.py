@@ -1,0 +1,86 @@
+"""The ``finegrain`` command: argparse subcommands, each in its own module.
+
+Errors a user can cause (:class:`~finegrain.errors.FinegrainError`) are printed as
+``error: ...`` without a traceback and exit with code 2; Ctrl-C exits with 130; anything else
+is a bug, printed with its traceback, exit code 1.
+
+Example:
+    >>> main(["data", "list"])  # doctest: +SKIP
+    0
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Sequence
+
+from finegrain import __version__
+from finegrain.cli import data, evaluate, models, predict, train
+from finegrain.errors import FinegrainError
+
+__all__ = ["main", "build_parser"]
+
+EXIT_USER_ERROR = 2
+EXIT_BUG = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser with every subcommand registered by its module."""
+    parser = argparse.ArgumentParser(
+        prog="finegrain",
+        description="Fine-tune transformer encoders on fine-grained NLP tasks.",
+        epilog="Run 'finegrain COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"finegrain {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in (train, evaluate, predict, data, models):
+        module.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (default: ``sys.argv[1:]``), run the command and return its exit code."""
+    parser = build_parser()
+    try:
+        args = _parse(parser, argv)
+    except SystemExit as exit_:  # --help, --version and usage errors (argparse exits with 2)
+        return int(exit_.code or 0) if not isinstance(exit_.code, str) else EXIT_USER_ERROR
+    try:
+        return args.handler(args)
+    except FinegrainError as error:
+        print(f"error: {error.render()}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(_interrupted_message(args), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception:  # a bug, not a user error: show everything needed to report it
+        traceback.print_exc()
+        print("finegrain: unexpected internal error (a bug); please report it with the traceback above.",
+              file=sys.stderr)
+        return EXIT_BUG
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse, letting ``train`` take overrides anywhere: ``train --data x train.lr=1e-4 --epochs 2``.
+
+    argparse alone stops filling a ``nargs='*'`` positional once an option follows it.
+    """
+    args, extras = parser.parse_known_args(argv)
+    if extras and getattr(args, "command", None) == "train":
+        unknown = [item for item in extras if item.startswith("-")]
+        if not unknown:
+            args.items = list(args.items) + extras
+            return args
+    if extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
+
+
+def _interrupted_message(args: argparse.Namespace) -> str:
+    if args.command == "train":
+        return ("interrupted: the last checkpoint in the run directory is kept;"
+                " run the same command with --resume to continue from it.")
+    return "interrupted."

@@ -1,0 +1,86 @@
+"""``finegrain models list``, ``methods list`` and ``tasks list``: what can be chosen by name.
+
+Example:
+    finegrain models list
+    finegrain methods list
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pydantic import BaseModel
+from rich.table import Table
+from rich.text import Text
+
+from finegrain.cli.console import make_console
+from finegrain.errors import FinegrainError
+
+__all__ = ["add_parser", "list_models", "list_methods", "list_tasks", "params_summary"]
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    for command, handler, what in (("models", list_models, "registered models"),
+                                   ("methods", list_methods, "adaptation methods and their parameters"),
+                                   ("tasks", list_tasks, "tasks and their parameters")):
+        parser = commands.add_parser(command, help=what, description=f"The {what}.")
+        actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+        actions.add_parser("list", help=f"list the {what}").set_defaults(handler=handler)
+
+
+def list_models(args: argparse.Namespace) -> int:
+    """Registered names, description, language and the folder each resolves to."""
+    from finegrain.registry import MODELS
+
+    table = Table(title="Models (model.name; a local model folder works too)")
+    for column in ("name", "description", "language"):
+        table.add_column(column)
+    table.add_column("path", overflow="fold")  # a path cut short with '…' cannot be copied
+    for name, entry in MODELS.items():
+        try:
+            path = str(entry.locate())
+        except FinegrainError:
+            path = "not installed"
+        table.add_row(Text(name), Text(entry.description), Text(entry.language), Text(path))
+    make_console().print(table)
+    return 0
+
+
+def list_methods(args: argparse.Namespace) -> int:
+    """Method names, whether they merge into plain weights, and their parameters with defaults."""
+    from finegrain.registry import METHODS
+
+    table = Table(title="Methods (method.name; parameters as method.KEY=VALUE)")
+    for column in ("name", "mergeable", "parameters (defaults)"):
+        table.add_column(column)
+    for name, method in METHODS.items():
+        table.add_row(Text(name), "yes" if method.mergeable else "no", Text(params_summary(method.Params)))
+    make_console().print(table)
+    return 0
+
+
+def list_tasks(args: argparse.Namespace) -> int:
+    """Task names, their primary metric and their parameters with defaults."""
+    from finegrain.registry import TASKS
+
+    table = Table(title="Tasks (task.name; parameters as task.KEY=VALUE)")
+    for column in ("name", "primary metric", "parameters (defaults)"):
+        table.add_column(column)
+    for name, task in TASKS.items():
+        table.add_row(Text(name), str(getattr(task, "primary_metric", "-")), Text(params_summary(task.Params)))
+    make_console().print(table)
+    return 0
+
+
+def params_summary(params: type[BaseModel]) -> str:
+    """``key=default`` for each field of a Params model, or '-' when it has none."""
+    parts = [f"{name}={_default(field)}" for name, field in params.model_fields.items()]
+    return ", ".join(parts) or "-"
+
+
+def _default(field: Any) -> str:
+    if field.is_required():
+        return "(required)"
+    value = field.get_default(call_default_factory=True)
+    return str(list(value) if isinstance(value, tuple) else value)
