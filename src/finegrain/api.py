@@ -15,7 +15,7 @@ from typing import Any
 
 from finegrain.config import RunConfig, load_config
 from finegrain.data.sources import load_splits
-from finegrain.training.predictor import Predictor, load_predictor
+from finegrain.training.predictor import Predictor, load_predictor, run_splits
 from finegrain.training.runner import RunResult, run_training
 
 __all__ = ["train", "evaluate", "load", "RunResult", "Predictor"]
@@ -44,10 +44,7 @@ def evaluate(run_dir: str | Path, data: str | None = None) -> dict[str, dict[str
     cfg = predictor.config
     columns = predictor.task.columns(cfg.data.text, cfg.data.label)
     if data is None:
-        splits = load_splits(cfg.data.train, cfg.data.validation, cfg.data.test, columns=columns,
-                             stratify=predictor.task.stratify, validation_fraction=cfg.data.validation_fraction,
-                             max_train_examples=cfg.data.max_train_examples, seed=cfg.train.seed)
-        return {name: predictor.evaluate(split) for name, split in splits.items() if name != "train"}
+        return {name: predictor.evaluate(split) for name, split in run_splits(predictor).items()}
     splits = load_splits(data, data, data, columns=columns, stratify=None, validation_fraction=0.1,
                          max_train_examples=None, seed=cfg.train.seed)
     split = splits["test"]

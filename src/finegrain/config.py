@@ -72,7 +72,8 @@ class TrainConfig(Section):
     batch_size: int = Field(16, ge=1)
     eval_batch_size: int = Field(64, ge=1)
     grad_accum: int = Field(1, ge=1)
-    lr: float = Field(5e-5, gt=0)
+    # None: the method's own default_lr (PEFT methods need a higher lr than full fine-tuning)
+    lr: float | None = Field(None, gt=0)
     weight_decay: float = Field(0.01, ge=0)
     warmup: float = Field(0.1, ge=0)  # below 1: fraction of the optimizer steps; else a step count
     max_grad_norm: float | None = Field(1.0, gt=0)

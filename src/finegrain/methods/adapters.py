@@ -101,6 +101,7 @@ class Adapter:
     name: ClassVar[str] = "adapter"
     Params: ClassVar[type[AdapterParams]] = AdapterParams
     mergeable: ClassVar[bool] = False  # the adapter's non-linearity cannot fold into the weights
+    default_lr: ClassVar[float] = 1e-3  # Houlsby et al. search 1e-4 to 1e-3; zero-initialised adapters need the top
 
     def __init__(self, params: AdapterParams | None = None):
         self.params = params or AdapterParams()

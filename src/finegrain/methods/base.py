@@ -19,6 +19,7 @@ class Method(Protocol):
     name: ClassVar[str]
     Params: ClassVar[type[BaseModel]]
     mergeable: ClassVar[bool]  # can be folded into plain base weights for export
+    default_lr: ClassVar[float]  # learning rate used when train.lr is not set
 
     def apply(self, model: torch.nn.Module, head_names: list[str]) -> torch.nn.Module:
         """Return the model to train, with exactly the intended parameters requiring grad."""
@@ -35,7 +36,12 @@ class Method(Protocol):
 
 
 def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
-    """(trainable, total) parameter counts."""
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
+    """(trainable, total) parameter counts of the model as it predicts.
+
+    PEFT keeps a frozen, unused copy of each ``modules_to_save`` head (``original_module``);
+    it is left out so that the total does not count the head twice.
+    """
+    used = [p for name, p in model.named_parameters() if ".original_module." not in name]
+    trainable = sum(p.numel() for p in used if p.requires_grad)
+    total = sum(p.numel() for p in used)
     return trainable, total

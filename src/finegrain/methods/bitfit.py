@@ -30,6 +30,7 @@ class BitFit:
     name: ClassVar[str] = "bitfit"
     Params: ClassVar[type[BitFitParams]] = BitFitParams
     mergeable: ClassVar[bool] = True
+    default_lr: ClassVar[float] = 1e-3  # Ben Zaken et al. use 1e-4 to 1e-3 for bias-only training
 
     def __init__(self, params: BitFitParams | None = None):
         self.params = params or BitFitParams()

@@ -37,6 +37,7 @@ class Freeze:
     name: ClassVar[str] = "freeze"
     Params: ClassVar[type[FreezeParams]] = FreezeParams
     mergeable: ClassVar[bool] = True
+    default_lr: ClassVar[float] = 1e-4  # fewer, top-layer weights move: a little above full fine-tuning
 
     def __init__(self, params: FreezeParams | None = None):
         self.params = params or FreezeParams()

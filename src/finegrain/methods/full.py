@@ -25,6 +25,7 @@ class FullFineTuning:
     name: ClassVar[str] = "full"
     Params: ClassVar[type[FullParams]] = FullParams
     mergeable: ClassVar[bool] = True
+    default_lr: ClassVar[float] = 5e-5  # the BERT paper's range (2e-5 to 5e-5): every weight moves
 
     def __init__(self, params: FullParams | None = None):
         self.params = params or FullParams()

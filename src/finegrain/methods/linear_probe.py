@@ -30,6 +30,7 @@ class LinearProbe:
     name: ClassVar[str] = "linear-probe"
     Params: ClassVar[type[LinearProbeParams]] = LinearProbeParams
     mergeable: ClassVar[bool] = True
+    default_lr: ClassVar[float] = 5e-3  # a randomly initialised head alone: a high lr is safe
 
     def __init__(self, params: LinearProbeParams | None = None):
         self.params = params or LinearProbeParams()

@@ -5,7 +5,7 @@ Each method turns its ``Params`` into a PEFT config; the task's head modules alw
 issues #310, #577, #876). Saved folders are standard PEFT folders (adapter_config.json +
 adapter_model.safetensors, head included) whose config records the base model folder.
 
-Hooks the training loop calls when a method has them: ``set_total_steps(n)`` before
+Hooks the training run calls when a method has them: ``set_total_steps(n)`` before
 ``apply`` (AdaLoRA's schedule), ``on_step(model, step)`` after ``optimizer.step()`` and before
 ``zero_grad()`` (AdaLoRA's rank allocation reads the gradients), ``check_against(max_length)``
 (prefix/prompt tokens must fit) and ``merge(model)`` for export (LoRA, AdaLoRA, IA3).
@@ -94,6 +94,7 @@ class _PeftMethod:
     name: ClassVar[str]
     Params: ClassVar[type[Section]]
     mergeable: ClassVar[bool] = False
+    default_lr: ClassVar[float]
 
     def __init__(self, params: Section | None = None):
         self.params = params or self.Params()
@@ -146,6 +147,7 @@ class Lora(_PeftMethod):
     name: ClassVar[str] = "lora"
     Params: ClassVar[type[LoraParams]] = LoraParams
     mergeable: ClassVar[bool] = True
+    default_lr: ClassVar[float] = 5e-4  # Hu et al. use 4e-4 to 5e-4 for RoBERTa-base on GLUE
 
     def peft_config(self, model: torch.nn.Module, head_names: list[str]) -> PeftConfig:
         p = self.params
@@ -191,6 +193,7 @@ class AdaLora(_PeftMethod):
     name: ClassVar[str] = "adalora"
     Params: ClassVar[type[AdaLoraParams]] = AdaLoraParams
     mergeable: ClassVar[bool] = True  # AdaLoRA layers are LoRA layers: merge_and_unload works
+    default_lr: ClassVar[float] = 1e-3  # Zhang et al. use 5e-4 to 1e-3 for DeBERTa on GLUE
 
     def set_total_steps(self, total_steps: int) -> None:
         """Take the schedule's optimizer step count, unless ``total_step`` was set explicitly."""
@@ -245,6 +248,7 @@ class IA3(_PeftMethod):
     name: ClassVar[str] = "ia3"
     Params: ClassVar[type[IA3Params]] = IA3Params
     mergeable: ClassVar[bool] = True
+    default_lr: ClassVar[float] = 3e-3  # T-Few (Liu et al.) trains the rescaling vectors at 3e-3
 
     def peft_config(self, model: torch.nn.Module, head_names: list[str]) -> PeftConfig:
         p = self.params
@@ -313,6 +317,7 @@ class PrefixTuning(_VirtualTokenChecks, _PeftMethod):
     name: ClassVar[str] = "prefix"
     Params: ClassVar[type[PrefixParams]] = PrefixParams
     mergeable: ClassVar[bool] = False
+    default_lr: ClassVar[float] = 1e-2  # P-tuning v2 uses 5e-3 to 1e-2 for NLU encoders
 
     def peft_config(self, model: torch.nn.Module, head_names: list[str]) -> PeftConfig:
         self._check_model(model)
@@ -338,6 +343,7 @@ class PromptTuning(_VirtualTokenChecks, _PeftMethod):
     name: ClassVar[str] = "prompt"
     Params: ClassVar[type[PromptParams]] = PromptParams
     mergeable: ClassVar[bool] = False
+    default_lr: ClassVar[float] = 1e-2  # soft prompts move slowly; P-tuning v2 / Lester et al. go far above 1e-3
 
     def peft_config(self, model: torch.nn.Module, head_names: list[str]) -> PeftConfig:
         self._check_model(model)

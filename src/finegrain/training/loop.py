@@ -33,7 +33,7 @@ from finegrain.training.precision import autocast_dtype
 from finegrain.training.progress import training_progress
 from finegrain.training.run_dir import RunDir
 
-__all__ = ["fit", "FitResult", "evaluate_split"]
+__all__ = ["fit", "FitResult", "evaluate_split", "planned_total_steps"]
 
 
 @dataclass
@@ -53,19 +53,30 @@ def evaluate_split(model: torch.nn.Module, task: Any, split: Split, features: li
     return task.evaluate(split, logits, labels), logits
 
 
+def planned_total_steps(batches_per_epoch: int, train: TrainConfig) -> int:
+    """Optimizer steps of the whole run: ``train.max_steps``, or epochs x steps per epoch.
+
+    The runner needs this before ``method.apply`` (AdaLoRA's rank schedule is built from it).
+    """
+    steps_per_epoch = math.ceil(batches_per_epoch / train.grad_accum)
+    return train.max_steps or max(1, math.ceil(train.epochs * steps_per_epoch))
+
+
 def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: Any, labels: LabelMap,
         train_features: list[dict[str, Any]], validation: Split | None, validation_features: list | None,
-        train: TrainConfig, pad_id: int, run: RunDir, save_best: Callable[[torch.nn.Module], None],
+        train: TrainConfig, lr: float, pad_id: int, run: RunDir, save_best: Callable[[torch.nn.Module], None],
         resume: bool) -> FitResult:
-    """Train ``model`` and keep its best version (by the task's primary metric) through ``save_best``."""
+    """Train ``model`` and keep its best version (by the task's primary metric) through ``save_best``.
+
+    ``lr`` is the resolved learning rate (``train.lr``, or the method's default when that is None).
+    """
+    _reset_peak_memory(accelerator)
     sampler = LengthGroupedBatchSampler([len(f["input_ids"]) for f in train_features], train.batch_size,
                                         train.seed, group_by_length=train.group_by_length)
     loader = DataLoader(train_features, batch_sampler=sampler, collate_fn=partial(task.collate, pad_id=pad_id),
                         generator=torch.Generator().manual_seed(train.seed))  # keeps the global RNG untouched
-    steps_per_epoch = math.ceil(len(sampler) / train.grad_accum)
-    total_steps = train.max_steps or max(1, math.ceil(train.epochs * steps_per_epoch))
-    _call_hook(method, "set_total_steps", total_steps)
-    optimizer = build_optimizer(model, train.lr, train.weight_decay)
+    total_steps = planned_total_steps(len(sampler), train)
+    optimizer = build_optimizer(model, lr, train.weight_decay)
     schedule = build_schedule(optimizer, train.warmup, total_steps)
     model, optimizer, loader, schedule = accelerator.prepare(model, optimizer, loader, schedule)
     state = _restore(accelerator, run) if resume else TrainerState()
@@ -217,7 +228,14 @@ def _log(accelerator: Accelerator, run: RunDir, record: dict[str, Any]) -> None:
             handle.write(json.dumps(record) + "\n")
 
 
+def _reset_peak_memory(accelerator: Accelerator) -> None:
+    """Start this run's peak from zero: several runs in one process (a study) each report their own."""
+    if accelerator.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(accelerator.device)
+
+
 def _peak_memory_mb(accelerator: Accelerator) -> float:
+    """Peak accelerator memory of this run; on CPU the process's peak RSS (it cannot be reset)."""
     if accelerator.device.type == "cuda":
         return torch.cuda.max_memory_allocated(accelerator.device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB

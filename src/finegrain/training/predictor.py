@@ -11,6 +11,7 @@ import torch
 
 from finegrain.config import RunConfig, load_config
 from finegrain.data.labels import LabelMap
+from finegrain.data.sources import load_splits
 from finegrain.data.split import Split
 from finegrain.errors import DataError
 from finegrain.training.inference import predict_logits
@@ -18,7 +19,7 @@ from finegrain.training.precision import autocast_dtype, resolve_precision
 from finegrain.training.run_dir import RunDir, open_run_dir
 from finegrain.training.setup import build_method, build_task, load_tokenizer
 
-__all__ = ["Predictor", "load_predictor"]
+__all__ = ["Predictor", "load_predictor", "run_splits"]
 
 
 class Predictor:
@@ -56,7 +57,7 @@ class Predictor:
     def evaluate(self, split: Split, batch_size: int = 64) -> dict[str, Any]:
         """Metrics on a labelled split (checked against the run's labels)."""
         split = self.task.check(split)
-        if "label" not in split.frame:
+        if self.task.label_column not in split.frame:
             raise DataError(f"The {split.name} data has no labels to evaluate against.", where=split.source)
         self.task.check_labels(split, self.labels)
         _, logits = self.logits(split, batch_size)
@@ -72,3 +73,13 @@ def load_predictor(run_dir: str | Path, device: str | None = None) -> Predictor:
     model = method.load(run.model, lambda path: task.build_model(path, labels)).to(target).eval()
     tokenizer = load_tokenizer(str(run.model), config.model.max_length)
     return Predictor(run, config, task, labels, model, tokenizer, target)
+
+
+def run_splits(predictor: Predictor) -> dict[str, Split]:
+    """The run's own validation (and test) splits, read again exactly as training read them."""
+    cfg = predictor.config
+    splits = load_splits(cfg.data.train, cfg.data.validation, cfg.data.test,
+                         columns=predictor.task.columns(cfg.data.text, cfg.data.label),
+                         stratify=predictor.task.stratify, validation_fraction=cfg.data.validation_fraction,
+                         max_train_examples=cfg.data.max_train_examples, seed=cfg.train.seed)
+    return {name: split for name, split in splits.items() if name != "train"}

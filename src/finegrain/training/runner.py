@@ -21,12 +21,13 @@ from finegrain.evaluation.report import write_report
 from finegrain.methods.base import count_parameters
 from finegrain.tasks.modeling import quiet_transformers
 from finegrain.training.checkpoint import atomic_write_dir, write_json_atomic
-from finegrain.training.loop import evaluate_split, fit
+from finegrain.training.batching import LengthGroupedBatchSampler
+from finegrain.training.loop import evaluate_split, fit, planned_total_steps
 from finegrain.training.precision import autocast_dtype, resolve_precision
 from finegrain.training.run_dir import RunDir, prepare_run_dir
 from finegrain.training.setup import Prepared, prepare
 
-__all__ = ["RunResult", "run_training", "library_versions", "build_accelerator"]
+__all__ = ["RunResult", "run_training", "library_versions", "build_accelerator", "resolve_lr"]
 
 
 @dataclass
@@ -44,6 +45,11 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
+
+
+def resolve_lr(train: TrainConfig, method: Any) -> float:
+    """``train.lr`` when set; otherwise the method's ``default_lr`` (5e-5 for a method without one)."""
+    return float(train.lr if train.lr is not None else getattr(method, "default_lr", 5e-5))
 
 
 def build_accelerator(train: TrainConfig) -> Accelerator:
@@ -80,9 +86,12 @@ def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = F
     _check_labels_unchanged(run, prepared)
     set_seed(config.train.seed)
     model = prepared.task.build_model(prepared.model_path, prepared.labels)
+    _plan_method(prepared, config.train)
     model = prepared.method.apply(model, prepared.task.head_names(model))
     trainable, total = count_parameters(model)
+    lr = resolve_lr(config.train, prepared.method)
     info = _run_info(config, prepared, accelerator, trainable, total)
+    info["lr"] = lr
     if accelerator.is_main_process:
         prepared.labels.save(run.labels)
         write_json_atomic(run.info, info)
@@ -95,7 +104,7 @@ def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = F
     result = fit(accelerator=accelerator, model=model, task=prepared.task, method=prepared.method,
                  labels=prepared.labels, train_features=prepared.features["train"],
                  validation=prepared.splits.get("validation"), validation_features=prepared.features.get("validation"),
-                 train=config.train, pad_id=pad_id, run=run, save_best=save_best, resume=resume)
+                 train=config.train, lr=lr, pad_id=pad_id, run=run, save_best=save_best, resume=resume)
     accelerator.wait_for_everyone()
     metrics = _final_metrics(prepared, run, accelerator, config.train.eval_batch_size, pad_id)
     if accelerator.is_main_process:
@@ -112,6 +121,15 @@ def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = F
                      run_info=_report_info(info))
         write_json_atomic(run.info, info)
     return RunResult(run.path, metrics)
+
+
+def _plan_method(prepared: Prepared, train: TrainConfig) -> None:
+    """Tell a method that schedules itself (AdaLoRA) the run's optimizer steps, before ``apply``."""
+    hook = getattr(prepared.method, "set_total_steps", None)
+    if hook is not None:
+        sampler = LengthGroupedBatchSampler([len(f["input_ids"]) for f in prepared.features["train"]],
+                                            train.batch_size, train.seed, group_by_length=train.group_by_length)
+        hook(planned_total_steps(len(sampler), train))
 
 
 def _open_output(accelerator: Accelerator, config: RunConfig, *, resume: bool, overwrite: bool) -> RunDir:
@@ -175,6 +193,7 @@ def _run_info(config: RunConfig, prepared: Prepared, accelerator: Accelerator, t
 
 def _report_info(info: dict[str, Any]) -> dict[str, Any]:
     return {"method": info["method"], "model": info["model"], "device": info["device"], "precision": info["precision"],
+            "learning rate": info["lr"],
             "trainable parameters": f"{info['parameters']['trainable']:,} ({info['parameters']['trainable_percent']}%)",
             "train seconds": info["timing"]["train_seconds"], "samples/s": info["timing"]["samples_per_second"],
             "best step": info["best_step"], "seed": info["seed"]}

@@ -1,0 +1,176 @@
+"""The method x task contract, over every registered method and task, through ``finegrain.train``.
+
+For each pair, a few steps on the tiny BERT must: (a) lower the training loss; (b) give back
+exactly the saved validation metrics when the run is loaded again (twice, identically); (c)
+leave every parameter that ``method.apply`` froze bit-identical to the base model, while the
+trained ones moved; (d) record honest costs (parameters, lr, size on disk, time, memory).
+
+New methods and tasks are covered by registering them; data is built by task name.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from accelerate.utils import set_seed
+
+import finegrain
+from finegrain.config import load_config
+from finegrain.data.labels import LabelMap
+from finegrain.methods.base import count_parameters
+from finegrain.models.catalog import resolve_model
+from finegrain.registry import METHODS, TASKS
+from finegrain.training.predictor import run_splits
+from finegrain.training.setup import build_method, build_task
+from tests.conftest import FILLER, WORDS, make_sentiment_rows
+
+STEPS = 60
+BATCH = 16
+LR = {"full": 5e-3, "freeze": 5e-3, "prefix": 3e-2, "prompt": 3e-2}  # whole layers: smaller steps; soft tokens: larger
+DEFAULT_LR = 1e-2  # far too high for real models; right for a 32-wide tiny BERT in a few dozen steps
+TINY_PARAMS = {"freeze": {"layers": 1}, "prefix": {"num_virtual_tokens": 4}, "prompt": {"num_virtual_tokens": 4}}
+"""Method parameters that fit the 2-layer tiny model and max_length 32."""
+
+PAIRS = [(method, task) for method in METHODS.names() for task in TASKS.names()]
+
+
+def write_conll(path: Path, n: int, seed: int) -> str:
+    """Sentences over the conftest WORDS: positive words are B-POS, negative B-NEG, the rest O."""
+    rng = random.Random(seed)
+    tags = {**{w: "B-POS" for w in WORDS["pos"]}, **{w: "B-NEG" for w in WORDS["neg"]}}
+    sentences = []
+    for _ in range(n):
+        words = rng.sample(FILLER + WORDS["neu"], rng.randint(2, 5)) + rng.sample(WORDS["pos"] + WORDS["neg"], 2)
+        rng.shuffle(words)
+        sentences.append("\n".join(f"{word}\t{tags.get(word, 'O')}" for word in words))
+    path.write_text("\n\n".join(sentences) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def task_data(task: str, root: Path, sentiment_files: dict[str, Path]) -> dict[str, str]:
+    """Train/validation/test files for a task, by its registered name; skip unknown tasks."""
+    if task == "classification":
+        return {name: str(path) for name, path in sentiment_files.items()}
+    if task == "ner":
+        return {name: write_conll(root / f"{name}.conll", n, seed)
+                for (name, n, seed) in (("train", 120, 1), ("validation", 30, 2), ("test", 30, 3))}
+    pytest.skip(f"No tiny data recipe for task '{task}': add one to task_data() in this module.")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_model_dir, sentiment_files):
+    """Train each (method, task) pair once per module, on first use."""
+    runs: dict[tuple[str, str], Path] = {}
+
+    def get(method: str, task: str) -> Path:
+        if (method, task) not in runs:
+            root = tmp_path_factory.mktemp(f"{method}-{task}")
+            config = {
+                "task": task,
+                "model": {"name": str(tiny_model_dir), "max_length": 32},
+                "method": {"name": method, **TINY_PARAMS.get(method, {})},
+                "data": task_data(task, root, sentiment_files),
+                "train": {"max_steps": STEPS, "batch_size": BATCH, "lr": LR.get(method, DEFAULT_LR),
+                          "precision": "fp32", "log_every": 1, "warmup": 0.0},
+                "output": str(root / "run"),
+            }
+            runs[method, task] = finegrain.train(config).run_dir
+        return runs[method, task]
+
+    return get
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny tensors gain nothing from threads; on a busy 2-core box they only contend."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _fresh_and_loaded(run: Path) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """The base model as ``method.apply`` returns it, and the trained model loaded from the run."""
+    config = load_config(run / "config.yaml")
+    task, labels = build_task(config), LabelMap.load(run / "labels.json")
+    info = _read_json(run / "run.json")
+
+    def build(path: str) -> torch.nn.Module:
+        set_seed(0)  # the same random head init (and PEFT's frozen head copy) in both models
+        return task.build_model(path, labels)
+
+    method = build_method(config)
+    for hook, value in (("set_total_steps", info["total_steps"]), ("check_against", config.model.max_length)):
+        if hasattr(method, hook):
+            getattr(method, hook)(value)
+    base = build(resolve_model(config.model.name))
+    fresh = method.apply(base, task.head_names(base))
+    loaded = build_method(config).load(run / "model", build)
+    return fresh, loaded
+
+
+@pytest.mark.parametrize(("method", "task"), PAIRS)
+def test_loss_falls(method, task, trained):
+    losses = [r["loss"] for r in map(json.loads, (trained(method, task) / "log.jsonl").read_text().splitlines())
+              if "loss" in r]
+    assert len(losses) == STEPS
+    first, last = sum(losses[:8]) / 8, sum(losses[-8:]) / 8
+    assert last < first, f"{method}/{task}: loss went {first:.4f} -> {last:.4f}"
+
+
+@pytest.mark.parametrize(("method", "task"), PAIRS)
+def test_reloaded_run_reproduces_its_metrics(method, task, trained):
+    run = trained(method, task)
+    saved = _read_json(run / "metrics.json")
+    again = json.loads(json.dumps(finegrain.evaluate(run)))  # the JSON round trip metrics.json went through
+    assert again["validation"] == saved["validation"]
+    assert again["test"] == saved["test"]
+    first, second = finegrain.load(run), finegrain.load(run)
+    split = run_splits(first)["validation"]
+    for a, b in zip(first.logits(split)[1], second.logits(split)[1], strict=True):
+        assert (a == b).all()
+
+
+@pytest.mark.parametrize(("method", "task"), PAIRS)
+def test_only_intended_parameters_change(method, task, trained):
+    fresh, loaded = _fresh_and_loaded(trained(method, task))
+    after = dict(loaded.named_parameters())
+    frozen = {name: p for name, p in fresh.named_parameters() if not p.requires_grad}
+    changed = [name for name, p in frozen.items() if not torch.equal(p, after[name])]
+    assert not changed, f"{method}/{task}: frozen parameters changed: {changed[:5]}"
+    trainable = [(name, p) for name, p in fresh.named_parameters() if p.requires_grad]
+    moved = [name for name, p in trainable if p.shape == after[name].shape and not torch.equal(p, after[name])]
+    assert any("classifier" in name for name in moved), f"{method}/{task}: the head did not train"
+    assert len(moved) > 2 or method == "linear-probe", f"{method}/{task}: only {moved} moved"
+
+
+@pytest.mark.parametrize(("method", "task"), PAIRS)
+def test_run_records_its_costs(method, task, trained):
+    run = trained(method, task)
+    info = _read_json(run / "run.json")
+    fresh, _ = _fresh_and_loaded(run)
+    trainable, total = count_parameters(fresh)
+    assert info["parameters"]["trainable"] == trainable and info["parameters"]["total"] == total
+    assert (trainable == total) == (method == "full")
+    assert info["lr"] == LR.get(method, DEFAULT_LR)
+    timing = info["timing"]
+    assert timing["train_seconds"] > 0 and info["peak_memory_mb"] > 0
+    samples = timing["samples_per_second"] * timing["train_seconds"]
+    rounding = 1 + 0.01 + 0.005 / timing["train_seconds"]  # both are recorded rounded
+    assert 0.85 * STEPS * BATCH <= samples <= STEPS * BATCH * rounding  # an epoch's last batch is short
+    on_disk = sum(f.stat().st_size for f in (run / "model").rglob("*") if f.is_file()) / 2**20
+    assert info["model_size_mb"] == pytest.approx(on_disk, abs=0.01)
+    weights = sum(f.stat().st_size for f in (run / "model").glob("*.safetensors"))
+    if (run / "model" / "config.json").is_file():  # a plain model: every fp32 parameter is saved
+        assert weights >= 4 * total
+    else:  # an adapter: only what trained (and the head) is saved
+        assert weights < 4 * total / 2
