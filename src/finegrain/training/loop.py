@@ -62,6 +62,26 @@ def planned_total_steps(batches_per_epoch: int, train: TrainConfig) -> int:
     return train.max_steps or max(1, math.ceil(train.epochs * steps_per_epoch))
 
 
+@dataclass
+class _Session:
+    """What the loop's steps share: the prepared objects, the run's settings and its state."""
+
+    accelerator: Accelerator
+    model: torch.nn.Module
+    optimizer: Any
+    schedule: Any
+    loader: DataLoader
+    sampler: LengthGroupedBatchSampler
+    trainable: list[torch.nn.Parameter]
+    task: Any
+    method: Any
+    train: TrainConfig
+    run: RunDir
+    state: TrainerState
+    total_steps: int
+    meter: _SpeedMeter
+
+
 def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: Any, labels: LabelMap,
         train_features: list[dict[str, Any]], validation: Split | None, validation_features: list | None,
         train: TrainConfig, lr: float, pad_id: int, run: RunDir, save_best: Callable[[torch.nn.Module], None],
@@ -70,6 +90,40 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
 
     ``lr`` is the resolved learning rate (``train.lr``, or the method's default when that is None).
     """
+    session = _prepare(accelerator, model, task, method, train_features, train, lr, pad_id, run, resume)
+    state = session.state
+
+    def evaluate() -> None:
+        session.meter.pause(state)
+        _evaluate_and_keep_best(session, validation, validation_features, labels, pad_id, save_best)
+        session.meter.resume()
+
+    session.model.train()
+    with training_progress(accelerator.is_main_process) as progress:
+        bar = progress.add_task("train", total=session.total_steps, completed=state.global_step, loss="-", speed="-")
+        while state.global_step < session.total_steps and not state.stopped_early:
+            session.sampler.epoch = state.epoch
+            batches = accelerator.skip_first_batches(session.loader, state.batches_done) if state.batches_done \
+                else session.loader
+            session.meter.resume()
+            for batch in batches:
+                if _train_step(session, batch) and _after_step(session, progress, bar, evaluate):
+                    break
+            else:  # the epoch ran to its end
+                state.epoch, state.batches_done = state.epoch + 1, 0
+                if not train.eval_every:
+                    evaluate()
+            session.meter.pause(state)
+        if state.last_eval_step != state.global_step:
+            evaluate()
+    trainable = sum(p.numel() for p in session.trainable)
+    return FitResult(state, session.total_steps, trainable, _peak_memory_mb(accelerator))
+
+
+def _prepare(accelerator: Accelerator, model: torch.nn.Module, task: Any, method: Any,
+             train_features: list[dict[str, Any]], train: TrainConfig, lr: float, pad_id: int, run: RunDir,
+             resume: bool) -> _Session:
+    """Batches, optimizer and schedule, handed to accelerate; the state restored when resuming."""
     _reset_peak_memory(accelerator)
     sampler = LengthGroupedBatchSampler([len(f["input_ids"]) for f in train_features], train.batch_size,
                                         train.seed, group_by_length=train.group_by_length)
@@ -81,84 +135,78 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
     model, optimizer, loader, schedule = accelerator.prepare(model, optimizer, loader, schedule)
     state = _restore(accelerator, run) if resume else TrainerState()
     trainable = [p for p in model.parameters() if p.requires_grad]
-    dtype = autocast_dtype(accelerator.mixed_precision)
+    return _Session(accelerator, model, optimizer, schedule, loader, sampler, trainable, task, method, train, run,
+                    state, total_steps, _SpeedMeter())
 
-    def evaluate_now() -> bool:
-        """Evaluate, keep the best model, checkpoint; True when early stopping says stop."""
-        state.last_eval_step = state.global_step
-        if validation is None:
-            save_best(accelerator.unwrap_model(model))
-            _checkpoint(accelerator, run, state)
-            return False
-        metrics, _ = evaluate_split(accelerator.unwrap_model(model), task, validation, validation_features,
-                                    labels, batch_size=train.eval_batch_size, pad_id=pad_id,
-                                    device=accelerator.device, dtype=dtype)
-        score = float(metrics[task.primary_metric])
-        record = {"step": state.global_step, "epoch": state.epoch, task.primary_metric: score,
-                  "accuracy": metrics.get("accuracy")}
-        state.history.append(record)
-        _log(accelerator, run, {"eval": record})
-        if state.best_metric is None or score > state.best_metric:
-            state.best_metric, state.best_step, state.evals_without_gain = score, state.global_step, 0
-            save_best(accelerator.unwrap_model(model))
-        else:
-            state.evals_without_gain += 1
-        state.stopped_early = bool(train.patience and state.evals_without_gain >= train.patience)
-        _checkpoint(accelerator, run, state)
-        return state.stopped_early
 
-    model.train()
-    meter = _SpeedMeter()
-    with training_progress(accelerator.is_main_process) as progress:
-        bar = progress.add_task("train", total=total_steps, completed=state.global_step, loss="-", speed="-")
-        while state.global_step < total_steps and not state.stopped_early:
-            sampler.epoch = state.epoch
-            epoch_loader = accelerator.skip_first_batches(loader, state.batches_done) if state.batches_done else loader
-            meter.resume()
-            for batch in epoch_loader:
-                with accelerator.accumulate(model):
-                    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-                    loss = task.loss(logits, batch)
-                    accelerator.backward(loss)
-                    if accelerator.sync_gradients and train.max_grad_norm:
-                        accelerator.clip_grad_norm_(trainable, train.max_grad_norm)
-                    optimizer.step()
-                    schedule.step()
-                    if accelerator.sync_gradients:  # AdaLoRA re-allocates ranks from live gradients
-                        _call_hook(method, "on_step", accelerator.unwrap_model(model), state.global_step + 1)
-                    optimizer.zero_grad(set_to_none=True)
-                state.batches_done += 1
-                samples = len(batch["input_ids"]) * accelerator.num_processes
-                state.samples_seen += samples
-                meter.add(samples, loss.detach().float().item())
-                if not accelerator.sync_gradients:
-                    continue
-                state.global_step += 1
-                if state.global_step % train.log_every == 0:
-                    record = meter.flush(state, accelerator)
-                    _log(accelerator, run, {**record, "lr": schedule.get_last_lr()[0]})
-                    progress.update(bar, loss=f"{record['loss']:.4f}", speed=f"{record['samples_per_second']:.1f}")
-                progress.update(bar, completed=state.global_step)
-                if train.eval_every and state.global_step % train.eval_every == 0:
-                    meter.pause(state)
-                    evaluate_now()
-                    meter.resume()
-                elif train.checkpoint_every and state.global_step % train.checkpoint_every == 0:
-                    meter.pause(state)
-                    _checkpoint(accelerator, run, state)
-                    meter.resume()
-                if state.global_step >= total_steps or state.stopped_early:
-                    break
-            else:
-                meter.pause(state)
-                state.epoch, state.batches_done = state.epoch + 1, 0
-                if not train.eval_every:
-                    evaluate_now()
-                continue
-            meter.pause(state)
-        if state.last_eval_step != state.global_step:
-            evaluate_now()
-    return FitResult(state, total_steps, sum(p.numel() for p in trainable), _peak_memory_mb(accelerator))
+def _train_step(session: _Session, batch: dict[str, torch.Tensor]) -> bool:
+    """Forward, loss, backward on one batch; an optimizer step when accumulation is complete.
+
+    Returns True when an optimizer step was taken.
+    """
+    accelerator, state = session.accelerator, session.state
+    with accelerator.accumulate(session.model):
+        logits = session.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        loss = session.task.loss(logits, batch)
+        accelerator.backward(loss)
+        if accelerator.sync_gradients and session.train.max_grad_norm:
+            accelerator.clip_grad_norm_(session.trainable, session.train.max_grad_norm)
+        session.optimizer.step()
+        session.schedule.step()
+        if accelerator.sync_gradients:  # AdaLoRA re-allocates ranks from live gradients
+            _call_hook(session.method, "on_step", accelerator.unwrap_model(session.model), state.global_step + 1)
+        session.optimizer.zero_grad(set_to_none=True)
+    state.batches_done += 1
+    samples = len(batch["input_ids"]) * accelerator.num_processes
+    state.samples_seen += samples
+    session.meter.add(samples, loss.detach().float().item())
+    if accelerator.sync_gradients:
+        state.global_step += 1
+    return accelerator.sync_gradients
+
+
+def _after_step(session: _Session, progress: Any, bar: Any, evaluate: Callable[[], None]) -> bool:
+    """Log, evaluate or checkpoint when due; True when training should stop now."""
+    state, train = session.state, session.train
+    if state.global_step % train.log_every == 0:
+        record = session.meter.flush(state, session.accelerator)
+        _log(session.accelerator, session.run, {**record, "lr": session.schedule.get_last_lr()[0]})
+        progress.update(bar, loss=f"{record['loss']:.4f}", speed=f"{record['samples_per_second']:.1f}")
+    progress.update(bar, completed=state.global_step)
+    if train.eval_every and state.global_step % train.eval_every == 0:
+        evaluate()
+    elif train.checkpoint_every and state.global_step % train.checkpoint_every == 0:
+        session.meter.pause(state)
+        _checkpoint(session.accelerator, session.run, state)
+        session.meter.resume()
+    return state.global_step >= session.total_steps or state.stopped_early
+
+
+def _evaluate_and_keep_best(session: _Session, validation: Split | None, features: list | None, labels: LabelMap,
+                            pad_id: int, save_best: Callable[[torch.nn.Module], None]) -> None:
+    """Evaluate, keep the best model, update early stopping, checkpoint."""
+    accelerator, state, task = session.accelerator, session.state, session.task
+    state.last_eval_step = state.global_step
+    model = accelerator.unwrap_model(session.model)
+    if validation is None:  # nothing to select on: the latest model is the one kept
+        save_best(model)
+        _checkpoint(accelerator, session.run, state)
+        return
+    metrics, _ = evaluate_split(model, task, validation, features, labels, batch_size=session.train.eval_batch_size,
+                                pad_id=pad_id, device=accelerator.device,
+                                dtype=autocast_dtype(accelerator.mixed_precision))
+    score = float(metrics[task.primary_metric])
+    record = {"step": state.global_step, "epoch": state.epoch, task.primary_metric: score,
+              "accuracy": metrics.get("accuracy")}
+    state.history.append(record)
+    _log(accelerator, session.run, {"eval": record})
+    if state.best_metric is None or score > state.best_metric:
+        state.best_metric, state.best_step, state.evals_without_gain = score, state.global_step, 0
+        save_best(model)
+    else:
+        state.evals_without_gain += 1
+    state.stopped_early = bool(session.train.patience and state.evals_without_gain >= session.train.patience)
+    _checkpoint(accelerator, session.run, state)
 
 
 class _SpeedMeter:
