@@ -151,6 +151,8 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
         node = nested
         *parents, leaf = key.split(".")
         for part in parents:
+            if isinstance(node.get(part), str) and part in ("task", "method"):
+                node[part] = {"name": node[part]}  # method=lora method.r=4
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"Override '{item}' sets a key below '{part}', which is a value.")
