@@ -27,7 +27,7 @@ from finegrain.models.catalog import resolve_model
 from finegrain.registry import METHODS, TASKS
 from finegrain.training.predictor import run_splits
 from finegrain.training.setup import build_method, build_task
-from tests.conftest import FILLER, WORDS, make_sentiment_rows
+from conftest import FILLER, WORDS, make_sentiment_rows
 
 STEPS = 60
 BATCH = 16

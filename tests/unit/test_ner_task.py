@@ -16,7 +16,7 @@ from finegrain.data.split import Split
 from finegrain.errors import ConfigError, DataError
 from finegrain.evaluation.tables import metrics_table
 from finegrain.tasks.ner.task import NerParams, NerTask
-from tests.conftest import FILLER, WORDS
+from conftest import FILLER, WORDS
 
 TAGS = {**{w: "B-POS" for w in WORDS["pos"]}, **{w: "B-NEG" for w in WORDS["neg"]}}
 

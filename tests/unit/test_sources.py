@@ -6,7 +6,7 @@ import pytest
 
 from finegrain.data.sources import load_splits
 from finegrain.errors import DataError
-from tests.conftest import make_sentiment_rows, write_csv
+from conftest import make_sentiment_rows, write_csv
 
 COLUMNS = {"text": "text", "label": "label"}
 
