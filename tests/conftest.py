@@ -74,3 +74,15 @@ def sentiment_files(tmp_path_factory) -> dict[str, Path]:
         "validation": write_csv(root / "validation.csv", make_sentiment_rows(30, seed=2)),
         "test": write_csv(root / "test.csv", make_sentiment_rows(30, seed=3)),
     }
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny tensors gain nothing from threads; on a busy 2-core box they only contend.
+    Opt in per module (pytestmark): thread count can change the numerics of other tests."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -27,7 +27,7 @@ from finegrain.models.catalog import resolve_model
 from finegrain.registry import METHODS, TASKS
 from finegrain.training.predictor import run_splits
 from finegrain.training.setup import build_method, build_task
-from conftest import FILLER, WORDS, make_sentiment_rows
+from conftest import FILLER, WORDS
 
 STEPS = 60
 BATCH = 16
@@ -85,13 +85,7 @@ def trained(tmp_path_factory, tiny_model_dir, sentiment_files):
     return get
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads; on a busy 2-core box they only contend."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _read_json(path: Path) -> Any:

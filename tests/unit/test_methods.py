@@ -85,13 +85,7 @@ def train(method, model: torch.nn.Module, data: dict[str, torch.Tensor]) -> None
         optimizer.zero_grad()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads; on a busy 2-core box they only contend."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

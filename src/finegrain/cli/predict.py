@@ -129,7 +129,7 @@ def _field(record: object, number: int, where: str, text_column: str) -> str:
     if column is None:
         found = ", ".join(keys) if isinstance(record, dict) else f"a JSON {type(record).__name__}"
         raise DataError(f"line {number} has no 'text' field (found: {found or 'no fields'}).", where=where,
-                        hint=f'give each line a text field, e.g. {{"text": "..."}}'
+                        hint='give each line a text field, e.g. {"text": "..."}'
                              + (f" (or '{text_column}', the run's text column)." if text_column != "text" else "."))
     value = record[column]
     if not isinstance(value, str) or not value.strip():
