@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from finegrain.config import RunConfig, load_config
-from finegrain.data.sources import load_splits
+from finegrain.data.sources import load_source
 from finegrain.training.predictor import Predictor, load_predictor, run_splits
 from finegrain.training.runner import RunResult, run_training
 
@@ -36,23 +36,21 @@ def load(run_dir: str | Path, device: str | None = None) -> Predictor:
 
 
 def evaluate(run_dir: str | Path, data: str | None = None) -> dict[str, dict[str, Any]]:
-    """Metrics of a finished run on ``data`` (file or built-in name), or on its own validation/test splits.
+    """Metrics of a finished run on ``data`` (a file, or a built-in whose test split is used), or on
+    its own validation/test splits.
 
     Results on extra data are also written to ``RUN/evaluations/<name>.json``.
     """
     predictor = load_predictor(run_dir)
     cfg = predictor.config
-    columns = predictor.task.columns(cfg.data.text, cfg.data.label)
     if data is None:
         return {name: predictor.evaluate(split) for name, split in run_splits(predictor).items()}
-    splits = load_splits(data, data, data, columns=columns, stratify=None, validation_fraction=0.1,
-                         max_train_examples=None, seed=cfg.train.seed)
-    split = splits["test"]
+    split = load_source(data, "test", predictor.task.columns(cfg.data.text, cfg.data.label))
     split.name = "evaluation"
-    metrics = {Path(data).stem if Path(data).exists() else data: predictor.evaluate(split)}
+    name = Path(data).stem if Path(data).exists() else data
+    metrics = predictor.evaluate(split)
     folder = predictor.run.path / "evaluations"
     folder.mkdir(exist_ok=True)
-    for name, values in metrics.items():
-        (folder / f"{name.replace('/', '_').replace(':', '_')}.json").write_text(json.dumps(values, indent=2))
-    return metrics
+    (folder / f"{name.replace('/', '_').replace(':', '_')}.json").write_text(json.dumps(metrics, indent=2))
+    return {name: metrics}
 

@@ -16,7 +16,7 @@ from finegrain.data.tables import ROW, SUPPORTED_EXTENSIONS, read_table, require
 from finegrain.errors import DataError
 from finegrain.registry import DATASETS, suggest
 
-__all__ = ["load_splits"]
+__all__ = ["load_splits", "load_source"]
 
 _BUILTIN_SPLITS = ("train", "validation", "test")
 
@@ -37,7 +37,7 @@ def load_splits(train: str, validation: str | None, test: str | None, *, columns
         >>> {name: len(split) for name, split in splits.items()}
         {'train': 100, 'validation': 213, 'test': 212}
     """
-    train_split = _load_one(train, "train", columns)
+    train_split = load_source(train, "train", columns)
     if _is_builtin_train(train):
         dataset = DATASETS.canonical(train.partition(":")[0])
         validation = validation if validation is not None else f"{dataset}:validation"
@@ -51,18 +51,23 @@ def load_splits(train: str, validation: str | None, test: str | None, *, columns
         validation_split = Split("validation", held.reset_index(drop=True), train_split.source)
         train_split = Split("train", rest.reset_index(drop=True), train_split.source)
     else:
-        validation_split = _load_one(validation, "validation", columns)
+        validation_split = load_source(validation, "validation", columns)
     if max_train_examples is not None:
         frame = stratified_subsample(train_split.frame, column, max_train_examples, seed)
         train_split = Split("train", frame.reset_index(drop=True), train_split.source)
     splits = {"train": train_split, "validation": validation_split}
     if test is not None:
-        splits["test"] = _load_one(test, "test", columns)
+        splits["test"] = load_source(test, "test", columns)
     return splits
 
 
-def _load_one(spec: str, role: str, columns: dict[str, str]) -> Split:
-    """One split from a file or a built-in; a bare built-in name means its split named ``role``."""
+def load_source(spec: str, role: str, columns: dict[str, str]) -> Split:
+    """One split from a file or a built-in; a bare built-in name means its split named ``role``.
+
+    Example:
+        >>> len(load_source("bbc-news", "test", {"text": "text", "label": "label"}))
+        212
+    """
     kind = _resolve(spec, role)
     if isinstance(kind, Path):
         return Split(role, require_columns(read_table(kind), columns, spec), spec)

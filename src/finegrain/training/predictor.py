@@ -11,13 +11,12 @@ import torch
 
 from finegrain.config import RunConfig, load_config
 from finegrain.data.labels import LabelMap
-from finegrain.data.sources import load_splits
 from finegrain.data.split import Split
 from finegrain.errors import DataError
 from finegrain.training.inference import predict_logits
 from finegrain.training.precision import autocast_dtype, resolve_precision
 from finegrain.training.run_dir import RunDir, open_run_dir
-from finegrain.training.setup import build_method, build_task, load_tokenizer
+from finegrain.training.setup import build_method, build_task, configured_splits, load_tokenizer
 
 __all__ = ["Predictor", "load_predictor", "run_splits"]
 
@@ -77,9 +76,5 @@ def load_predictor(run_dir: str | Path, device: str | None = None) -> Predictor:
 
 def run_splits(predictor: Predictor) -> dict[str, Split]:
     """The run's own validation (and test) splits, read again exactly as training read them."""
-    cfg = predictor.config
-    splits = load_splits(cfg.data.train, cfg.data.validation, cfg.data.test,
-                         columns=predictor.task.columns(cfg.data.text, cfg.data.label),
-                         stratify=predictor.task.stratify, validation_fraction=cfg.data.validation_fraction,
-                         max_train_examples=cfg.data.max_train_examples, seed=cfg.train.seed)
+    splits = configured_splits(predictor.task, predictor.config.data, predictor.config.train.seed)
     return {name: split for name, split in splits.items() if name != "train"}

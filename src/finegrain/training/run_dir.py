@@ -27,10 +27,9 @@ _OWNED = ("config.yaml", "labels.json", "model", "metrics.json", "run.json", "re
 class RunDir:
     path: Path
 
-    config: Path = None  # type: ignore[assignment]
-
-    def __post_init__(self):
-        object.__setattr__(self, "config", self.path / "config.yaml")
+    @property
+    def config(self) -> Path:
+        return self.path / "config.yaml"
 
     @property
     def labels(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from accelerate.state import AcceleratorState, GradientState, PartialState
 from accelerate.utils import set_seed
 
 from finegrain.config import RunConfig, TrainConfig, dump_config
+from finegrain.data.labels import LabelMap
 from finegrain.errors import ConfigError, RunDirError
 from finegrain.evaluation.report import write_report
 from finegrain.methods.base import count_parameters
@@ -80,8 +82,6 @@ def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = F
     accelerator = build_accelerator(config.train)
     run = _open_output(accelerator, config, resume=resume, overwrite=overwrite)
     if run.is_finished() and resume:
-        import json
-
         return RunResult(run.path, json.loads(run.metrics.read_text(encoding="utf-8")))
     _check_labels_unchanged(run, prepared)
     set_seed(config.train.seed)
@@ -142,8 +142,6 @@ def _open_output(accelerator: Accelerator, config: RunConfig, *, resume: bool, o
 
 def _check_labels_unchanged(run: RunDir, prepared: Prepared) -> None:
     if run.labels.is_file():
-        from finegrain.data.labels import LabelMap
-
         saved = LabelMap.load(run.labels)
         if saved != prepared.labels:
             raise RunDirError(f"Cannot resume '{run.path}': the training data's labels changed "

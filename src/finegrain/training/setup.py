@@ -16,7 +16,7 @@ from finegrain.errors import ConfigError, ModelError
 from finegrain.models.catalog import model_max_positions, resolve_model
 from finegrain.registry import METHODS, TASKS
 
-__all__ = ["Prepared", "prepare", "build_task", "build_method", "load_tokenizer", "read_splits"]
+__all__ = ["Prepared", "prepare", "build_task", "build_method", "load_tokenizer", "read_splits", "configured_splits"]
 
 
 @dataclass
@@ -57,12 +57,16 @@ def load_tokenizer(model_path: str, max_length: int) -> Any:
     return tokenizer
 
 
+def configured_splits(task: Any, data: DataConfig, seed: int) -> dict[str, Split]:
+    """The splits the data section describes, as read from disk (not yet checked by the task)."""
+    return load_splits(data.train, data.validation, data.test, columns=task.columns(data.text, data.label),
+                       stratify=task.stratify, validation_fraction=data.validation_fraction,
+                       max_train_examples=data.max_train_examples, seed=seed)
+
+
 def read_splits(task: Any, data: DataConfig, seed: int) -> dict[str, Split]:
     """Load the configured splits and check their content with the task."""
-    splits = load_splits(data.train, data.validation, data.test, columns=task.columns(data.text, data.label),
-                         stratify=task.stratify, validation_fraction=data.validation_fraction,
-                         max_train_examples=data.max_train_examples, seed=seed)
-    return {name: task.check(split) for name, split in splits.items()}
+    return {name: task.check(split) for name, split in configured_splits(task, data, seed).items()}
 
 
 def prepare(config: RunConfig) -> Prepared:
