@@ -66,20 +66,20 @@ def merge_run(run_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
                            batch_size=64, device=device, dtype=None)
     report = {"run": str(run.path), "method": config.method.name, "merged": merge is not None,
               "output": str(out), "split": split.name,
-              **parity_report(task, split, labels, before, after)}
+              **parity_report(task, split, features, labels, before, after)}
     (out / PARITY_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
 
 
-def parity_report(task: Any, split: Split, labels: LabelMap, before: list[np.ndarray],
-                  after: list[np.ndarray]) -> dict[str, Any]:
+def parity_report(task: Any, split: Split, features: list[dict[str, Any]], labels: LabelMap,
+                  before: list[np.ndarray], after: list[np.ndarray]) -> dict[str, Any]:
     """Max abs logit difference, argmax label agreement and the primary metric before/after."""
     diff = max(float(np.abs(a - b).max()) for a, b in zip(before, after, strict=True))
     same = np.concatenate([(a.argmax(-1) == b.argmax(-1)).reshape(-1) for a, b in zip(before, after)])
     metric = task.primary_metric
     return {"examples": len(split), "max_abs_logit_diff": diff, "label_agreement": float(same.mean()),
-            "metric": metric, "metric_before": task.evaluate(split, before, labels)[metric],
-            "metric_after": task.evaluate(split, after, labels)[metric]}
+            "metric": metric, "metric_before": task.evaluate(split, features, before, labels)[metric],
+            "metric_after": task.evaluate(split, features, after, labels)[metric]}
 
 
 def _check_mergeable(name: str) -> None:

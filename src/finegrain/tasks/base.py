@@ -57,8 +57,11 @@ class Task(Protocol):
     def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Training loss from the model's logits."""
 
-    def evaluate(self, split: Split, logits: list[np.ndarray], labels: LabelMap) -> dict[str, Any]:
-        """Metrics of a split from per-feature logits in feature order (JSON-serialisable)."""
+    def evaluate(self, split: Split, features: list[Feature], logits: list[np.ndarray],
+                 labels: LabelMap) -> dict[str, Any]:
+        """Metrics of a split from its features (as encode made them) and their logits, in feature
+        order (JSON-serialisable)."""
 
-    def decode(self, split: Split, logits: list[np.ndarray], labels: LabelMap) -> list[dict[str, Any]]:
+    def decode(self, split: Split, features: list[Feature], logits: list[np.ndarray],
+               labels: LabelMap) -> list[dict[str, Any]]:
         """One prediction dict per example of ``split``, in input order."""

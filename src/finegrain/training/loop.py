@@ -50,7 +50,7 @@ def evaluate_split(model: torch.nn.Module, task: Any, split: Split, features: li
     """Metrics of ``split`` and the per-feature logits (input order)."""
     logits = predict_logits(model, features, partial(task.collate, pad_id=pad_id),
                             batch_size=batch_size, device=device, dtype=dtype)
-    return task.evaluate(split, logits, labels), logits
+    return task.evaluate(split, features, logits, labels), logits
 
 
 def planned_total_steps(batches_per_epoch: int, train: TrainConfig) -> int:

@@ -50,8 +50,8 @@ class Predictor:
             return []
         frame = pd.DataFrame({"text": [str(t) for t in texts], "row": range(1, len(texts) + 1)})
         split = self.task.check(Split("input", frame, "input"))
-        _, logits = self.logits(split, batch_size)
-        return self.task.decode(split, logits, self.labels)
+        features, logits = self.logits(split, batch_size)
+        return self.task.decode(split, features, logits, self.labels)
 
     def evaluate(self, split: Split, batch_size: int = 64) -> dict[str, Any]:
         """Metrics on a labelled split (checked against the run's labels)."""
@@ -59,8 +59,8 @@ class Predictor:
         if self.task.label_column not in split.frame:
             raise DataError(f"The {split.name} data has no labels to evaluate against.", where=split.source)
         self.task.check_labels(split, self.labels)
-        _, logits = self.logits(split, batch_size)
-        return self.task.evaluate(split, logits, self.labels)
+        features, logits = self.logits(split, batch_size)
+        return self.task.evaluate(split, features, logits, self.labels)
 
 
 def load_predictor(run_dir: str | Path, device: str | None = None) -> Predictor:

@@ -111,7 +111,8 @@ class ClassificationTask:
             return F.binary_cross_entropy_with_logits(logits.float(), batch["labels"], pos_weight=weights)
         return F.cross_entropy(logits.float(), batch["labels"], weight=weights)
 
-    def evaluate(self, split: Split, logits: list[np.ndarray], labels: LabelMap) -> dict[str, Any]:
+    def evaluate(self, split: Split, features: list[dict[str, Any]], logits: list[np.ndarray],
+                 labels: LabelMap) -> dict[str, Any]:
         probs = self._probabilities(logits)
         targets = np.asarray(self._targets(split, labels))
         metrics = classification_metrics(targets, probs, list(labels.names), multi_label=self.params.multi_label,
@@ -120,7 +121,8 @@ class ClassificationTask:
             metrics["errors"] = error_examples(split.frame["text"].tolist(), targets, probs, list(labels.names))
         return metrics
 
-    def decode(self, split: Split, logits: list[np.ndarray], labels: LabelMap) -> list[dict[str, Any]]:
+    def decode(self, split: Split, features: list[dict[str, Any]], logits: list[np.ndarray],
+               labels: LabelMap) -> list[dict[str, Any]]:
         probs = self._probabilities(logits)
         predictions = []
         for row in probs:

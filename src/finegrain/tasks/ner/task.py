@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any, ClassVar
 
 import numpy as np
@@ -39,7 +38,6 @@ from finegrain.tasks.ner.spans import spans_from_tags
 
 __all__ = ["NerTask", "NerParams"]
 
-_CACHED_SPLITS = 4  # alignments kept from encode() for evaluate()/decode(); older ones are re-encoded
 
 
 class NerParams(Section):
@@ -71,9 +69,6 @@ class NerTask:
 
     def __init__(self, params: NerParams | None = None):
         self.params = params or NerParams()
-        self._tokenizer: Any = None
-        self._max_length = 0
-        self._alignments: OrderedDict[int, tuple[Split, list[Window]]] = OrderedDict()
 
     def columns(self, text: str, label: str) -> dict[str, str]:
         """``tokens``/``tags`` unless ``data.text``/``data.label`` name other columns."""
@@ -116,14 +111,14 @@ class NerTask:
         return head_module_names(model)
 
     def encode(self, split: Split, tokenizer: Any, labels: LabelMap, max_length: int) -> list[dict[str, Any]]:
-        """One feature per window; ``example`` is the sentence index, ``labels`` -100 off first sub-tokens."""
-        self._tokenizer, self._max_length = tokenizer, max_length
-        windows = self._encode_windows(split, labels)
-        self._alignments[id(split)] = (split, windows)
-        while len(self._alignments) > _CACHED_SPLITS:
-            self._alignments.popitem(last=False)
-        return [{key: window[key] for key in ("input_ids", "labels", "example")} if "tags" in split.frame
-                else {"input_ids": window["input_ids"], "example": window["example"]} for window in windows]
+        """One feature per window: ``example`` is the sentence index, ``labels`` -100 off first
+        sub-tokens (when the split has tags), ``word_ids``/``owned`` the alignment that evaluate and
+        decode merge the windows back to words with."""
+        windows = self._encode_windows(split, labels, tokenizer, max_length)
+        if "tags" not in split.frame:
+            for window in windows:
+                window.pop("labels", None)
+        return windows
 
     def collate(self, features: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
         width = max(len(f["input_ids"]) for f in features)
@@ -149,9 +144,10 @@ class NerTask:
         return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
                                ignore_index=IGNORE_INDEX)
 
-    def evaluate(self, split: Split, logits: list[np.ndarray], labels: LabelMap) -> dict[str, Any]:
+    def evaluate(self, split: Split, features: list[Window], logits: list[np.ndarray],
+                 labels: LabelMap) -> dict[str, Any]:
         """Entity metrics in the data's scheme, error analysis, token accuracy and unseen tags."""
-        predicted, _ = self._predict_tags(split, logits, labels)
+        predicted, _ = self._predict_tags(split, features, logits, labels)
         schemes = split.frame["scheme"].tolist()
         scheme = schemes[0] if schemes else "IOB2"
         gold = split.frame["gold"].tolist()
@@ -163,9 +159,10 @@ class NerTask:
         metrics["error_analysis"] = analyse_errors(gold, pred, scheme, tokens=tokens)
         return metrics
 
-    def decode(self, split: Split, logits: list[np.ndarray], labels: LabelMap) -> list[dict[str, Any]]:
+    def decode(self, split: Split, features: list[Window], logits: list[np.ndarray],
+               labels: LabelMap) -> list[dict[str, Any]]:
         """Raw text: entities with character offsets; word lists: entities with word indices."""
-        predicted, scores = self._predict_tags(split, logits, labels)
+        predicted, scores = self._predict_tags(split, features, logits, labels)
         frame = split.frame
         out_scheme = "IOB2" if self.params.scheme == "auto" else self.params.scheme
         results = []
@@ -181,41 +178,31 @@ class NerTask:
                                 "entities": _word_entities(tokens, tags, confidence)})
         return results
 
-    def _encode_windows(self, split: Split, labels: LabelMap) -> list[Window]:
-        stride = self._stride()
+    def _encode_windows(self, split: Split, labels: LabelMap, tokenizer: Any, max_length: int) -> list[Window]:
+        stride = self._stride(tokenizer, max_length)
         label_ids = labels.label2id
         windows: list[Window] = []
         tag_lists = split.frame["tags"] if "tags" in split.frame else [None] * len(split)
         with quiet_transformers():  # a long sentence is tokenized whole before windowing: no length warning
             for index, (tokens, tags) in enumerate(zip(split.frame["tokens"], tag_lists)):
                 ids = None if tags is None else [label_ids.get(tag, IGNORE_INDEX) for tag in tags]
-                for window in encode_words(self._tokenizer, tokens, ids, self._max_length, stride):
+                for window in encode_words(tokenizer, tokens, ids, max_length, stride):
                     window["example"] = index
                     windows.append(window)
         return windows
 
-    def _stride(self) -> int:
-        special = self._tokenizer.num_special_tokens_to_add(pair=False)
-        capacity = self._max_length - special
+    def _stride(self, tokenizer: Any, max_length: int) -> int:
+        special = tokenizer.num_special_tokens_to_add(pair=False)
+        capacity = max_length - special
         stride = self.params.stride if self.params.stride is not None else max(0, min(32, capacity // 4))
         if stride >= capacity:
-            raise ConfigError(f"task.stride={stride} must be smaller than model.max_length={self._max_length} minus"
+            raise ConfigError(f"task.stride={stride} must be smaller than model.max_length={max_length} minus"
                               f" the {special} special tokens ({capacity}).", where="task.stride",
                               hint=f"use about a quarter of model.max_length, e.g. task.stride={capacity // 4}.")
         return stride
 
-    def _windows(self, split: Split) -> list[Window]:
-        """The alignment encode() made for this split object, or a fresh one (same tokenizer)."""
-        cached = self._alignments.get(id(split))
-        if cached is not None and cached[0] is split:
-            return cached[1]
-        if self._tokenizer is None:
-            raise RuntimeError("NerTask.encode must run before evaluate/decode (it sets the tokenizer).")
-        return self._encode_windows(split, LabelMap(("O",)))
-
-    def _predict_tags(self, split: Split, logits: list[np.ndarray],
+    def _predict_tags(self, split: Split, windows: list[Window], logits: list[np.ndarray],
                       labels: LabelMap) -> tuple[list[list[str]], list[list[float]]]:
-        windows = self._windows(split)
         lengths = [len(tokens) for tokens in split.frame["tokens"]]
         return all_sentence_tags(windows, [w["example"] for w in windows], logits, lengths, labels.names)
 
