@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 FG := $(VENV)/bin/finegrain
 
-.PHONY: setup demo test test-all clean
+.PHONY: setup browser demo test test-all clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,13 +16,19 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
+# Headless Chromium for the tests that render reports and the web page (Debian's package).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	    else echo "make browser: run 'sudo apt-get install chromium' for the browser tests" >&2; fi; }
+
 demo: setup
 	$(FG) train configs/demo.yaml --overwrite
 
-test: setup
+test: setup browser
 	$(PY) -m pytest -q
 
-test-all: setup
+test-all: setup browser
 	$(PY) -m pytest -q -m "integration or not integration"
 
 clean:

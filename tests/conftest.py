@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import os
 import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,25 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of a headless-capable Chromium (``make test`` installs Debian's ``chromium``).
+
+    Missing on a developer machine: the test is skipped with the fix; missing in CI: a failure,
+    so a browser test can never pass silently by not running.
+    """
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        message = "chromium is not installed: run 'make browser' (Debian: apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def chromium_args(binary: str, *extra: str) -> list[str]:
+    """The command line for one headless Chromium run (no sandbox: tests run as root in containers)."""
+    return [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-dev-shm-usage", "--hide-scrollbars", *extra]
