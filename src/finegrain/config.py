@@ -31,6 +31,9 @@ __all__ = [
     "load_config",
     "dump_config",
     "parse_overrides",
+    "read_yaml",
+    "merge_sections",
+    "describe_errors",
 ]
 
 
@@ -69,6 +72,8 @@ class DataConfig(Section):
 class TrainConfig(Section):
     epochs: float = Field(3.0, gt=0)
     max_steps: int | None = Field(None, ge=1)  # overrides epochs when set
+    # At least this many optimizer steps: more epochs on a tiny (few-shot) training set.
+    min_steps: int | None = Field(None, ge=1)
     batch_size: int = Field(16, ge=1)
     eval_batch_size: int = Field(64, ge=1)
     grad_accum: int = Field(1, ge=1)
@@ -116,7 +121,7 @@ def _field_names(model: type[BaseModel] | None, path: tuple) -> list[str]:
     return list(model.model_fields) if model else []
 
 
-def _describe(error: ValidationError, prefix: str = "", model: type[BaseModel] | None = RunConfig) -> list[str]:
+def describe_errors(error: ValidationError, prefix: str = "", model: type[BaseModel] | None = RunConfig) -> list[str]:
     """One line per problem, with the dotted location and a 'did you mean' for unknown keys."""
     lines = []
     for item in error.errors():
@@ -173,13 +178,13 @@ def _parse_scalar(raw: str) -> Any:
     return value
 
 
-def _merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+def merge_sections(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge_sections(merged[key], value)
         elif isinstance(value, dict) and isinstance(merged.get(key), str) and key in ("task", "method"):
-            merged[key] = _merge({"name": merged[key]}, value)
+            merged[key] = merge_sections({"name": merged[key]}, value)
         else:
             merged[key] = value
     return merged
@@ -212,13 +217,13 @@ def load_config(source: str | Path | dict[str, Any], overrides: list[str] | None
     """Build and validate a :class:`RunConfig` from a YAML path or a dict plus dotted overrides."""
     where = None if isinstance(source, dict) else str(source)
     data = dict(source) if isinstance(source, dict) else read_yaml(source)
-    data = _merge(data, parse_overrides(overrides or []))
+    data = merge_sections(data, parse_overrides(overrides or []))
     problems: list[str] = []
     config = None
     try:
         config = RunConfig.model_validate(data)
     except ValidationError as error:
-        problems.extend(_describe(error))
+        problems.extend(describe_errors(error))
     problems.extend(_check_components(data))
     if problems:
         raise ConfigError(
@@ -246,7 +251,7 @@ def _check_components(data: dict[str, Any]) -> list[str]:
         try:
             entry.Params.model_validate(params)
         except ValidationError as error:
-            problems.extend(_describe(error, prefix=f"{section}.", model=entry.Params))
+            problems.extend(describe_errors(error, prefix=f"{section}.", model=entry.Params))
     return problems
 
 

@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Sequence
 
 from finegrain import __version__
-from finegrain.cli import data, evaluate, models, predict, train
+from finegrain.cli import data, evaluate, models, predict, report, study, train
 from finegrain.errors import FinegrainError
 
 __all__ = ["main", "build_parser"]
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"finegrain {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, evaluate, predict, data, models):
+    for module in (train, evaluate, predict, study, report, data, models):
         module.add_parser(commands)
     return parser
 
@@ -69,7 +69,7 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpa
     argparse alone stops filling a ``nargs='*'`` positional once an option follows it.
     """
     args, extras = parser.parse_known_args(argv)
-    if extras and getattr(args, "command", None) == "train":
+    if extras and getattr(args, "command", None) in ("train", "study"):
         unknown = [item for item in extras if item.startswith("-")]
         if not unknown:
             args.items = list(args.items) + extras

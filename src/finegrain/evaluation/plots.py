@@ -23,7 +23,7 @@ from finegrain.tasks.classification.calibration import ece_from_bins
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["plot_confusion_matrix", "plot_reliability"]
+__all__ = ["plot_confusion_matrix", "plot_reliability", "new_figure", "save_figure"]
 
 _DPI = 120
 _MAX_SIDE_INCHES = 20.0  # 50 classes at 120 dpi stay a 2400-px image, not a poster
@@ -47,7 +47,7 @@ def plot_confusion_matrix(
     n_classes = len(labels)
     colours = _row_normalised(counts) if normalize else counts
     side = float(np.clip(0.45 * n_classes + 2.5, 4.0, _MAX_SIDE_INCHES))
-    figure = _new_figure((side + 1.0, side))
+    figure = new_figure((side + 1.0, side))
     axes = figure.add_subplot()
     image = axes.imshow(colours, cmap="Blues", vmin=0.0, vmax=1.0 if normalize else None)
     figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="row share" if normalize else "count")
@@ -60,7 +60,7 @@ def plot_confusion_matrix(
     axes.set_ylabel("gold")
     axes.set_title(title)
     _annotate_counts(axes, counts, colours, font_size)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_reliability(bins: list[dict[str, Any]], path: Path, *, title: str) -> Path:
@@ -69,7 +69,7 @@ def plot_reliability(bins: list[dict[str, Any]], path: Path, *, title: str) -> P
     Bars span their confidence bin and reach the bin's accuracy; the hatched part is the gap
     to the bin's mean confidence. A calibrated model follows the dashed diagonal.
     """
-    figure = _new_figure((5.5, 5.0))
+    figure = new_figure((5.5, 5.0))
     axes = figure.add_subplot()
     filled = [b for b in bins if b["count"]]
     lowers = [b["lower"] for b in filled]
@@ -90,7 +90,7 @@ def plot_reliability(bins: list[dict[str, Any]], path: Path, *, title: str) -> P
     axes.set_ylabel("accuracy")
     axes.set_title(f"{title} (ECE = {ece_from_bins(bins):.4f})")
     axes.legend(loc="upper left")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def _row_normalised(counts: np.ndarray) -> np.ndarray:
@@ -112,7 +112,7 @@ def _annotate_counts(axes: Any, counts: np.ndarray, colours: np.ndarray, font_si
             axes.text(predicted, gold, str(count), ha="center", va="center", color=colour, fontsize=font_size)
 
 
-def _new_figure(size: tuple[float, float]) -> Figure:
+def new_figure(size: tuple[float, float]) -> Figure:
     """A figure bound to its own Agg canvas (no pyplot, no global backend switch)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -122,7 +122,7 @@ def _new_figure(size: tuple[float, float]) -> Figure:
     return figure
 
 
-def _save(figure: Figure, path: Path) -> Path:
+def save_figure(figure: Figure, path: Path) -> Path:
     """Lay out tightly and write a PNG, creating the parent folder if needed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

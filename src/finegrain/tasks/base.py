@@ -29,6 +29,7 @@ class Task(Protocol):
     primary_metric: ClassVar[str]  # a key of the metrics dict; greater is better
     stratify: ClassVar[str | None]  # canonical column to stratify splits by, or None
     label_column: ClassVar[str]  # canonical column holding the gold labels ("label", NER: "tags")
+    count_metric: ClassVar[str]  # "macro_f1" or "micro_f1": how example_counts sum to the headline
 
     def columns(self, text: str, label: str) -> dict[str, str]:
         """Canonical column -> the user's column name (from ``data.text`` / ``data.label``)."""
@@ -61,6 +62,11 @@ class Task(Protocol):
                  labels: LabelMap) -> dict[str, Any]:
         """Metrics of a split from its features (as encode made them) and their logits, in feature
         order (JSON-serialisable)."""
+
+    def example_counts(self, split: Split, features: list[Feature], logits: list[np.ndarray],
+                       labels: LabelMap) -> np.ndarray:
+        """Per-example count vectors (tp/fp/fn) whose sum gives the primary metric through
+        ``count_metric``: what studies resample for confidence intervals and paired tests."""
 
     def decode(self, split: Split, features: list[Feature], logits: list[np.ndarray],
                labels: LabelMap) -> list[dict[str, Any]]:

@@ -54,12 +54,13 @@ def evaluate_split(model: torch.nn.Module, task: Any, split: Split, features: li
 
 
 def planned_total_steps(batches_per_epoch: int, train: TrainConfig) -> int:
-    """Optimizer steps of the whole run: ``train.max_steps``, or epochs x steps per epoch.
+    """Optimizer steps of the whole run: ``train.max_steps``, or epochs x steps per epoch (at least
+    ``train.min_steps``).
 
     The runner needs this before ``method.apply`` (AdaLoRA's rank schedule is built from it).
     """
     steps_per_epoch = math.ceil(batches_per_epoch / train.grad_accum)
-    return train.max_steps or max(1, math.ceil(train.epochs * steps_per_epoch))
+    return train.max_steps or max(1, train.min_steps or 1, math.ceil(train.epochs * steps_per_epoch))
 
 
 @dataclass
@@ -280,10 +281,33 @@ def _reset_peak_memory(accelerator: Accelerator) -> None:
     """Start this run's peak from zero: several runs in one process (a study) each report their own."""
     if accelerator.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(accelerator.device)
+    else:
+        reset_peak_rss()
 
 
 def _peak_memory_mb(accelerator: Accelerator) -> float:
-    """Peak accelerator memory of this run; on CPU the process's peak RSS (it cannot be reset)."""
+    """Peak accelerator memory of this run; on CPU the process's peak resident memory since the reset."""
     if accelerator.device.type == "cuda":
         return torch.cuda.max_memory_allocated(accelerator.device) / 2**20
+    return peak_rss_mb()
+
+
+def reset_peak_rss() -> None:
+    """Reset the process's resident-memory high-water mark (Linux: writing 5 to clear_refs)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:  # not Linux, or not allowed: the peak then counts from the process start
+        pass
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory in MiB (since the last :func:`reset_peak_rss` on Linux)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB

@@ -17,7 +17,7 @@ import yaml
 
 from finegrain.errors import RunDirError
 
-__all__ = ["RunDir", "prepare_run_dir", "open_run_dir"]
+__all__ = ["RunDir", "prepare_run_dir", "open_run_dir", "changed_keys"]
 
 _OWNED = ("config.yaml", "labels.json", "model", "metrics.json", "run.json", "report.md", "plots",
           "log.jsonl", "checkpoints", ".model.tmp", ".model.old")
@@ -100,7 +100,7 @@ def prepare_run_dir(path: str | Path, config_text: str, *, resume: bool, overwri
 def _check_same_config(run: RunDir, config_text: str) -> None:
     saved = yaml.safe_load(run.config.read_text(encoding="utf-8"))
     new = yaml.safe_load(config_text)
-    changed = sorted(_diff(saved, new))
+    changed = sorted(changed_keys(saved, new))
     if changed:
         raise RunDirError(
             f"Cannot resume '{run.path}': its config differs in {', '.join(changed)}.",
@@ -108,10 +108,10 @@ def _check_same_config(run: RunDir, config_text: str) -> None:
         )
 
 
-def _diff(old, new, prefix: str = "") -> set[str]:
+def changed_keys(old, new, prefix: str = "") -> set[str]:
     if isinstance(old, dict) and isinstance(new, dict):
         keys = set(old) | set(new)
-        return set().union(*(_diff(old.get(k), new.get(k), f"{prefix}{k}.") for k in keys)) if keys else set()
+        return set().union(*(changed_keys(old.get(k), new.get(k), f"{prefix}{k}.") for k in keys)) if keys else set()
     return {prefix.rstrip(".")} if old != new else set()
 
 

@@ -29,7 +29,7 @@ from finegrain.training.precision import autocast_dtype, resolve_precision
 from finegrain.training.run_dir import RunDir, prepare_run_dir
 from finegrain.training.setup import Prepared, prepare
 
-__all__ = ["RunResult", "run_training", "library_versions", "build_accelerator", "resolve_lr"]
+__all__ = ["RunResult", "run_training", "library_versions", "build_accelerator", "resolve_lr", "report_info"]
 
 
 @dataclass
@@ -118,7 +118,7 @@ def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = F
                     model_size_mb=round(sum(f.stat().st_size for f in run.model.rglob("*") if f.is_file()) / 2**20, 2))
         write_json_atomic(run.metrics, metrics)
         write_report(run.path, metrics, title=f"{config.task.name} · {config.method.name} · {Path(config.output).name}",
-                     run_info=_report_info(info))
+                     run_info=report_info(info))
         write_json_atomic(run.info, info)
     return RunResult(run.path, metrics)
 
@@ -189,7 +189,7 @@ def _run_info(config: RunConfig, prepared: Prepared, accelerator: Accelerator, t
     }
 
 
-def _report_info(info: dict[str, Any]) -> dict[str, Any]:
+def report_info(info: dict[str, Any]) -> dict[str, Any]:
     return {"method": info["method"], "model": info["model"], "device": info["device"], "precision": info["precision"],
             "learning rate": info["lr"],
             "trainable parameters": f"{info['parameters']['trainable']:,} ({info['parameters']['trainable_percent']}%)",

@@ -121,6 +121,22 @@ class ClassificationTask:
             metrics["errors"] = error_examples(split.frame["text"].tolist(), targets, probs, list(labels.names))
         return metrics
 
+    count_metric: ClassVar[str] = "macro_f1"  # macro F1 from per-class tp/fp/fn
+
+    def example_counts(self, split: Split, features: list[dict[str, Any]], logits: list[np.ndarray],
+                       labels: LabelMap) -> np.ndarray:
+        """Per example and class (tp, fp, fn) as ``[tp_0..tp_C, fp_0..fp_C, fn_0..fn_C]``: summed, they
+        give the headline ``macro_f1``; resampled, its confidence interval."""
+        probs = self._probabilities(logits)
+        n_classes = len(labels.names)
+        if self.params.multi_label:
+            gold = np.asarray(self._targets(split, labels)) > 0.5
+            pred = probs >= self.params.threshold
+        else:
+            gold = np.eye(n_classes, dtype=bool)[np.asarray(self._targets(split, labels), dtype=int)]
+            pred = np.eye(n_classes, dtype=bool)[probs.argmax(axis=1)]
+        return np.concatenate([gold & pred, ~gold & pred, gold & ~pred], axis=1).astype(np.int64)
+
     def decode(self, split: Split, features: list[dict[str, Any]], logits: list[np.ndarray],
                labels: LabelMap) -> list[dict[str, Any]]:
         probs = self._probabilities(logits)

@@ -31,7 +31,7 @@ from finegrain.tasks.modeling import build_pretrained, head_module_names, quiet_
 from finegrain.tasks.ner import checks
 from finegrain.tasks.ner.alignment import IGNORE_INDEX, Window, encode_words
 from finegrain.tasks.ner.errors_analysis import analyse_errors
-from finegrain.tasks.ner.metrics import entity_metrics
+from finegrain.tasks.ner.metrics import entity_metrics, sentence_entity_counts
 from finegrain.tasks.ner.predictions import all_sentence_tags
 from finegrain.tasks.ner.schemes import convert, normalize_scheme, split_tag, to_spans
 from finegrain.tasks.ner.spans import spans_from_tags
@@ -158,6 +158,17 @@ class NerTask:
         metrics["unseen_tags"] = checks.unseen_tags(split.frame["tags"], labels.names)
         metrics["error_analysis"] = analyse_errors(gold, pred, scheme, tokens=tokens)
         return metrics
+
+    count_metric: ClassVar[str] = "micro_f1"  # entity_f1 from per-sentence entity tp/fp/fn
+
+    def example_counts(self, split: Split, features: list[Window], logits: list[np.ndarray],
+                       labels: LabelMap) -> np.ndarray:
+        """Per sentence strict entity (tp, fp, fn), summing to the headline ``entity_f1``."""
+        predicted, _ = self._predict_tags(split, features, logits, labels)
+        schemes = split.frame["scheme"].tolist()
+        scheme = schemes[0] if schemes else "IOB2"
+        pred = [convert(tags, "IOB2", scheme) for tags in predicted]
+        return sentence_entity_counts(split.frame["gold"].tolist(), pred, scheme)
 
     def decode(self, split: Split, features: list[Window], logits: list[np.ndarray],
                labels: LabelMap) -> list[dict[str, Any]]:

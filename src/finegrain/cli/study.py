@@ -1,0 +1,67 @@
+"""``finegrain study``: compare methods over training sizes and seeds in one command.
+
+Example:
+    finegrain study configs/study-demo.yaml
+    finegrain study configs/study-demo.yaml seeds=[0,1,2] --resume
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from finegrain.cli.console import make_console
+from finegrain.errors import ConfigError
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "study", help="compare methods over training sizes and seeds",
+        description="Run every cell of a study (methods x sizes x seeds), aggregate over seeds with bootstrap"
+        " intervals and paired tests, and write report.html and report.md into the study's output folder.",
+        epilog="Example: finegrain study configs/study-demo.yaml sizes=[8,64] --resume")
+    parser.add_argument("items", nargs="+", metavar="STUDY.yaml [key=value ...]",
+                        help="the study file, then dotted overrides such as seeds=[0,1] or train.epochs=5")
+    parser.add_argument("--resume", action="store_true", help="keep finished cells, run the rest (and failed ones)")
+    parser.add_argument("--overwrite", action="store_true", help="replace the study in the output folder")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from finegrain.study import run_study  # heavy (torch, transformers)
+
+    config, *overrides = args.items
+    if "=" in config:
+        raise ConfigError(f"The first argument must be the study file, got the override '{config}'.",
+                          hint="Write: finegrain study STUDY.yaml key=value ...")
+    console = make_console()
+
+    def report_cell(index: int, total: int, cell: Any, record: dict[str, Any]) -> None:
+        if record.get("status") == "finished":
+            metric = next(iter(k for k in ("macro_f1", "entity_f1") if k in record["test"]), None)
+            outcome = f"{metric} {record['test'][metric]:.4f}" if metric else "done"
+        else:
+            outcome = f"FAILED: {record.get('error', '').splitlines()[0][:160]}"
+        console.print(f"[{index}/{total}] {cell.name}: {outcome} ({record.get('wall_seconds', 0):.0f} s)",
+                      markup=False, highlight=False)
+
+    result = run_study(config, overrides, resume=args.resume, overwrite=args.overwrite, on_cell=report_cell)
+    print_summary(console, result.summary)
+    console.print(f"report: {result.report}  (also {result.path / 'report.md'})", markup=False, highlight=False)
+    return 0
+
+
+def print_summary(console: Any, summary: dict[str, Any]) -> None:
+    """The findings and the results table, as in the report."""
+    from rich.table import Table
+
+    from finegrain.study.report import findings_text, results_table
+
+    console.print(findings_text(summary), markup=False, highlight=False)
+    headers, rows = results_table(summary["rows"], summary["metric"])
+    table = Table(*headers, title=f"test {summary['metric']} over {len(summary['seeds'])} seed(s)")
+    for row in rows:
+        table.add_row(*[str(cell) for cell in row], style="bold" if row[5] == "best" else None)
+    console.print(table)

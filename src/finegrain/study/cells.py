@@ -1,0 +1,111 @@
+"""One cell of a study: train a method on one sample, score it on the shared test set, time it.
+
+A cell's folder holds an ordinary run directory (``run/``), ``cell.json`` (status, test metrics,
+costs, latency) and ``counts.npy`` (per-example counts for intervals and paired tests). A cell
+is finished when ``cell.json`` says so; a killed cell resumes from its run's last checkpoint.
+A cell that fails records its error and the study goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from finegrain.errors import FinegrainError
+from finegrain.study.config import Size, StudyConfig, Variant, size_label
+from finegrain.study.data import StudyData
+from finegrain.training.checkpoint import write_json_atomic
+from finegrain.training.predictor import Predictor, load_predictor
+from finegrain.training.run_dir import RunDir
+from finegrain.training.runner import run_training
+
+__all__ = ["Cell", "run_cell", "read_cell", "CELL_FILE", "COUNTS_FILE"]
+
+CELL_FILE, COUNTS_FILE = "cell.json", "counts.npy"
+_LATENCY_TEXTS = 32  # batch-1 calls timed, and the batch of the batch-32 timing
+_KEPT_INFO = ("parameters", "timing", "peak_memory_mb", "model_size_mb", "lr", "steps", "best_step", "precision")
+
+
+@dataclass(frozen=True)
+class Cell:
+    variant: Variant
+    size: Size
+    seed: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.variant.id} · size {size_label(self.size)} · seed {self.seed}"
+
+    def folder(self, root: Path) -> Path:
+        return root / "cells" / self.variant.id / f"size-{size_label(self.size)}" / f"seed-{self.seed}"
+
+
+def read_cell(folder: Path) -> dict[str, Any] | None:
+    """The cell's record, or None when it never finished or failed."""
+    path = folder / CELL_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def run_cell(study: StudyConfig, cell: Cell, root: Path, data: StudyData) -> dict[str, Any]:
+    """Run (or resume) one cell and write its record; errors are recorded, not raised."""
+    folder = cell.folder(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    base = {"method": cell.variant.id, "method_name": cell.variant.method["name"], "size": size_label(cell.size),
+            "seed": cell.seed, "train_examples": data.train_examples(cell.seed, cell.size)}
+    try:
+        record = {**base, **_train_and_score(study, cell, folder, data)}
+    except FinegrainError as error:
+        record = {**base, "status": "failed", "error": error.render()}
+    except Exception as error:  # a crash in one cell must not lose the others: keep what is needed to report it
+        record = {**base, "status": "failed", "error": f"{type(error).__name__}: {error}",
+                  "traceback": traceback.format_exc(limit=8)}
+    record["wall_seconds"] = round(time.perf_counter() - started, 2)
+    write_json_atomic(folder / CELL_FILE, record)
+    return record
+
+
+def _train_and_score(study: StudyConfig, cell: Cell, folder: Path, data: StudyData) -> dict[str, Any]:
+    train_file, validation_file = data.files(cell.seed, cell.size)
+    run = RunDir(folder / "run")
+    config = study.run_config(cell.variant, train_file=train_file, validation_file=validation_file, seed=cell.seed,
+                              output=str(run.path))
+    run_training(config, resume=run.is_run(), overwrite=run.path.exists() and not run.is_run())
+    predictor = load_predictor(run.path)
+    features, logits = predictor.logits(data.test, batch_size=config.train.eval_batch_size)
+    task, labels = predictor.task, predictor.labels
+    metrics = task.evaluate(data.test, features, logits, labels)
+    np.save(folder / COUNTS_FILE, task.example_counts(data.test, features, logits, labels).astype(np.int32))
+    info = json.loads(run.info.read_text(encoding="utf-8"))
+    record = {"status": "finished", "test": metrics, **{key: info.get(key) for key in _KEPT_INFO}}
+    if study.latency:
+        record["latency_ms"] = _latency(predictor, _sample_texts(data))
+    return record
+
+
+def _sample_texts(data: StudyData) -> list[str]:
+    frame = data.test.frame
+    column = "text" if "text" in frame else "tokens"
+    values = frame[column].iloc[:_LATENCY_TEXTS].tolist()
+    return [" ".join(v) if isinstance(v, (list, tuple, np.ndarray)) else str(v) for v in values]
+
+
+def _latency(predictor: Predictor, texts: list[str]) -> dict[str, float]:
+    """Milliseconds per example through ``predict`` (tokenize, model, decode) at batch 1 and 32."""
+    predictor.predict(texts[:2])  # warm-up: first-call allocations are not the steady state
+    started = time.perf_counter()
+    for text in texts:
+        predictor.predict([text], batch_size=1)
+    batch_1 = (time.perf_counter() - started) / len(texts)
+    started = time.perf_counter()
+    repeats = 3
+    for _ in range(repeats):
+        predictor.predict(texts, batch_size=32)
+    batch_32 = (time.perf_counter() - started) / (repeats * len(texts))
+    return {"batch_1": round(1000 * batch_1, 3), "batch_32": round(1000 * batch_32, 3)}

@@ -1,0 +1,192 @@
+"""The study report: one self-contained HTML page (figures embedded) and the same content in Markdown.
+
+Both are rendered from one list of blocks (heading, text, table, figure), so they never disagree.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from finegrain.evaluation import markdown
+from finegrain.evaluation.plots import plot_confusion_matrix
+from finegrain.study.plots import plot_class_heatmap, plot_learning_curves, plot_ner_errors, plot_tradeoffs
+
+__all__ = ["write_study_report", "findings_text", "results_table"]
+
+_SIGNIFICANCE = 0.05
+
+
+@dataclass
+class Block:
+    heading: str
+    text: str = ""
+    headers: list[str] = field(default_factory=list)
+    rows: list[list[Any]] = field(default_factory=list)
+    image: Path | None = None
+
+
+def write_study_report(root: Path, summary: dict[str, Any]) -> Path:
+    """Write ``plots/*.png``, ``report.md`` and ``report.html``; return the HTML path."""
+    blocks = _blocks(root, summary)
+    title = f"Study: {summary['task']} on {summary['data']}"
+    (root / "report.md").write_text(_markdown(title, blocks, root), encoding="utf-8")
+    path = root / "report.html"
+    path.write_text(_html(title, blocks), encoding="utf-8")
+    return path
+
+
+def _blocks(root: Path, summary: dict[str, Any]) -> list[Block]:
+    rows, metric, methods, sizes = summary["rows"], summary["metric"], summary["methods"], summary["sizes"]
+    largest = next((s for s in reversed(sizes) if any(r["size"] == s and "mean" in r for r in rows)), sizes[-1])
+    plots = root / "plots"
+    blocks = [Block("Findings", findings_text(summary)),
+              Block("Results", _results_note(summary), *results_table(rows, metric)),
+              Block("Learning curves", image=plot_learning_curves(rows, methods, sizes, metric, summary["size_unit"],
+                                                                  plots / "learning_curves.png")),
+              Block("Quality vs cost", "Dashed: the Pareto front (no other method is both cheaper and better).",
+                    image=plot_tradeoffs(rows, methods, metric, largest, plots / "tradeoffs.png"))]
+    heatmap = plot_class_heatmap(rows, largest, plots / "per_class_f1.png")
+    if heatmap:
+        blocks.append(Block("Per-class F1", image=heatmap))
+    best = next((r for r in rows if r["size"] == largest and r.get("best")), None)
+    if best and best.get("confusion"):
+        image = plot_confusion_matrix(best["confusion"]["matrix"], best["confusion"]["labels"],
+                                      plots / "confusion_best.png",
+                                      title=f"{best['method']} at size {largest}, summed over seeds")
+        blocks.append(Block(f"Confusion matrix of the best method ({best['method']})", image=image))
+    errors = plot_ner_errors(rows, largest, plots / "ner_errors.png")
+    if errors:
+        blocks.append(Block("NER error breakdown", "Boundary, type, boundary+type, missed and spurious entities.",
+                            image=errors))
+    if summary["failures"]:
+        blocks.append(Block("Failed cells", "These cells crashed; the study went on without them. Fix the cause "
+                            "and run the study again with --resume to retry them.", ["method", "size", "seed", "error"],
+                            [[f["method"], f["size"], f["seed"], markdown.truncate(f["error"] or "", 300)]
+                             for f in summary["failures"]]))
+    blocks.append(Block("Setup", headers=["", ""], rows=_setup_rows(summary)))
+    return blocks
+
+
+def findings_text(summary: dict[str, Any]) -> str:
+    """One sentence per size: the best method and how the others compare with it."""
+    lines = []
+    for size in summary["sizes"]:
+        scored = [r for r in summary["rows"] if r["size"] == size and "mean" in r]
+        best = next((r for r in scored if r.get("best")), None)
+        if best is None:
+            lines.append(f"Size {size}: no finished cell.")
+            continue
+        tied = [r["method"] for r in scored if r is not best and r.get("p_value", 0.0) >= _SIGNIFICANCE]
+        worse = [r["method"] for r in scored if r is not best and r.get("p_value", 1.0) < _SIGNIFICANCE]
+        text = (f"Size {size}: {best['method']} is best with {best['mean']:.3f} "
+                f"(95% interval {best['ci_low']:.3f} to {best['ci_high']:.3f}).")
+        if worse:
+            text += f" Significantly below it (paired bootstrap, p < {_SIGNIFICANCE}): {', '.join(worse)}."
+        if tied:
+            text += f" Not distinguishable from it: {', '.join(tied)}."
+        lines.append(text)
+    return "\n".join(lines)
+
+
+def _results_note(summary: dict[str, Any]) -> str:
+    return (f"Test {summary['metric']} on {summary['test_examples']} examples ({summary['test_note']}): mean ± std "
+            f"over seeds, 95% hierarchical bootstrap interval (test examples and seeds), and the difference from the "
+            f"best method at the same size with its paired-bootstrap p-value. Latency is per example through "
+            f"finegrain's predictor. Sizes are {summary['size_unit']}.")
+
+
+def results_table(rows: list[dict[str, Any]], metric: str) -> tuple[list[str], list[list[Any]]]:
+    headers = ["method", "size", "train examples", f"{metric} mean ± std", "95% interval", "vs best (p)",
+               "trainable params", "train s", "peak MB", "ms/ex batch 1", "ms/ex batch 32", "seeds"]
+    table = []
+    for r in rows:
+        seeds = f"{len(r['seeds'])}" + (f" ({len(r['failed_seeds'])} failed)" if r["failed_seeds"] else "")
+        if "mean" not in r:
+            table.append([r["method"], r["size"], _num(r.get("train_examples")), "not run", "", "", "", "", "", "", "",
+                          seeds])
+            continue
+        versus = "best" if r.get("best") else (
+            f"{r['difference']:+.3f} ({_p(r['p_value'])})" if "difference" in r else "")
+        table.append([r["method"], r["size"], _num(r["train_examples"]), f"{r['mean']:.3f} ± {r['std']:.3f}",
+                      f"{r['ci_low']:.3f} – {r['ci_high']:.3f}", versus, _params(r), _num(r.get("train_seconds"), 1),
+                      _num(r.get("peak_memory_mb"), 0), _num(r.get("latency_1_ms"), 2),
+                      _num(r.get("latency_32_ms"), 2), seeds])
+    return headers, table
+
+
+def _params(row: dict[str, Any]) -> str:
+    if row.get("trainable") is None:
+        return "-"
+    percent = row.get("trainable_percent")
+    return f"{row['trainable']:,}" + (f" ({percent:.2f}%)" if isinstance(percent, (int, float)) else "")
+
+
+def _num(value: Any, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _p(value: float) -> str:
+    return "p < 0.001" if value <= 0.001 else f"p = {value:.3f}"
+
+
+def _setup_rows(summary: dict[str, Any]) -> list[list[Any]]:
+    return [["task", summary["task"]], ["data", summary["data"]], ["model", summary["model"]],
+            ["methods", ", ".join(summary["methods"])], ["sizes", ", ".join(summary["sizes"])],
+            ["seeds", ", ".join(str(s) for s in summary["seeds"])], ["test set", summary["test_note"]],
+            ["written", datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")]]
+
+
+def _markdown(title: str, blocks: list[Block], root: Path) -> str:
+    parts = [f"# {title}"]
+    for block in blocks:
+        body = [block.text] if block.text else []
+        if block.headers:
+            body.append(markdown.table(block.headers, block.rows))
+        if block.image:
+            body.append(f"![{block.heading}]({block.image.relative_to(root).as_posix()})")
+        parts.append(markdown.section(block.heading, "\n\n".join(body)))
+    return "\n\n".join(parts) + "\n"
+
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1d2430}
+main{max-width:1180px;margin:0 auto;padding:24px 28px 60px}
+h1{font-size:1.6rem;margin:8px 0 4px}h2{font-size:1.15rem;margin:30px 0 10px;border-bottom:1px solid #d8dde5;padding-bottom:4px}
+section{background:#fff;border-radius:10px;padding:4px 18px 16px;margin-top:18px;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+p{line-height:1.5;margin:8px 0}table{border-collapse:collapse;font-size:.86rem;width:100%}
+th,td{padding:5px 8px;border-bottom:1px solid #e6e9ee;text-align:right;white-space:nowrap}
+th{background:#eef1f5;position:sticky;top:0}td:first-child,th:first-child,td:nth-child(2){text-align:left}
+tr.best td{background:#eaf6ec;font-weight:600}.scroll{overflow-x:auto}img{max-width:100%;height:auto}
+.findings p{font-size:1rem}
+"""
+
+
+def _html(title: str, blocks: list[Block]) -> str:
+    sections = []
+    for block in blocks:
+        parts = [f"<h2>{html.escape(block.heading)}</h2>"]
+        parts += [f"<p>{html.escape(line)}</p>" for line in block.text.splitlines() if line]
+        if block.headers:
+            parts.append(_html_table(block))
+        if block.image:
+            data = base64.b64encode(block.image.read_bytes()).decode("ascii")
+            parts.append(f'<img alt="{html.escape(block.heading)}" src="data:image/png;base64,{data}">')
+        css = ' class="findings"' if block.heading == "Findings" else ""
+        sections.append(f"<section{css}>{''.join(parts)}</section>")
+    return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>{_STYLE}</style></head>"
+            f"<body><main><h1>{html.escape(title)}</h1>{''.join(sections)}</main></body></html>\n")
+
+
+def _html_table(block: Block) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in block.headers)
+    body = []
+    for row in block.rows:
+        css = ' class="best"' if len(row) > 5 and row[5] == "best" else ""
+        body.append(f"<tr{css}>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>")
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
