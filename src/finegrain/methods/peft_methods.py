@@ -24,6 +24,7 @@ from finegrain.config import Section
 from finegrain.errors import ConfigError, ModelError
 from finegrain.methods._common import base_model_path, check_target_modules, head_modules
 from finegrain.registry import METHODS
+from finegrain.tasks.modeling import quiet_transformers
 
 if TYPE_CHECKING:  # peft is imported where used: it costs ~2.5 s, and name lookups load this module
     from peft import PeftConfig, PeftModel, TaskType
@@ -111,7 +112,8 @@ class _PeftMethod:
 
         head_modules(model, head_names)
         base_path = base_model_path(model)
-        peft_model = get_peft_model(model, self.peft_config(model, head_names))
+        with quiet_transformers():
+            peft_model = get_peft_model(model, self.peft_config(model, head_names))
         peft_model.active_peft_config.base_model_name_or_path = base_path
         return self.wrap(peft_model)
 
@@ -124,7 +126,9 @@ class _PeftMethod:
         base_path = PeftConfig.from_pretrained(str(directory)).base_model_name_or_path
         if not base_path:
             raise ModelError(f"{directory}/adapter_config.json does not name its base model.")
-        return self.wrap(PeftModel.from_pretrained(build_base(base_path), str(directory)))
+        base = build_base(base_path)
+        with quiet_transformers():
+            return self.wrap(PeftModel.from_pretrained(base, str(directory)))
 
 
 def _targets(model: torch.nn.Module, targets: Targets, head_names: list[str], where: str) -> Targets:
