@@ -203,7 +203,8 @@ def test_estimator_run_records_its_costs(method, task, trained):
     assert info["lr"] == (LR.get(method, DEFAULT_LR) if hasattr(METHODS.get(method), "default_lr") else None)
     assert timing["train_seconds"] > 0 and info["peak_memory_mb"] > 0
     examples = info["data"]["train"]["examples"]  # estimators: training examples per second of the fit
-    assert timing["samples_per_second"] == pytest.approx(examples / timing["train_seconds"], rel=0.02)
+    rounding = 0.01 + 0.005 / timing["train_seconds"]  # both are recorded rounded; a fit can take 0.05 s
+    assert timing["samples_per_second"] * timing["train_seconds"] == pytest.approx(examples, rel=rounding)
     on_disk = sum(f.stat().st_size for f in (run / "model").rglob("*") if f.is_file()) / 2**20
     assert info["model_size_mb"] == pytest.approx(on_disk, abs=0.01)
     assert not list((run / "model").rglob("*.pkl")) and not list((run / "model").rglob("*.joblib"))

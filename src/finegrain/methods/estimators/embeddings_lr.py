@@ -12,8 +12,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from finegrain.methods.estimators.base import EstimatorContext, FitStats, check_single_label_classification
-from finegrain.methods.estimators.encoding import HeadParams, MeanPooler, embed_texts, fit_head
-from finegrain.methods.estimators.linear_head import LinearHead
+from finegrain.methods.estimators.encoding import HeadParams, SentenceClassifier
 from finegrain.registry import METHODS
 
 __all__ = ["EmbeddingsLr", "EmbeddingsLrParams"]
@@ -35,33 +34,29 @@ class EmbeddingsLr:
 
     def __init__(self, params: EmbeddingsLrParams | None = None):
         self.params = params or EmbeddingsLrParams()
-        self.pooler: MeanPooler | None = None
-        self.tokenizer: Any = None
-        self.head: LinearHead | None = None
+        self.classifier: SentenceClassifier | None = None
 
     def check_task(self, task: Any) -> None:
         check_single_label_classification(self.name, task)
 
     def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
-        self._load_encoder(context)
-        self.head = fit_head(embed_texts(self.pooler, self.tokenizer, texts, context), targets, self.params,
-                             context.seed)
-        encoder = sum(p.numel() for p in self.pooler.parameters())
-        return FitStats(self.head.parameters, encoder + self.head.parameters)
+        self.classifier = self._frozen_encoder(context)
+        self.classifier.fit_head(texts, targets, self.params, context)
+        head = self.classifier.head.parameters
+        return FitStats(head, self.classifier.encoder_parameters + head)
 
     def log_probs(self, texts: list[str], context: EstimatorContext) -> np.ndarray:
-        return self.head.log_probs(embed_texts(self.pooler, self.tokenizer, texts, context))
+        return self.classifier.log_probs(texts, context)
 
     def save(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.head.save(directory / "head.safetensors")
+        self.classifier.save_head(directory)
 
     def load(self, directory: Path, context: EstimatorContext) -> EmbeddingsLr:
-        self._load_encoder(context)
-        self.head = LinearHead.load(directory / "head.safetensors")
+        self.classifier = self._frozen_encoder(context)
+        self.classifier.load_head(directory)
         return self
 
-    def _load_encoder(self, context: EstimatorContext) -> None:
-        self.tokenizer = context.load_tokenizer(context.model_path)
-        self.pooler = MeanPooler(context.load_encoder(context.model_path), self.params.normalize).eval()
-        self.pooler.requires_grad_(False)
+    def _frozen_encoder(self, context: EstimatorContext) -> SentenceClassifier:
+        classifier = SentenceClassifier.from_encoder(context.model_path, context, normalize=self.params.normalize)
+        classifier.pooler.requires_grad_(False)
+        return classifier

@@ -6,6 +6,7 @@ precision come from the training layer through :class:`EstimatorContext.embed`.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -17,7 +18,7 @@ from finegrain.config import Section
 from finegrain.methods.estimators.base import EstimatorContext
 from finegrain.methods.estimators.linear_head import LinearHead, fit_logistic_regression
 
-__all__ = ["HeadParams", "PooledOutput", "MeanPooler", "tokenize", "embed_texts", "fit_head"]
+__all__ = ["HeadParams", "PooledOutput", "MeanPooler", "SentenceClassifier", "tokenize"]
 
 
 class HeadParams(Section):
@@ -53,11 +54,39 @@ def tokenize(tokenizer: Any, texts: list[str]) -> list[dict[str, Any]]:
     return [{"input_ids": ids} for ids in tokenizer(texts, truncation=True)["input_ids"]]
 
 
-def embed_texts(pooler: MeanPooler, tokenizer: Any, texts: list[str], context: EstimatorContext) -> np.ndarray:
-    """(len(texts), hidden) embeddings in input order."""
-    return context.embed(pooler, tokenize(tokenizer, texts), tokenizer.pad_token_id or 0)
+class SentenceClassifier:
+    """Tokenizer + mean-pooling encoder + logistic-regression head: what the encoder estimators predict with."""
 
+    HEAD_FILE = "head.safetensors"
 
-def fit_head(embeddings: np.ndarray, targets: np.ndarray, params: HeadParams, seed: int) -> LinearHead:
-    return fit_logistic_regression(embeddings, targets, c=params.C, class_weight=params.class_weight,
-                                   max_iter=params.max_iter, seed=seed)
+    def __init__(self, tokenizer: Any, pooler: MeanPooler):
+        self.tokenizer, self.pooler = tokenizer, pooler
+        self.head: LinearHead | None = None
+
+    @classmethod
+    def from_encoder(cls, path: str, context: EstimatorContext, *, normalize: bool) -> SentenceClassifier:
+        """The encoder and tokenizer saved in the model folder ``path``, without a head yet."""
+        return cls(context.load_tokenizer(path), MeanPooler(context.load_encoder(path), normalize).eval())
+
+    @property
+    def encoder_parameters(self) -> int:
+        return sum(p.numel() for p in self.pooler.parameters())
+
+    def embed(self, texts: list[str], context: EstimatorContext) -> np.ndarray:
+        """(len(texts), hidden) embeddings in input order."""
+        return context.embed(self.pooler, tokenize(self.tokenizer, texts), self.tokenizer.pad_token_id or 0)
+
+    def fit_head(self, texts: list[str], targets: np.ndarray, params: HeadParams, context: EstimatorContext) -> None:
+        self.head = fit_logistic_regression(self.embed(texts, context), targets, c=params.C,
+                                            class_weight=params.class_weight, max_iter=params.max_iter,
+                                            seed=context.seed)
+
+    def log_probs(self, texts: list[str], context: EstimatorContext) -> np.ndarray:
+        return self.head.log_probs(self.embed(texts, context))
+
+    def save_head(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.head.save(directory / self.HEAD_FILE)
+
+    def load_head(self, directory: Path) -> None:
+        self.head = LinearHead.load(directory / self.HEAD_FILE)

@@ -18,8 +18,7 @@ import numpy as np
 from pydantic import Field
 
 from finegrain.methods.estimators.base import EstimatorContext, FitStats, check_single_label_classification
-from finegrain.methods.estimators.encoding import HeadParams, MeanPooler, embed_texts, fit_head, tokenize
-from finegrain.methods.estimators.linear_head import LinearHead
+from finegrain.methods.estimators.encoding import HeadParams, SentenceClassifier, tokenize
 from finegrain.methods.estimators.pairs import CosinePairs, PairObjective, make_pairs
 from finegrain.registry import METHODS
 
@@ -44,38 +43,31 @@ class SetFit:
 
     def __init__(self, params: SetFitParams | None = None):
         self.params = params or SetFitParams()
-        self.pooler: MeanPooler | None = None
-        self.tokenizer: Any = None
-        self.head: LinearHead | None = None
+        self.classifier: SentenceClassifier | None = None
 
     def check_task(self, task: Any) -> None:
         check_single_label_classification(self.name, task)
 
     def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
-        self._load_encoder(context.model_path, context)
-        pairs = make_pairs(tokenize(self.tokenizer, texts), targets, self.params.num_iterations, context.seed)
-        context.fine_tune(CosinePairs(self.pooler), PairObjective(context.collate), pairs,
-                          self.tokenizer.pad_token_id or 0, self.params.epochs)
-        self.pooler.eval()
-        self.head = fit_head(embed_texts(self.pooler, self.tokenizer, texts, context), targets, self.params,
-                             context.seed)
-        encoder = sum(p.numel() for p in self.pooler.parameters())
-        return FitStats(encoder + self.head.parameters, encoder + self.head.parameters)
+        model = self.classifier = SentenceClassifier.from_encoder(context.model_path, context,
+                                                                 normalize=self.params.normalize)
+        pairs = make_pairs(tokenize(model.tokenizer, texts), targets, self.params.num_iterations, context.seed)
+        context.fine_tune(CosinePairs(model.pooler), PairObjective(context.collate), pairs,
+                          model.tokenizer.pad_token_id or 0, self.params.epochs)
+        model.pooler.eval()
+        model.fit_head(texts, targets, self.params, context)
+        trained = model.encoder_parameters + model.head.parameters
+        return FitStats(trained, trained)
 
     def log_probs(self, texts: list[str], context: EstimatorContext) -> np.ndarray:
-        return self.head.log_probs(embed_texts(self.pooler, self.tokenizer, texts, context))
+        return self.classifier.log_probs(texts, context)
 
     def save(self, directory: Path) -> None:
-        self.pooler.encoder.save_pretrained(directory)
-        self.tokenizer.save_pretrained(directory)
-        self.head.save(directory / "head.safetensors")
+        self.classifier.pooler.encoder.save_pretrained(directory)
+        self.classifier.tokenizer.save_pretrained(directory)
+        self.classifier.save_head(directory)
 
     def load(self, directory: Path, context: EstimatorContext) -> SetFit:
-        self._load_encoder(str(directory), context)
-        self.pooler.eval()
-        self.head = LinearHead.load(directory / "head.safetensors")
+        self.classifier = SentenceClassifier.from_encoder(str(directory), context, normalize=self.params.normalize)
+        self.classifier.load_head(directory)
         return self
-
-    def _load_encoder(self, path: str, context: EstimatorContext) -> None:
-        self.tokenizer = context.load_tokenizer(path)
-        self.pooler = MeanPooler(context.load_encoder(path), self.params.normalize)
