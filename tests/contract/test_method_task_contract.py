@@ -5,6 +5,11 @@ exactly the saved validation metrics when the run is loaded again (twice, identi
 leave every parameter that ``method.apply`` froze bit-identical to the base model, while the
 trained ones moved; (d) record honest costs (parameters, lr, size on disk, time, memory).
 
+Estimator methods (``kind = "estimator"``: tfidf, embeddings-lr, setfit) have no ``apply``: they
+are held to (b) and (d), to (a) when they train through the loop (those with a ``default_lr``),
+and a task they do not declare in ``tasks`` must fail before anything is written, with a
+ConfigError naming the methods that support it.
+
 New methods and tasks are covered by registering them; data is built by task name.
 """
 
@@ -21,6 +26,7 @@ from accelerate.utils import set_seed
 
 import finegrain
 from finegrain.config import load_config
+from finegrain.errors import ConfigError
 from finegrain.data.labels import LabelMap
 from finegrain.methods.base import count_parameters
 from finegrain.models.catalog import resolve_model
@@ -33,10 +39,24 @@ STEPS = 60
 BATCH = 16
 LR = {"full": 5e-3, "freeze": 5e-3, "prefix": 3e-2, "prompt": 3e-2}  # whole layers: smaller steps; soft tokens: larger
 DEFAULT_LR = 1e-2  # far too high for real models; right for a 32-wide tiny BERT in a few dozen steps
-TINY_PARAMS = {"freeze": {"layers": 1}, "prefix": {"num_virtual_tokens": 4}, "prompt": {"num_virtual_tokens": 4}}
-"""Method parameters that fit the 2-layer tiny model and max_length 32."""
+TINY_PARAMS = {"freeze": {"layers": 1}, "prefix": {"num_virtual_tokens": 4}, "prompt": {"num_virtual_tokens": 4},
+               "setfit": {"num_iterations": 2}}
+"""Method parameters that fit the 2-layer tiny model and max_length 32 (and a few steps)."""
 
-PAIRS = [(method, task) for method in METHODS.names() for task in TASKS.names()]
+
+def _estimator(method: str) -> bool:
+    return getattr(METHODS.get(method), "kind", "neural") == "estimator"
+
+
+def _supports(method: str, task: str) -> bool:
+    return task in getattr(METHODS.get(method), "tasks", (task,))
+
+
+ALL_PAIRS = [(method, task) for method in METHODS.names() for task in TASKS.names()]
+PAIRS = [(m, t) for m, t in ALL_PAIRS if _supports(m, t)]
+NEURAL_PAIRS = [(m, t) for m, t in PAIRS if not _estimator(m)]
+LOOP_PAIRS = [(m, t) for m, t in PAIRS if not _estimator(m) or hasattr(METHODS.get(m), "default_lr")]
+UNSUPPORTED = [(m, t) for m, t in ALL_PAIRS if not _supports(m, t)]
 
 
 def write_conll(path: Path, n: int, seed: int) -> str:
@@ -62,6 +82,18 @@ def task_data(task: str, root: Path, sentiment_files: dict[str, Path]) -> dict[s
     pytest.skip(f"No tiny data recipe for task '{task}': add one to task_data() in this module.")
 
 
+def run_config(method: str, task: str, root: Path, tiny_model_dir: Path, sentiment_files) -> dict[str, Any]:
+    return {
+        "task": task,
+        "model": {"name": str(tiny_model_dir), "max_length": 32},
+        "method": {"name": method, **TINY_PARAMS.get(method, {})},
+        "data": task_data(task, root, sentiment_files),
+        "train": {"max_steps": STEPS, "batch_size": BATCH, "lr": LR.get(method, DEFAULT_LR),
+                  "precision": "fp32", "log_every": 1, "warmup": 0.0},
+        "output": str(root / "run"),
+    }
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tiny_model_dir, sentiment_files):
     """Train each (method, task) pair once per module, on first use."""
@@ -70,16 +102,7 @@ def trained(tmp_path_factory, tiny_model_dir, sentiment_files):
     def get(method: str, task: str) -> Path:
         if (method, task) not in runs:
             root = tmp_path_factory.mktemp(f"{method}-{task}")
-            config = {
-                "task": task,
-                "model": {"name": str(tiny_model_dir), "max_length": 32},
-                "method": {"name": method, **TINY_PARAMS.get(method, {})},
-                "data": task_data(task, root, sentiment_files),
-                "train": {"max_steps": STEPS, "batch_size": BATCH, "lr": LR.get(method, DEFAULT_LR),
-                          "precision": "fp32", "log_every": 1, "warmup": 0.0},
-                "output": str(root / "run"),
-            }
-            runs[method, task] = finegrain.train(config).run_dir
+            runs[method, task] = finegrain.train(run_config(method, task, root, tiny_model_dir, sentiment_files)).run_dir
         return runs[method, task]
 
     return get
@@ -112,7 +135,7 @@ def _fresh_and_loaded(run: Path) -> tuple[torch.nn.Module, torch.nn.Module]:
     return fresh, loaded
 
 
-@pytest.mark.parametrize(("method", "task"), PAIRS)
+@pytest.mark.parametrize(("method", "task"), LOOP_PAIRS)
 def test_loss_falls(method, task, trained):
     losses = [r["loss"] for r in map(json.loads, (trained(method, task) / "log.jsonl").read_text().splitlines())
               if "loss" in r]
@@ -134,7 +157,7 @@ def test_reloaded_run_reproduces_its_metrics(method, task, trained):
         assert (a == b).all()
 
 
-@pytest.mark.parametrize(("method", "task"), PAIRS)
+@pytest.mark.parametrize(("method", "task"), NEURAL_PAIRS)
 def test_only_intended_parameters_change(method, task, trained):
     fresh, loaded = _fresh_and_loaded(trained(method, task))
     after = dict(loaded.named_parameters())
@@ -147,7 +170,7 @@ def test_only_intended_parameters_change(method, task, trained):
     assert len(moved) > 2 or method == "linear-probe", f"{method}/{task}: only {moved} moved"
 
 
-@pytest.mark.parametrize(("method", "task"), PAIRS)
+@pytest.mark.parametrize(("method", "task"), NEURAL_PAIRS)
 def test_run_records_its_costs(method, task, trained):
     run = trained(method, task)
     info = _read_json(run / "run.json")
@@ -168,3 +191,30 @@ def test_run_records_its_costs(method, task, trained):
         assert weights >= 4 * total
     else:  # an adapter: only what trained (and the head) is saved
         assert weights < 4 * total / 2
+
+
+@pytest.mark.parametrize(("method", "task"), [(m, t) for m, t in PAIRS if _estimator(m)])
+def test_estimator_run_records_its_costs(method, task, trained):
+    run = trained(method, task)
+    info = _read_json(run / "run.json")
+    parameters, timing = info["parameters"], info["timing"]
+    assert 0 < parameters["trainable"] <= parameters["total"]
+    assert parameters["trainable_percent"] == round(100 * parameters["trainable"] / parameters["total"], 4)
+    assert info["lr"] == (LR.get(method, DEFAULT_LR) if hasattr(METHODS.get(method), "default_lr") else None)
+    assert timing["train_seconds"] > 0 and info["peak_memory_mb"] > 0
+    examples = info["data"]["train"]["examples"]  # estimators: training examples per second of the fit
+    rounding = 0.01 + 0.005 / timing["train_seconds"]  # both are recorded rounded; a fit can take 0.05 s
+    assert timing["samples_per_second"] * timing["train_seconds"] == pytest.approx(examples, rel=rounding)
+    on_disk = sum(f.stat().st_size for f in (run / "model").rglob("*") if f.is_file()) / 2**20
+    assert info["model_size_mb"] == pytest.approx(on_disk, abs=0.01)
+    assert not list((run / "model").rglob("*.pkl")) and not list((run / "model").rglob("*.joblib"))
+
+
+@pytest.mark.parametrize(("method", "task"), UNSUPPORTED)
+def test_unsupported_task_fails_before_writing(method, task, tmp_path, tiny_model_dir, sentiment_files):
+    config = run_config(method, task, tmp_path, tiny_model_dir, sentiment_files)
+    with pytest.raises(ConfigError) as error:
+        finegrain.train(config)
+    supporting = [m for m in METHODS.names() if _supports(m, task)]
+    assert f"'{method}'" in str(error.value) and ", ".join(supporting) in str(error.value)
+    assert not (tmp_path / "run").exists()

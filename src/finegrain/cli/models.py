@@ -48,14 +48,17 @@ def list_models(args: argparse.Namespace) -> int:
 
 
 def list_methods(args: argparse.Namespace) -> int:
-    """Method names, whether they merge into plain weights, and their parameters with defaults."""
+    """Method names, what each does, its tasks, whether it merges into plain weights, and its parameters."""
     from finegrain.registry import METHODS
 
     table = Table(title="Methods (method.name; parameters as method.KEY=VALUE)")
-    for column in ("name", "mergeable", "parameters (defaults)"):
+    for column in ("name", "description", "tasks", "mergeable", "parameters (defaults)"):
         table.add_column(column)
     for name, method in METHODS.items():
-        table.add_row(Text(name), "yes" if method.mergeable else "no", Text(params_summary(method.Params)))
+        description = (method.__doc__ or "").strip().split("\n")[0]
+        tasks = ", ".join(getattr(method, "tasks", ("all",)))
+        table.add_row(Text(name), Text(description), Text(tasks), "yes" if method.mergeable else "no",
+                      Text(params_summary(method.Params)))
     make_console().print(table)
     return 0
 

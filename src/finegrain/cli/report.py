@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     from finegrain.evaluation.report import write_report
     from finegrain.training.run_dir import open_run_dir
-    from finegrain.training.runner import report_info
+    from finegrain.training.run_record import report_info
 
     run_dir = open_run_dir(folder)
     if not run_dir.metrics.is_file():

@@ -9,3 +9,6 @@ from finegrain.methods import linear_probe  # noqa: F401
 from finegrain.methods import bitfit  # noqa: F401
 from finegrain.methods import peft_methods  # noqa: F401
 from finegrain.methods import adapters  # noqa: F401
+from finegrain.methods.estimators import tfidf  # noqa: F401
+from finegrain.methods.estimators import embeddings_lr  # noqa: F401
+from finegrain.methods.estimators import setfit  # noqa: F401

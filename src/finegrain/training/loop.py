@@ -33,7 +33,7 @@ from finegrain.training.precision import autocast_dtype
 from finegrain.training.progress import training_progress
 from finegrain.training.run_dir import RunDir
 
-__all__ = ["fit", "FitResult", "evaluate_split", "planned_total_steps"]
+__all__ = ["fit", "FitResult", "evaluate_split", "planned_total_steps", "reset_peak_memory", "peak_memory_mb"]
 
 
 @dataclass
@@ -118,14 +118,14 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
         if state.last_eval_step != state.global_step:
             evaluate()
     trainable = sum(p.numel() for p in session.trainable)
-    return FitResult(state, session.total_steps, trainable, _peak_memory_mb(accelerator))
+    return FitResult(state, session.total_steps, trainable, peak_memory_mb(accelerator))
 
 
 def _prepare(accelerator: Accelerator, model: torch.nn.Module, task: Any, method: Any,
              train_features: list[dict[str, Any]], train: TrainConfig, lr: float, pad_id: int, run: RunDir,
              resume: bool) -> _Session:
     """Batches, optimizer and schedule, handed to accelerate; the state restored when resuming."""
-    _reset_peak_memory(accelerator)
+    reset_peak_memory(accelerator)
     sampler = LengthGroupedBatchSampler([len(f["input_ids"]) for f in train_features], train.batch_size,
                                         train.seed, group_by_length=train.group_by_length)
     loader = DataLoader(train_features, batch_sampler=sampler, collate_fn=partial(task.collate, pad_id=pad_id),
@@ -277,7 +277,7 @@ def _log(accelerator: Accelerator, run: RunDir, record: dict[str, Any]) -> None:
             handle.write(json.dumps(record) + "\n")
 
 
-def _reset_peak_memory(accelerator: Accelerator) -> None:
+def reset_peak_memory(accelerator: Accelerator) -> None:
     """Start this run's peak from zero: several runs in one process (a study) each report their own."""
     if accelerator.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(accelerator.device)
@@ -285,7 +285,7 @@ def _reset_peak_memory(accelerator: Accelerator) -> None:
         reset_peak_rss()
 
 
-def _peak_memory_mb(accelerator: Accelerator) -> float:
+def peak_memory_mb(accelerator: Accelerator) -> float:
     """Peak accelerator memory of this run; on CPU the process's peak resident memory since the reset."""
     if accelerator.device.type == "cuda":
         return torch.cuda.max_memory_allocated(accelerator.device) / 2**20

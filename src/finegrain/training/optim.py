@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from transformers import get_linear_schedule_with_warmup
 
-__all__ = ["build_optimizer", "build_schedule", "warmup_steps"]
+from finegrain.config import TrainConfig
+
+__all__ = ["build_optimizer", "build_schedule", "warmup_steps", "resolve_lr"]
 
 
 def build_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -28,3 +31,8 @@ def warmup_steps(warmup: float, total_steps: int) -> int:
 
 def build_schedule(optimizer: torch.optim.Optimizer, warmup: float, total_steps: int):
     return get_linear_schedule_with_warmup(optimizer, warmup_steps(warmup, total_steps), total_steps)
+
+
+def resolve_lr(train: TrainConfig, method: Any) -> float:
+    """``train.lr`` when set; otherwise the method's ``default_lr`` (5e-5 for a method without one)."""
+    return float(train.lr if train.lr is not None else getattr(method, "default_lr", 5e-5))

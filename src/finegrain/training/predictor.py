@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from finegrain.config import RunConfig, load_config
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.errors import DataError
+from finegrain.training.estimator_runner import estimator_backend, is_estimator
 from finegrain.training.inference import predict_logits
 from finegrain.training.precision import autocast_dtype, resolve_precision
 from finegrain.training.run_dir import RunDir, open_run_dir
@@ -30,13 +32,17 @@ class Predictor:
         [{'label': 'business', 'scores': {'business': 0.97, ...}}]
     """
 
-    def __init__(self, run: RunDir, config: RunConfig, task: Any, labels: LabelMap, model: torch.nn.Module,
-                 tokenizer: Any, device: torch.device):
+    def __init__(self, run: RunDir, config: RunConfig, task: Any, labels: LabelMap, model: torch.nn.Module | None,
+                 tokenizer: Any, device: torch.device,
+                 backend: Callable[[Split, int], tuple[list[dict[str, Any]], list]] | None = None):
         self.run, self.config, self.task, self.labels = run, config, task, labels
         self.model, self.tokenizer, self.device = model, tokenizer, device
         self.dtype = autocast_dtype(resolve_precision(config.train.precision, device.type))
+        self.backend = backend  # (split, batch_size) -> (features, logits) where no torch model predicts
 
     def logits(self, split: Split, batch_size: int = 64) -> tuple[list[dict[str, Any]], list]:
+        if self.backend is not None:
+            return self.backend(split, batch_size)
         features = self.task.encode(split, self.tokenizer, self.labels, self.config.model.max_length)
         logits = predict_logits(self.model, features, partial(self.task.collate, pad_id=self.tokenizer.pad_token_id or 0),
                                 batch_size=batch_size, device=self.device, dtype=self.dtype)
@@ -69,6 +75,9 @@ def load_predictor(run_dir: str | Path, device: str | None = None) -> Predictor:
     task, method = build_task(config), build_method(config)
     labels = LabelMap.load(run.labels)
     target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if is_estimator(method):
+        backend = estimator_backend(run.model, config, task, method, target)
+        return Predictor(run, config, task, labels, None, None, target, backend=backend)
     model = method.load(run.model, lambda path: task.build_model(path, labels)).to(target).eval()
     tokenizer = load_tokenizer(str(run.model), config.model.max_length)
     return Predictor(run, config, task, labels, model, tokenizer, target)
@@ -78,3 +87,4 @@ def run_splits(predictor: Predictor) -> dict[str, Split]:
     """The run's own validation (and test) splits, read again exactly as training read them."""
     splits = configured_splits(predictor.task, predictor.config.data, predictor.config.train.seed)
     return {name: split for name, split in splits.items() if name != "train"}
+

@@ -1,13 +1,14 @@
-"""A training run from a validated config: prepare, train, evaluate the best model, write it all."""
+"""A training run from a validated config: prepare, train, evaluate the best model, write it all.
+
+Estimator methods (``kind = "estimator"``) share the preparation and the run directory, then take
+the short path in :mod:`finegrain.training.estimator_runner`.
+"""
 
 from __future__ import annotations
 
 import json
-import platform
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -16,42 +17,27 @@ from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.state import AcceleratorState, GradientState, PartialState
 from accelerate.utils import set_seed
 
-from finegrain.config import RunConfig, TrainConfig, dump_config
-from finegrain.data.labels import LabelMap
-from finegrain.errors import ConfigError, RunDirError
-from finegrain.evaluation.report import write_report
+from finegrain.config import RunConfig, TrainConfig
+from finegrain.errors import ConfigError
 from finegrain.methods.base import count_parameters
 from finegrain.tasks.modeling import quiet_transformers
-from finegrain.training.checkpoint import atomic_write_dir, write_json_atomic
 from finegrain.training.batching import LengthGroupedBatchSampler
+from finegrain.training.checkpoint import atomic_write_dir, write_json_atomic
+from finegrain.training.estimator_runner import is_estimator, run_estimator
 from finegrain.training.loop import evaluate_split, fit, planned_total_steps
+from finegrain.training.optim import resolve_lr
 from finegrain.training.precision import autocast_dtype, resolve_precision
-from finegrain.training.run_dir import RunDir, prepare_run_dir
+from finegrain.training.run_dir import RunDir
+from finegrain.training.run_record import check_labels_unchanged, finish_run, library_versions, open_output, run_info
 from finegrain.training.setup import Prepared, prepare
 
-__all__ = ["RunResult", "run_training", "library_versions", "build_accelerator", "resolve_lr", "report_info"]
+__all__ = ["RunResult", "run_training", "library_versions", "build_accelerator", "resolve_lr"]
 
 
 @dataclass
 class RunResult:
     run_dir: Path
     metrics: dict[str, dict[str, Any]]
-
-
-def library_versions() -> dict[str, str]:
-    names = ("finegrain", "torch", "transformers", "accelerate", "peft", "datasets", "scikit-learn", "seqeval")
-    versions = {"python": platform.python_version()}
-    for name in names:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return versions
-
-
-def resolve_lr(train: TrainConfig, method: Any) -> float:
-    """``train.lr`` when set; otherwise the method's ``default_lr`` (5e-5 for a method without one)."""
-    return float(train.lr if train.lr is not None else getattr(method, "default_lr", 5e-5))
 
 
 def build_accelerator(train: TrainConfig) -> Accelerator:
@@ -80,17 +66,19 @@ def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = F
     set_seed(config.train.seed)
     prepared = prepare(config)
     accelerator = build_accelerator(config.train)
-    run = _open_output(accelerator, config, resume=resume, overwrite=overwrite)
+    run = open_output(accelerator, config, resume=resume, overwrite=overwrite)
     if run.is_finished() and resume:
         return RunResult(run.path, json.loads(run.metrics.read_text(encoding="utf-8")))
-    _check_labels_unchanged(run, prepared)
+    check_labels_unchanged(run, prepared.labels)
+    if is_estimator(prepared.method):
+        return RunResult(run.path, run_estimator(config, prepared, accelerator, run, started))
     set_seed(config.train.seed)
     model = prepared.task.build_model(prepared.model_path, prepared.labels)
     _plan_method(prepared, config.train)
     model = prepared.method.apply(model, prepared.task.head_names(model))
     trainable, total = count_parameters(model)
     lr = resolve_lr(config.train, prepared.method)
-    info = _run_info(config, prepared, accelerator, trainable, total)
+    info = run_info(config, prepared.model_path, prepared.labels, prepared.splits, accelerator, trainable, total)
     info["lr"] = lr
     if accelerator.is_main_process:
         prepared.labels.save(run.labels)
@@ -109,17 +97,10 @@ def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = F
     metrics = _final_metrics(prepared, run, accelerator, config.train.eval_batch_size, pad_id)
     if accelerator.is_main_process:
         state = result.state
-        info.update(status="finished", finished_at=_now(), best_step=state.best_step, best_metric=state.best_metric,
-                    stopped_early=state.stopped_early, steps=state.global_step, total_steps=result.total_steps,
-                    timing={"train_seconds": round(state.train_seconds, 2),
-                            "samples_per_second": round(state.samples_seen / max(state.train_seconds, 1e-9), 2),
-                            "wall_seconds_this_session": round(time.perf_counter() - started, 2)},
-                    peak_memory_mb=round(result.peak_memory_mb, 1),
-                    model_size_mb=round(sum(f.stat().st_size for f in run.model.rglob("*") if f.is_file()) / 2**20, 2))
-        write_json_atomic(run.metrics, metrics)
-        write_report(run.path, metrics, title=f"{config.task.name} · {config.method.name} · {Path(config.output).name}",
-                     run_info=report_info(info))
-        write_json_atomic(run.info, info)
+        info.update(best_step=state.best_step, best_metric=state.best_metric, stopped_early=state.stopped_early,
+                    steps=state.global_step, total_steps=result.total_steps)
+        finish_run(run, config, info, metrics, train_seconds=state.train_seconds, samples=state.samples_seen,
+                   peak_memory_mb=result.peak_memory_mb, started=started)
     return RunResult(run.path, metrics)
 
 
@@ -130,23 +111,6 @@ def _plan_method(prepared: Prepared, train: TrainConfig) -> None:
         sampler = LengthGroupedBatchSampler([len(f["input_ids"]) for f in prepared.features["train"]],
                                             train.batch_size, train.seed, group_by_length=train.group_by_length)
         hook(planned_total_steps(len(sampler), train))
-
-
-def _open_output(accelerator: Accelerator, config: RunConfig, *, resume: bool, overwrite: bool) -> RunDir:
-    run = None
-    if accelerator.is_main_process:
-        run = prepare_run_dir(config.output, dump_config(config), resume=resume, overwrite=overwrite)
-    accelerator.wait_for_everyone()
-    return run or RunDir(Path(config.output))
-
-
-def _check_labels_unchanged(run: RunDir, prepared: Prepared) -> None:
-    if run.labels.is_file():
-        saved = LabelMap.load(run.labels)
-        if saved != prepared.labels:
-            raise RunDirError(f"Cannot resume '{run.path}': the training data's labels changed "
-                              f"(saved: {', '.join(saved.names)}; now: {', '.join(prepared.labels.names)}).",
-                              hint="Resume with the same data, or use --overwrite.")
 
 
 def _save_model(prepared: Prepared, model: torch.nn.Module, folder: Path) -> None:
@@ -168,34 +132,3 @@ def _final_metrics(prepared: Prepared, run: RunDir, accelerator: Accelerator, ba
                                               batch_size=batch_size, pad_id=pad_id, device=accelerator.device,
                                               dtype=dtype)
     return metrics
-
-
-def _run_info(config: RunConfig, prepared: Prepared, accelerator: Accelerator, trainable: int, total: int) -> dict:
-    return {
-        "status": "running",
-        "started_at": _now(),
-        "task": config.task.name,
-        "method": config.method.name,
-        "model": config.model.name,
-        "model_path": prepared.model_path,
-        "seed": config.train.seed,
-        "device": str(accelerator.device),
-        "precision": accelerator.mixed_precision,
-        "num_processes": accelerator.num_processes,
-        "labels": list(prepared.labels.names),
-        "data": {name: {"source": split.source, "examples": len(split)} for name, split in prepared.splits.items()},
-        "parameters": {"trainable": trainable, "total": total, "trainable_percent": round(100 * trainable / total, 4)},
-        "versions": library_versions(),
-    }
-
-
-def report_info(info: dict[str, Any]) -> dict[str, Any]:
-    return {"method": info["method"], "model": info["model"], "device": info["device"], "precision": info["precision"],
-            "learning rate": info["lr"],
-            "trainable parameters": f"{info['parameters']['trainable']:,} ({info['parameters']['trainable_percent']}%)",
-            "train seconds": info["timing"]["train_seconds"], "samples/s": info["timing"]["samples_per_second"],
-            "best step": info["best_step"], "seed": info["seed"]}
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -77,6 +77,9 @@ def prepare(config: RunConfig) -> Prepared:
     check = getattr(method, "check_against", None)
     if check is not None:
         check(config.model.max_length)
+    check_task = getattr(method, "check_task", None)  # methods that support only some tasks
+    if check_task is not None:
+        check_task(task)
     splits = read_splits(task, config.data, config.train.seed)
     labels = task.label_map(splits["train"])
     for name, split in splits.items():
