@@ -20,7 +20,7 @@ def _study(tiny_model_dir: Path, files: dict[str, Path], output: Path, **extra) 
     return {"model": {"name": str(tiny_model_dir), "max_length": 32},
             "data": {"train": str(files["train"]), "validation": str(files["validation"]), "test": str(files["test"])},
             "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3, "min_steps": 4},
-            "methods": ["full", {"name": "bitfit", "id": "bitfit"},
+            "methods": ["full", {"name": "bitfit", "id": "bitfit"}, "tfidf",
                         # 1000 tokens is more than the tiny model has positions: this cell fails at run time
                         {"name": "full", "id": "broken", "model": {"max_length": 1000}}],
             "sizes": [2, 6], "seeds": [0, 1], "output": str(output), **extra}
@@ -37,7 +37,7 @@ def study(one_thread, tmp_path_factory, tiny_model_dir, sentiment_files):
 
 def test_every_cell_runs_and_a_crash_is_recorded_not_fatal(study):
     result, seen = study
-    assert len(seen) == 12
+    assert len(seen) == 16
     assert {status for name, status in seen if name.startswith("broken")} == {"failed"}
     assert {status for name, status in seen if not name.startswith("broken")} == {"finished"}
     failures = result.summary["failures"]
@@ -51,15 +51,16 @@ def test_rows_aggregate_seeds_with_intervals_and_paired_tests(study):
     result, _ = study
     rows = {(r["method"], r["size"]): r for r in result.summary["rows"]}
     for size in ("2", "6"):
-        scored = [rows[(m, size)] for m in ("full", "bitfit")]
+        scored = [rows[(m, size)] for m in ("full", "bitfit", "tfidf")]
         assert sum(bool(r.get("best")) for r in scored) == 1
         for row in scored:
             assert row["seeds"] == [0, 1] and row["ci_low"] <= row["mean"] <= row["ci_high"]
             assert len(row["per_seed"]) == 2
-        other = next(r for r in scored if not r.get("best"))
-        assert 0 < other["p_value"] <= 1 and other["difference"] <= 0
+        for other in (r for r in scored if not r.get("best")):
+            assert 0 < other["p_value"] <= 1 and other["difference"] <= 0
         assert rows[("broken", size)]["failed_seeds"] == [0, 1] and "mean" not in rows[("broken", size)]
     assert rows[("bitfit", "6")]["trainable"] < rows[("full", "6")]["trainable"]
+    assert rows[("tfidf", "6")]["mean"] > 0.5  # the baseline sits in the same table (and learns the toy data)
 
 
 def test_training_samples_are_nested(study):
@@ -122,3 +123,18 @@ def test_cli_rebuilds_a_report_and_explains_bad_studies(study, tmp_path, capsys)
 def test_python_dash_m_entry_point_lists_study():
     out = subprocess.run([sys.executable, "-m", "finegrain", "study", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--resume" in out.stdout
+
+
+def test_a_ner_study_reports_entity_f1_and_error_kinds(one_thread, tmp_path, tiny_model_dir):
+    sys.path.insert(0, str(Path(__file__).parents[1] / "contract"))
+    from test_method_task_contract import write_conll
+
+    files = {name: write_conll(tmp_path / f"{name}.conll", n, seed)
+             for name, n, seed in (("train", 40, 1), ("validation", 10, 2), ("test", 12, 3))}
+    config = {**_study(tiny_model_dir, files, tmp_path / "ner"), "task": "ner", "methods": ["full"],
+              "sizes": [10], "seeds": [0]}
+    result = run_study(config)
+    row = result.summary["rows"][0]
+    assert result.summary["metric"] == "entity_f1" and result.summary["size_unit"] == "examples"
+    assert row["train_examples"] == 10 and set(row["ner_errors"]) >= {"boundary", "missed", "spurious"}
+    assert "NER error breakdown" in result.report.read_text()

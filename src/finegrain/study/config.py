@@ -52,7 +52,7 @@ class StudyConfig(Section):
     oversize: Literal["error", "all"] = "error"
     # Optional cap on the test split (a fixed stratified sample, the same for every cell).
     test_examples: int | None = Field(None, ge=10)
-    latency: bool = True  # time predictions at batch size 1 and 32 for each cell
+    latency: bool = True  # time predictions at batch size 1 and 32 (in the cells of the first seed)
 
     @field_validator("task", mode="before")
     @classmethod
