@@ -13,7 +13,7 @@ from finegrain.config import RunConfig, load_config
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.errors import DataError
-from finegrain.training.inference import predict_logits
+from finegrain.training.inference import LogitsBackend, ordered_logits, predict_logits
 from finegrain.training.precision import autocast_dtype, resolve_precision
 from finegrain.training.run_dir import RunDir, open_run_dir
 from finegrain.training.setup import build_method, build_task, configured_splits, load_tokenizer
@@ -30,16 +30,20 @@ class Predictor:
         [{'label': 'business', 'scores': {'business': 0.97, ...}}]
     """
 
-    def __init__(self, run: RunDir, config: RunConfig, task: Any, labels: LabelMap, model: torch.nn.Module,
-                 tokenizer: Any, device: torch.device):
+    def __init__(self, run: RunDir, config: RunConfig, task: Any, labels: LabelMap, model: torch.nn.Module | None,
+                 tokenizer: Any, device: torch.device, backend: LogitsBackend | None = None):
         self.run, self.config, self.task, self.labels = run, config, task, labels
         self.model, self.tokenizer, self.device = model, tokenizer, device
+        self.backend = backend  # another runtime in place of ``model`` (ONNX exports); same encode/decode
         self.dtype = autocast_dtype(resolve_precision(config.train.precision, device.type))
 
     def logits(self, split: Split, batch_size: int = 64) -> tuple[list[dict[str, Any]], list]:
         features = self.task.encode(split, self.tokenizer, self.labels, self.config.model.max_length)
-        logits = predict_logits(self.model, features, partial(self.task.collate, pad_id=self.tokenizer.pad_token_id or 0),
-                                batch_size=batch_size, device=self.device, dtype=self.dtype)
+        collate = partial(self.task.collate, pad_id=self.tokenizer.pad_token_id or 0)
+        if self.backend is not None:
+            return features, ordered_logits(features, collate, batch_size=batch_size, backend=self.backend)
+        logits = predict_logits(self.model, features, collate, batch_size=batch_size, device=self.device,
+                                dtype=self.dtype)
         return features, logits
 
     def predict(self, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
