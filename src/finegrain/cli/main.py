@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Sequence
 
 from finegrain import __version__
-from finegrain.cli import data, evaluate, models, predict, report, study, train
+from finegrain.cli import data, evaluate, export, models, predict, report, serve, study, train
 from finegrain.errors import FinegrainError
 
 __all__ = ["main", "build_parser"]
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"finegrain {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, evaluate, predict, study, report, data, models):
+    for module in (train, evaluate, predict, study, report, data, models, export, serve):
         module.add_parser(commands)
     return parser
 

@@ -15,7 +15,7 @@ from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.errors import DataError
 from finegrain.training.estimator_runner import estimator_backend, is_estimator
-from finegrain.training.inference import predict_logits
+from finegrain.training.inference import LogitsBackend, ordered_logits, predict_logits
 from finegrain.training.precision import autocast_dtype, resolve_precision
 from finegrain.training.run_dir import RunDir, open_run_dir
 from finegrain.training.setup import build_method, build_task, configured_splits, load_tokenizer
@@ -33,19 +33,24 @@ class Predictor:
     """
 
     def __init__(self, run: RunDir, config: RunConfig, task: Any, labels: LabelMap, model: torch.nn.Module | None,
-                 tokenizer: Any, device: torch.device,
-                 backend: Callable[[Split, int], tuple[list[dict[str, Any]], list]] | None = None):
+                 tokenizer: Any, device: torch.device, backend: LogitsBackend | None = None,
+                 split_logits: Callable[[Split, int], tuple[list[dict[str, Any]], list]] | None = None):
         self.run, self.config, self.task, self.labels = run, config, task, labels
         self.model, self.tokenizer, self.device = model, tokenizer, device
+        self.backend = backend  # another runtime in place of ``model`` (ONNX exports); same encode/decode
         self.dtype = autocast_dtype(resolve_precision(config.train.precision, device.type))
-        self.backend = backend  # (split, batch_size) -> (features, logits) where no torch model predicts
+        # (split, batch_size) -> (features, logits): an estimator (tfidf, setfit) that reads texts itself
+        self.split_logits = split_logits
 
     def logits(self, split: Split, batch_size: int = 64) -> tuple[list[dict[str, Any]], list]:
-        if self.backend is not None:
-            return self.backend(split, batch_size)
+        if self.split_logits is not None:
+            return self.split_logits(split, batch_size)
         features = self.task.encode(split, self.tokenizer, self.labels, self.config.model.max_length)
-        logits = predict_logits(self.model, features, partial(self.task.collate, pad_id=self.tokenizer.pad_token_id or 0),
-                                batch_size=batch_size, device=self.device, dtype=self.dtype)
+        collate = partial(self.task.collate, pad_id=self.tokenizer.pad_token_id or 0)
+        if self.backend is not None:
+            return features, ordered_logits(features, collate, batch_size=batch_size, backend=self.backend)
+        logits = predict_logits(self.model, features, collate, batch_size=batch_size, device=self.device,
+                                dtype=self.dtype)
         return features, logits
 
     def predict(self, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
@@ -77,7 +82,7 @@ def load_predictor(run_dir: str | Path, device: str | None = None) -> Predictor:
     target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if is_estimator(method):
         backend = estimator_backend(run.model, config, task, method, target)
-        return Predictor(run, config, task, labels, None, None, target, backend=backend)
+        return Predictor(run, config, task, labels, None, None, target, split_logits=backend)
     model = method.load(run.model, lambda path: task.build_model(path, labels)).to(target).eval()
     tokenizer = load_tokenizer(str(run.model), config.model.max_length)
     return Predictor(run, config, task, labels, model, tokenizer, target)

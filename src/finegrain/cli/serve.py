@@ -1,0 +1,89 @@
+"""``finegrain serve``: a REST service (FastAPI + uvicorn) with micro-batching and a web page.
+
+Example:
+    finegrain serve runs/reviews-lora/exports/onnx-int8 --port 8000 --api-key "$KEY"
+    curl -s localhost:8000/v1/predict -H "X-API-Key: $KEY" -H "Content-Type: application/json" -d '{"texts": ["great film"]}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from finegrain.errors import ConfigError, RunDirError
+
+__all__ = ["add_parser", "run", "app_from_environment"]
+
+_ENVIRONMENT = "FINEGRAIN_SERVE"  # how worker processes (--workers > 1) receive the settings
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "serve", help="serve a run or an export over HTTP",
+        description="Serve a run or an export (finegrain export) over HTTP: POST /v1/predict, GET /health,"
+        " /ready, /metrics (Prometheus), /docs (OpenAPI) and a web page at /. Concurrent requests are"
+        " gathered into micro-batches.",
+        epilog="Example: finegrain serve runs/bbc-full --port 8000 --api-key s3cret")
+    parser.add_argument("path", metavar="RUN_OR_EXPORT", help="a run directory or an export folder")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 for all)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes, each with its own model (default 1)")
+    parser.add_argument("--max-batch", type=int, default=32, help="texts per model call (default 32; 1 = no batching)")
+    parser.add_argument("--max-wait-ms", type=float, default=5.0,
+                        help="how long a batch waits to fill up, in ms (default 5)")
+    parser.add_argument("--max-texts", type=int, default=64, help="texts per request (default 64; more: 413)")
+    parser.add_argument("--max-chars", type=int, default=5000, help="characters per text (default 5000; more: 413)")
+    parser.add_argument("--api-key", default=os.environ.get("FINEGRAIN_API_KEY"),
+                        help="require this key in X-API-Key (default: $FINEGRAIN_API_KEY; none: open)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the options and the model path, then run uvicorn until Ctrl-C / SIGTERM."""
+    settings = _settings(args)
+    _check_path(Path(args.path))
+    import uvicorn
+
+    options = dict(host=args.host, port=args.port, timeout_graceful_shutdown=30, log_level="info")
+    if args.workers > 1:
+        os.environ[_ENVIRONMENT] = json.dumps({"path": args.path, "settings": settings})
+        uvicorn.run("finegrain.cli.serve:app_from_environment", factory=True, workers=args.workers, **options)
+    else:
+        uvicorn.run(_build_app(args.path, settings), **options)
+    return 0
+
+
+def app_from_environment():
+    """The app of one worker process (uvicorn --workers imports it by name)."""
+    spec = json.loads(os.environ[_ENVIRONMENT])
+    return _build_app(spec["path"], spec["settings"])
+
+
+def _build_app(path: str, settings: dict):
+    from finegrain.serving.app import ServeSettings, create_app
+    from finegrain.serving.export import open_predictor
+
+    return create_app(open_predictor(path), ServeSettings(**settings), source=path)
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    for flag, value, low in (("--workers", args.workers, 1), ("--max-batch", args.max_batch, 1),
+                             ("--max-texts", args.max_texts, 1), ("--max-chars", args.max_chars, 1),
+                             ("--max-wait-ms", args.max_wait_ms, 0), ("--port", args.port, 0)):
+        if value < low:
+            raise ConfigError(f"{flag} must be at least {low} (got {value}).", where=flag)
+    if args.api_key is not None and not args.api_key.strip():
+        raise ConfigError("--api-key is empty.", where="--api-key", hint="give a key, or leave the option out.")
+    return {"max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms, "api_key": args.api_key,
+            "max_texts": args.max_texts, "max_chars": args.max_chars}
+
+
+def _check_path(path: Path) -> None:
+    if not path.is_dir():
+        raise RunDirError(f"'{path}' does not exist or is not a folder.",
+                          hint="give a run directory (finegrain train) or an export folder (finegrain export).")
+    if not (path / "export.json").is_file() and not (path / "config.yaml").is_file():
+        raise RunDirError(f"'{path}' is neither a finegrain run nor an export.",
+                          hint="give a run directory (finegrain train) or an export folder (finegrain export).")

@@ -1,0 +1,213 @@
+"""The REST service: ``POST /v1/predict`` over a micro-batcher, health, readiness, metrics and a web page.
+
+Built by :func:`create_app` around any :class:`~finegrain.training.predictor.Predictor` (a run, a
+merged export, ONNX): classification answers labels and scores, NER entity spans with character
+offsets. Every bad request gets a JSON ``{"error": ...}`` saying what to change: malformed JSON
+(400), another content type (415), wrong types or empty input (422), too many texts or characters (413, with the limits), a
+missing or wrong API key (401). fastapi is imported only here.
+
+Example:
+    >>> import uvicorn  # doctest: +SKIP
+    >>> uvicorn.run(create_app(finegrain.load("runs/bbc"), ServeSettings(api_key="s3cret")))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass
+from importlib import resources
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, StrictStr
+
+from finegrain.errors import FinegrainError
+from finegrain.serving.batcher import MicroBatcher, ShuttingDown
+from finegrain.serving.metrics import CONTENT_TYPE, ServiceMetrics
+
+__all__ = ["create_app", "ServeSettings", "ApiError"]
+
+LOGGER = logging.getLogger("finegrain.serve")
+_PATHS = ("/", "/health", "/ready", "/metrics", "/v1/info", "/v1/predict", "/docs", "/openapi.json")
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    max_batch: int = 32  # texts per model call: beyond ~32 a CPU gains little and latency grows
+    max_wait_ms: float = 5.0  # how long the first text of a batch waits for company
+    api_key: str | None = None  # required in X-API-Key (or Authorization: Bearer) when set
+    max_texts: int = 64  # per request
+    max_chars: int = 5000  # per text; a model reads at most max_length tokens anyway
+
+    def max_body_bytes(self) -> int:
+        return self.max_texts * (self.max_chars * 4 + 16) + 4096  # UTF-8 is at most 4 bytes a character
+
+
+class ApiError(Exception):
+    """An error answered as ``{"error": message}`` with an HTTP status."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.headers = status, message, headers
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    texts: list[StrictStr]
+
+
+def create_app(predictor: Any, settings: ServeSettings = ServeSettings(), source: str = "") -> FastAPI:
+    """The FastAPI app serving ``predictor``; ``source`` (the run or export path) is shown in /v1/info."""
+    batcher = MicroBatcher(predictor.predict, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms)
+    metrics = ServiceMetrics(queued=batcher.queued)
+    batcher.on_batch = metrics.batch
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await batcher.start()
+        yield
+        await batcher.stop()  # uvicorn has let in-flight requests finish; this serves what they queued
+
+    app = FastAPI(title="finegrain", version="1", lifespan=lifespan,
+                  description=f"Predictions of a finegrain {predictor.task.name} model ({source or 'in memory'}).")
+    _add_handlers(app, settings, metrics)
+    info = _info(predictor, settings, source)
+    page = resources.files("finegrain.serving").joinpath("page.html").read_text(encoding="utf-8")
+    auth = _api_key_check(settings.api_key)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def index() -> HTMLResponse:
+        return HTMLResponse(page)
+
+    @app.get("/health", summary="the process is up")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", summary="the model is loaded and requests are taken")
+    async def ready() -> JSONResponse:
+        up = batcher.running
+        return JSONResponse({"ready": up}, status_code=200 if up else 503)
+
+    @app.get("/metrics", summary="Prometheus metrics (text format)")
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    @app.get("/v1/info", summary="the task, labels and limits of this service")
+    async def describe() -> dict[str, Any]:
+        return info
+
+    @app.post("/v1/predict", dependencies=[Depends(auth)], summary="predict a list of texts")
+    async def predict(body: PredictRequest) -> dict[str, Any]:
+        _check_texts(body.texts, settings)
+        try:
+            predictions = await batcher.submit(body.texts)
+        except ShuttingDown as error:
+            raise ApiError(503, str(error)) from None
+        return {"task": predictor.task.name, "predictions": [_public(p) for p in predictions]}
+
+    return app
+
+
+def _add_handlers(app: FastAPI, settings: ServeSettings, metrics: ServiceMetrics) -> None:
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        started = time.perf_counter()
+        response = _too_large(request, settings)
+        if response is None:
+            response = await call_next(request)
+        path = request.url.path if request.url.path in _PATHS else "other"
+        metrics.request(request.method, path, response.status_code, time.perf_counter() - started)
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, error: ApiError) -> JSONResponse:
+        return JSONResponse({"error": error.message}, status_code=error.status, headers=error.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        if "json" not in request.headers.get("content-type", "json"):
+            return JSONResponse({"error": f"the request body must be JSON, sent with Content-Type: application/json"
+                                 f" (got {request.headers['content-type']})."}, status_code=415)
+        return _validation_response(error.errors())
+
+    @app.exception_handler(FinegrainError)
+    async def data_error(request: Request, error: FinegrainError) -> JSONResponse:
+        return JSONResponse({"error": error.render()}, status_code=422)
+
+    @app.exception_handler(Exception)
+    async def bug(request: Request, error: Exception) -> JSONResponse:
+        LOGGER.exception("finegrain serve: unexpected error on %s", request.url.path)
+        return JSONResponse({"error": f"internal error ({type(error).__name__}); the server log has the details"},
+                            status_code=500)
+
+
+def _too_large(request: Request, settings: ServeSettings) -> JSONResponse | None:
+    """413 from the Content-Length alone, before a huge body is read and parsed."""
+    length = request.headers.get("content-length", "")
+    if request.url.path == "/v1/predict" and length.isdigit() and int(length) > settings.max_body_bytes():
+        return JSONResponse({"error": f"request body of {int(length)} bytes is too large: the limits are"
+                             f" {settings.max_texts} texts per request and {settings.max_chars} characters per"
+                             f" text (at most {settings.max_body_bytes()} bytes)."}, status_code=413)
+    return None
+
+
+def _validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
+    """400 for a body that is not JSON, 422 for JSON of the wrong shape; both say what was expected."""
+    expected = 'expected a JSON object like {"texts": ["first text", "second text"]}'
+    if any(e.get("type") == "json_invalid" for e in errors):
+        reason = next(e for e in errors if e.get("type") == "json_invalid").get("ctx", {}).get("error", "")
+        return JSONResponse({"error": f"the request body is not valid JSON ({reason}); {expected}."}, status_code=400)
+    problems = [f"{'.'.join(str(p) for p in e.get('loc', ())[1:]) or 'body'}: {e.get('msg')}" for e in errors]
+    return JSONResponse({"error": f"{'; '.join(problems)} ({expected})", "detail": [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors]},
+        status_code=422)
+
+
+def _check_texts(texts: list[str], settings: ServeSettings) -> None:
+    if not texts:
+        raise ApiError(422, 'texts is empty: send at least one text, e.g. {"texts": ["great film"]}.')
+    if len(texts) > settings.max_texts:
+        raise ApiError(413, f"{len(texts)} texts in one request; the limit is {settings.max_texts} texts per"
+                            f" request (and {settings.max_chars} characters per text): split the request.")
+    for index, text in enumerate(texts):
+        if len(text) > settings.max_chars:
+            raise ApiError(413, f"texts[{index}] has {len(text)} characters; the limit is {settings.max_chars}"
+                                f" characters per text (and {settings.max_texts} texts per request): shorten it.")
+        if not text.strip():
+            raise ApiError(422, f"texts[{index}] is empty: every text needs at least one non-space character.")
+
+
+def _api_key_check(api_key: str | None):
+    async def check(request: Request) -> None:
+        if api_key is None:
+            return
+        given = request.headers.get("x-api-key")
+        bearer = request.headers.get("authorization", "")
+        if given is None and bearer.lower().startswith("bearer "):
+            given = bearer[7:].strip()
+        if given is None:
+            raise ApiError(401, "missing API key: send it in the X-API-Key header (or Authorization: Bearer KEY).",
+                           {"WWW-Authenticate": "Bearer"})
+        if not secrets.compare_digest(given.encode(), api_key.encode()):
+            raise ApiError(401, "wrong API key.", {"WWW-Authenticate": "Bearer"})
+
+    return check
+
+
+def _public(prediction: dict[str, Any]) -> dict[str, Any]:
+    """What a client needs: labels and scores, or entity spans (not NER's word/tag alignment)."""
+    return {k: v for k, v in prediction.items() if k not in ("tokens", "tags", "text")}
+
+
+def _info(predictor: Any, settings: ServeSettings, source: str) -> dict[str, Any]:
+    params = getattr(predictor.task, "params", None)
+    return {"task": predictor.task.name, "labels": list(predictor.labels.names), "source": source,
+            "multi_label": bool(getattr(params, "multi_label", False)),
+            "backend": "onnxruntime" if getattr(predictor, "backend", None) is not None else "pytorch",
+            "api_key_required": settings.api_key is not None,
+            **{k: v for k, v in asdict(settings).items() if k != "api_key"}}

@@ -1,0 +1,69 @@
+"""Tiny trained runs for the export and serving tests: classification (single, multi-label) and NER."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import finegrain
+from conftest import FILLER, WORDS
+
+NER_TAGS = {**{w: "B-POS" for w in WORDS["pos"]}, **{w: "B-NEG" for w in WORDS["neg"]}}
+
+
+def write_conll(path: Path, n: int, seed: int) -> str:
+    """Sentences over the conftest WORDS: positive words are B-POS, negative B-NEG, the rest O."""
+    rng = random.Random(seed)
+    sentences = []
+    for _ in range(n):
+        words = rng.sample(FILLER + WORDS["neu"], rng.randint(2, 5)) + rng.sample(WORDS["pos"] + WORDS["neg"], 2)
+        rng.shuffle(words)
+        sentences.append("\n".join(f"{word}\t{NER_TAGS.get(word, 'O')}" for word in words))
+    path.write_text("\n\n".join(sentences) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def write_multi_label(path: Path, n: int, seed: int) -> str:
+    rng = random.Random(seed)
+    words = {"pos": "good great", "neg": "bad awful", "neu": "table chair"}
+    rows = []
+    for _ in range(n):
+        labels = sorted(rng.sample(list(words), rng.randint(1, 2)))
+        rows.append({"text": " ".join(words[name] for name in labels) + " the movie", "label": "|".join(labels)})
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return str(path)
+
+
+_TRAINED: dict[tuple, Path] = {}  # shared by the serving test modules of one session
+
+
+def train_tiny(tmp_path_factory, model_dir: Path, sentiment_files: dict[str, Path], *, kind: str = "classification",
+               method: str = "full", steps: int = 60, **params) -> Path:
+    """A few fp32 steps on the tiny BERT, once per session; ``kind`` is classification, multi-label or ner."""
+    key = (kind, method, steps, tuple(sorted(params.items())))
+    if key not in _TRAINED:
+        _TRAINED[key] = _train(tmp_path_factory.mktemp(f"{kind}-{method}"), model_dir, sentiment_files, kind,
+                               method, steps, params)
+    return _TRAINED[key]
+
+
+def _train(root: Path, model_dir: Path, sentiment_files: dict[str, Path], kind: str, method: str, steps: int,
+           params: dict) -> Path:
+    task: dict = {"name": "ner" if kind == "ner" else "classification"}
+    if kind == "ner":
+        data = {name: write_conll(root / f"{name}.conll", n, seed)
+                for name, n, seed in (("train", 120, 1), ("validation", 30, 2))}
+    elif kind == "multi-label":
+        task["multi_label"] = True
+        data = {name: write_multi_label(root / f"{name}.jsonl", n, seed)
+                for name, n, seed in (("train", 120, 1), ("validation", 30, 2))}
+    else:
+        data = {name: str(sentiment_files[name]) for name in ("train", "validation")}
+    return finegrain.train({
+        "task": task, "model": {"name": str(model_dir), "max_length": 32},
+        "method": {"name": method, **params}, "data": data,
+        "train": {"max_steps": steps, "batch_size": 16, "lr": 1e-2 if method != "full" else 5e-3,
+                  "precision": "fp32", "log_every": 10, "warmup": 0.0},
+        "output": str(root / "run"),
+    }).run_dir
