@@ -204,10 +204,16 @@ def _public(prediction: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in prediction.items() if k not in ("tokens", "tags", "text")}
 
 
+def _backend_name(predictor: Any) -> str:
+    if getattr(predictor, "split_logits", None) is not None:
+        return f"estimator ({predictor.config.method.name})"
+    return "onnxruntime" if getattr(predictor, "backend", None) is not None else "pytorch"
+
+
 def _info(predictor: Any, settings: ServeSettings, source: str) -> dict[str, Any]:
     params = getattr(predictor.task, "params", None)
     return {"task": predictor.task.name, "labels": list(predictor.labels.names), "source": source,
             "multi_label": bool(getattr(params, "multi_label", False)),
-            "backend": "onnxruntime" if getattr(predictor, "backend", None) is not None else "pytorch",
+            "backend": _backend_name(predictor),
             "api_key_required": settings.api_key is not None,
             **{k: v for k, v in asdict(settings).items() if k != "api_key"}}
