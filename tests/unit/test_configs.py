@@ -3,17 +3,29 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from finegrain.config import load_config
 from finegrain.errors import ConfigError
+from finegrain.study import load_study_config
 
-CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").glob("*.yaml"))
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+STUDIES = [p for p in CONFIGS + sorted((ROOT / "benchmarks").glob("study-*.yaml"))
+           if "methods" in yaml.safe_load(p.read_text())]
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [p for p in CONFIGS if p not in STUDIES and not p.name.startswith("pretrain")],
+                         ids=lambda p: p.name)
 def test_shipped_configs_validate(path):
     config = load_config(path)
     assert config.output and config.data.train
+
+
+@pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.name)
+def test_shipped_studies_validate(path):
+    study = load_study_config(path)
+    assert study.output and len(study.variants()) >= 2
 
 
 def test_all_problems_are_reported_at_once_with_suggestions():
