@@ -52,7 +52,7 @@ def run_estimator(config: RunConfig, prepared: Prepared, accelerator: Accelerato
     lr = resolve_lr(config.train, method) if hasattr(method, "default_lr") else None
     fine_tune = partial(_fine_tune, accelerator=accelerator, train=config.train, lr=lr, run=run, labels=labels)
     context = estimator_context(prepared.task, prepared.model_path, config.model.max_length, config.train,
-                                accelerator.device, accelerator.mixed_precision, fine_tune=fine_tune, lr=lr)
+                                accelerator.device, accelerator.mixed_precision, fine_tune=fine_tune)
     labels.save(run.labels)
     targets = np.array([feature["labels"] for feature in prepared.features["train"]])
     reset_peak_memory(accelerator)
@@ -76,14 +76,14 @@ def run_estimator(config: RunConfig, prepared: Prepared, accelerator: Accelerato
 
 
 def estimator_context(task: Any, model_path: str, max_length: int, train: TrainConfig, device: torch.device,
-                      mixed_precision: str, *, fine_tune: Any = None, lr: float | None = None) -> EstimatorContext:
+                      mixed_precision: str, *, fine_tune: Any = None) -> EstimatorContext:
     """What an estimator uses from this layer: tokenizer and encoder loading, batched embedding under the
     run's precision (``train.eval_batch_size`` per batch), and (when training) the one loop."""
     embed = partial(_embed, collate=task.collate, batch_size=train.eval_batch_size, device=device,
                     dtype=autocast_dtype(mixed_precision))
     return EstimatorContext(model_path=model_path, seed=train.seed,
                             load_tokenizer=partial(load_tokenizer, max_length=max_length), load_encoder=_load_encoder,
-                            collate=task.collate, embed=embed, fine_tune=fine_tune, lr=lr)
+                            collate=task.collate, embed=embed, fine_tune=fine_tune)
 
 
 def estimator_logits(estimator: Any, context: EstimatorContext, split: Split) -> tuple[list[dict[str, Any]], list]:

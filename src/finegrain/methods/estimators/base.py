@@ -43,7 +43,6 @@ class EstimatorContext:
     collate: Callable[[list[Feature], int], dict[str, torch.Tensor]]  # pads input_ids, builds attention_mask
     embed: Callable[[torch.nn.Module, list[Feature], int], np.ndarray]
     fine_tune: Callable[[torch.nn.Module, Any, list[Feature], int, float], int] | None = None
-    lr: float | None = None  # the resolved learning rate, for estimators that fine-tune
 
 
 @dataclass(frozen=True)
