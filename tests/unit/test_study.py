@@ -113,6 +113,10 @@ def test_cli_rebuilds_a_report_and_explains_bad_studies(study, tmp_path, capsys)
     assert main(["report", str(result.path)]) == 0
     out = capsys.readouterr().out
     assert "report:" in out and "best" in out
+    run = result.path / "cells/full/size-2/seed-0/run"
+    (run / "report.md").unlink()
+    assert main(["report", str(run)]) == 0 and (run / "report.md").is_file()
+    assert main(["report", str(tmp_path)]) == 2
     bad = tmp_path / "bad.yaml"
     bad.write_text("data: {train: bbc-news}\nmethods: [lroa]\noutput: x\n")
     assert main(["study", str(bad)]) == 2
