@@ -85,7 +85,7 @@ def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = F
         return RunResult(run.path, json.loads(run.metrics.read_text(encoding="utf-8")))
     _check_labels_unchanged(run, prepared)
     set_seed(config.train.seed)
-    model = prepared.task.build_model(prepared.model_path, prepared.labels)
+    model = prepared.task.build_model(prepared.model_path, prepared.labels, random_init=config.model.random_init)
     _plan_method(prepared, config.train)
     model = prepared.method.apply(model, prepared.task.head_names(model))
     trainable, total = count_parameters(model)
