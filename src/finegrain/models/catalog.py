@@ -24,6 +24,8 @@ class ModelEntry:
     description: str
     language: str
     locate: Callable[[], Path]
+    # Where the model is, in words, without building it (for listings); None: str(locate()).
+    peek: Callable[[], str] | None = None
 
 
 def default_model_path() -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import zlib
 from typing import Any, ClassVar
 
 import torch
@@ -38,9 +39,12 @@ class MaskedLMObjective:
                           vocab_size=self.vocab_size, generator=generator)
 
     def collate(self, features: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
-        """Pad and mask; the global torch RNG draws the masks (accelerate checkpoints it, so a
-        resumed run masks exactly as an uninterrupted one)."""
-        return self._mask(pad_batch(features, pad_id), None)
+        """Pad and mask, with masks drawn from the run's seed and the batch's content: fresh for
+        every batch, yet the same after a resume. (The global RNG would not do: the data loader
+        collates one batch ahead, so a checkpoint would store an RNG already past its next batch.)"""
+        batch = pad_batch(features, pad_id)
+        content = zlib.crc32(batch["input_ids"].numpy().tobytes())
+        return self._mask(batch, torch.Generator().manual_seed(self.seed * 2**32 + content))
 
     def forward(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"])

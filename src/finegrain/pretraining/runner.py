@@ -65,6 +65,7 @@ def run_pretraining(config: PretrainConfig, *, resume: bool = False, overwrite: 
     started = time.perf_counter()
     set_seed(config.train.seed)
     train_docs, held_docs = _read_corpus(config.data, config.train.seed)
+    _check_enough_text(train_docs, config.model.max_length)
     accelerator = build_accelerator(config.train)
     run = _open_output(accelerator, config, resume=resume, overwrite=overwrite)
     if resume and run.is_finished():
@@ -149,16 +150,28 @@ def _tokenizer(config: PretrainConfig, run: RunDir, documents: list[str], *, res
     return tokenizer, None
 
 
+def _check_enough_text(documents: list[str], max_length: int) -> None:
+    """Before training a tokenizer on it: a token is at least one character, so fewer characters
+    than the tokens needed can never be enough."""
+    characters = sum(len(d) for d in documents)
+    if characters < MIN_TRAIN_SEQUENCES * (max_length - 2):
+        _too_small(f"{characters} characters", max_length)
+
+
 def _check_enough(features: dict[str, list], max_length: int) -> None:
     found = len(features["train"])
     if found < MIN_TRAIN_SEQUENCES or not features["validation"]:
         tokens = sum(len(f["input_ids"]) - 2 for f in features["train"])
-        needed = MIN_TRAIN_SEQUENCES * (max_length - 2)
-        raise DataError(f"The corpus is too small: it gives {found} training sequence(s) ({tokens} tokens) and"
-                        f" {len(features['validation'])} held-out; pretraining needs at least {MIN_TRAIN_SEQUENCES}"
-                        f" sequences of model.max_length={max_length} (~{needed} tokens) plus one held out.",
-                        hint="Add text: masked-LM pretraining pays off from millions of tokens (a Chinese"
-                        " character or an English word piece is one token).")
+        _too_small(f"{found} training sequence(s) ({tokens} tokens) and {len(features['validation'])} held out",
+                   max_length)
+
+
+def _too_small(found: str, max_length: int) -> None:
+    needed = MIN_TRAIN_SEQUENCES * (max_length - 2)
+    raise DataError(f"The corpus is too small: it gives {found}; pretraining needs at least {MIN_TRAIN_SEQUENCES}"
+                    f" sequences of model.max_length={max_length} (~{needed} tokens) plus one held out.",
+                    hint="Add text: masked-LM pretraining pays off from millions of tokens (a Chinese"
+                    " character or an English word piece is one token).")
 
 
 def _build_model(config: PretrainConfig, model_path: str | None, tokenizer: Any) -> MaskedLanguageModel:
