@@ -263,6 +263,12 @@ def test_zh_small_settings_match_the_shipped_config_and_build_once(corpus, tmp_p
     assert zoo.build_cached("tiny-zh", tiny) == first
 
 
+@pytest.mark.parametrize("path", sorted((Path(__file__).parents[2] / "configs").glob("pretrain-*.yaml")),
+                         ids=lambda p: p.name)
+def test_shipped_pretraining_configs_validate(path):
+    assert load_pretrain_config(path).output
+
+
 def test_cli_pretrain(corpus, tmp_path, capsys):
     from finegrain.cli.main import main
 

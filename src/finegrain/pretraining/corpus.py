@@ -53,7 +53,7 @@ def _decode(path: Path) -> str:
     except UnicodeDecodeError as error:
         line = raw[: error.start].count(b"\n") + 1
         raise DataError(f"'{path}' is not UTF-8 text (invalid byte {raw[error.start]:#04x}).", where=f"{path}:{line}",
-                        hint="Convert it to UTF-8 (e.g. iconv -f GBK -t UTF-8), or check that it is a text file.") from None
+                        hint="Convert it to UTF-8 (e.g. iconv -f GBK -t UTF-8), or check that it is text.") from None
 
 
 def _read_text(path: Path) -> list[str]:

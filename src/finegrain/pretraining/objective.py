@@ -77,5 +77,6 @@ class MaskedLMObjective:
             count += targets.numel()
         model.train(was_training)
         loss = total_loss / max(count, 1)
-        return {"loss": round(loss, 5), "negative_loss": -round(loss, 5), "perplexity": round(math.exp(min(loss, 50.0)), 3),
+        return {"loss": round(loss, 5), "negative_loss": -round(loss, 5),
+                "perplexity": round(math.exp(min(loss, 50.0)), 3),
                 "accuracy": round(correct / max(count, 1), 5), "masked_tokens": count}

@@ -81,10 +81,9 @@ def run_pretraining(config: PretrainConfig, *, resume: bool = False, overwrite: 
     lr = config.train.lr or (5e-4 if config.from_scratch else 1e-4)  # a new model takes larger steps
     info = _run_info(config, accelerator, model, features, model_path, lr)
     pad_id = tokenizer.pad_token_id or 0
-    if not resume or not run.info.is_file():
-        info["initial"] = _evaluate(objective, model, features["validation"], config, pad_id, accelerator)
-    else:
-        info["initial"] = json.loads(run.info.read_text(encoding="utf-8")).get("initial")
+    info["initial"] = json.loads(run.info.read_text(encoding="utf-8")).get("initial") \
+        if resume and run.info.is_file() else _evaluate(objective, model, features["validation"], config, pad_id,
+                                                        accelerator)
     if accelerator.is_main_process:
         write_json_atomic(run.info, info)
 
@@ -96,21 +95,28 @@ def run_pretraining(config: PretrainConfig, *, resume: bool = False, overwrite: 
     result = fit(accelerator=accelerator, model=model, task=objective, method=None, labels=LabelMap(()),
                  train_features=features["train"], validation=held_out, validation_features=features["validation"],
                  train=config.train, lr=lr, pad_id=pad_id, run=run, save_best=save_best, resume=resume)
+    metrics = _finish(accelerator, run, info, result, started)
+    return PretrainResult(run.path, run.model, metrics)
+
+
+def _finish(accelerator: Accelerator, run: RunDir, info: dict[str, Any], result: Any, started: float) -> dict:
+    """metrics.json (the kept model's held-out scores, and the scores before training) and run.json."""
     state = result.state
     best = next(record for record in state.history if record["step"] == state.best_step)
     metrics = {"validation": best, "initial": info["initial"]}
     if accelerator.is_main_process:
         tokens = state.samples_seen * info["data"]["train"]["tokens"] / max(info["data"]["train"]["sequences"], 1)
+        seconds = max(state.train_seconds, 1e-9)
         info.update(status="finished", steps=state.global_step, total_steps=result.total_steps,
                     best_step=state.best_step, validation=best,
                     timing={"train_seconds": round(state.train_seconds, 2),
-                            "tokens_per_second": round(tokens / max(state.train_seconds, 1e-9), 1),
-                            "samples_per_second": round(state.samples_seen / max(state.train_seconds, 1e-9), 2),
+                            "tokens_per_second": round(tokens / seconds, 1),
+                            "samples_per_second": round(state.samples_seen / seconds, 2),
                             "wall_seconds_this_session": round(time.perf_counter() - started, 2)},
                     peak_memory_mb=round(result.peak_memory_mb, 1))
         write_json_atomic(run.metrics, metrics)
         write_json_atomic(run.info, info)
-    return PretrainResult(run.path, run.model, metrics)
+    return metrics
 
 
 def _read_corpus(data: CorpusConfig, seed: int) -> tuple[list[str], list[str]]:

@@ -213,7 +213,8 @@ def _evaluate_and_keep_best(session: _Session, validation: Split | None, feature
                                 dtype=autocast_dtype(accelerator.mixed_precision))
     score = float(metrics[task.primary_metric])
     record = {"step": state.global_step, "epoch": state.epoch, task.primary_metric: score,
-              "accuracy": metrics.get("accuracy"), **{key: metrics[key] for key in ("loss", "perplexity") if key in metrics}}
+              "accuracy": metrics.get("accuracy"),
+              **{key: metrics[key] for key in ("loss", "perplexity") if key in metrics}}  # masked-LM
     state.history.append(record)
     _log(accelerator, session.run, {"eval": record})
     if state.best_metric is None or score > state.best_metric:
