@@ -57,6 +57,7 @@ class ComponentConfig(BaseModel):
 class ModelConfig(Section):
     name: str = "default"  # the embedded MiniLM-L6 (works offline)
     max_length: int = Field(128, ge=8)  # covers tweets and review sentences; news is truncated
+    random_init: bool = False  # same architecture, random weights: the no-pretraining baseline
 
 
 class DataConfig(Section):

@@ -94,4 +94,4 @@ class Registry(Generic[T]):
 TASKS: Registry[Callable] = Registry("task", ("finegrain.tasks",))
 METHODS: Registry[Callable] = Registry("method", ("finegrain.methods",))
 DATASETS: Registry[object] = Registry("dataset", ("finegrain.data.builtin",))
-MODELS: Registry[object] = Registry("model", ("finegrain.models.catalog",))
+MODELS: Registry[object] = Registry("model", ("finegrain.models.catalog", "finegrain.pretraining.zoo"))

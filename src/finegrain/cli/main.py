@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Sequence
 
 from finegrain import __version__
-from finegrain.cli import data, evaluate, export, models, predict, report, serve, study, train
+from finegrain.cli import data, evaluate, export, models, predict, pretrain, report, serve, study, train
 from finegrain.errors import FinegrainError
 
 __all__ = ["main", "build_parser"]
@@ -36,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"finegrain {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, evaluate, predict, study, report, data, models, export, serve):
+    for module in (train, evaluate, predict, study, report, pretrain, data, models, export, serve):
         module.add_parser(commands)
     return parser
 
@@ -80,7 +80,7 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpa
 
 
 def _interrupted_message(args: argparse.Namespace) -> str:
-    if args.command == "train":
+    if args.command in ("train", "pretrain"):
         return ("interrupted: the last checkpoint in the run directory is kept;"
                 " run the same command with --resume to continue from it.")
     return "interrupted."

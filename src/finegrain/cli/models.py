@@ -39,7 +39,7 @@ def list_models(args: argparse.Namespace) -> int:
     table.add_column("path", overflow="fold")  # a path cut short with '…' cannot be copied
     for name, entry in MODELS.items():
         try:
-            path = str(entry.locate())
+            path = entry.peek() if entry.peek else str(entry.locate())
         except FinegrainError:
             path = "not installed"
         table.add_row(Text(name), Text(entry.description), Text(entry.language), Text(path))

@@ -24,6 +24,8 @@ class ModelEntry:
     description: str
     language: str
     locate: Callable[[], Path]
+    # Where the model is, in words, without building it (for listings); None: str(locate()).
+    peek: Callable[[], str] | None = None
 
 
 def default_model_path() -> Path:
@@ -52,6 +54,7 @@ def resolve_model(name: str) -> str:
         return str(path)
     path = Path(name).expanduser()
     if path.exists() or name.startswith((".", "/", "~")):
+        path = _pretrained_model(path)
         _check_folder(path, name)
         return str(path.resolve())
     if "/" in name and not os.environ.get("HF_HUB_OFFLINE"):
@@ -62,6 +65,15 @@ def resolve_model(name: str) -> str:
         hint=f"Use one of: {', '.join(MODELS.names())}; or a local Hugging Face model folder"
         " (holding config.json); or, with network, a hub name such as 'bert-base-uncased'.",
     )
+
+
+def _pretrained_model(path: Path) -> Path:
+    """A ``finegrain pretrain`` output folder stands for the model it holds in ``model/``."""
+    info = path / "run.json"
+    if not (path / "config.json").is_file() and (path / "model" / "config.json").is_file() and info.is_file():
+        if json.loads(info.read_text(encoding="utf-8")).get("kind") == "pretrain":
+            return path / "model"
+    return path
 
 
 def _check_folder(path: Path, name: str) -> None:

@@ -47,7 +47,14 @@ class FitResult:
 def evaluate_split(model: torch.nn.Module, task: Any, split: Split, features: list[dict[str, Any]],
                    labels: LabelMap, *, batch_size: int, pad_id: int, device: torch.device,
                    dtype: torch.dtype | None) -> tuple[dict[str, Any], list]:
-    """Metrics of ``split`` and the per-feature logits (input order)."""
+    """Metrics of ``split`` and the per-feature logits (input order).
+
+    An objective with ``evaluate_model`` (masked-LM) scores the model itself: it has no
+    per-example logits to return, and a vocabulary's worth per token would not fit in memory.
+    """
+    evaluate_model = getattr(task, "evaluate_model", None)
+    if evaluate_model is not None:
+        return evaluate_model(model, features, batch_size=batch_size, pad_id=pad_id, device=device, dtype=dtype), []
     logits = predict_logits(model, features, partial(task.collate, pad_id=pad_id),
                             batch_size=batch_size, device=device, dtype=dtype)
     return task.evaluate(split, features, logits, labels), logits
@@ -147,7 +154,7 @@ def _train_step(session: _Session, batch: dict[str, torch.Tensor]) -> bool:
     """
     accelerator, state = session.accelerator, session.state
     with accelerator.accumulate(session.model):
-        logits = session.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        logits = _forward(session.task, session.model, batch)
         loss = session.task.loss(logits, batch)
         accelerator.backward(loss)
         if accelerator.sync_gradients and session.train.max_grad_norm:
@@ -164,6 +171,15 @@ def _train_step(session: _Session, batch: dict[str, torch.Tensor]) -> bool:
     if accelerator.sync_gradients:
         state.global_step += 1
     return accelerator.sync_gradients
+
+
+def _forward(task: Any, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The logits ``task.loss`` takes: the task's own ``forward`` when it has one (masked-LM feeds
+    the labels in, to project only the masked positions onto the vocabulary)."""
+    forward = getattr(task, "forward", None)
+    if forward is not None:
+        return forward(model, batch)
+    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
 
 
 def _after_step(session: _Session, progress: Any, bar: Any, evaluate: Callable[[], None]) -> bool:
@@ -198,7 +214,8 @@ def _evaluate_and_keep_best(session: _Session, validation: Split | None, feature
                                 dtype=autocast_dtype(accelerator.mixed_precision))
     score = float(metrics[task.primary_metric])
     record = {"step": state.global_step, "epoch": state.epoch, task.primary_metric: score,
-              "accuracy": metrics.get("accuracy")}
+              "accuracy": metrics.get("accuracy"),
+              **{key: metrics[key] for key in ("loss", "perplexity") if key in metrics}}  # masked-LM
     state.history.append(record)
     _log(accelerator, session.run, {"eval": record})
     if state.best_metric is None or score > state.best_metric:

@@ -73,7 +73,7 @@ def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = F
     if is_estimator(prepared.method):
         return RunResult(run.path, run_estimator(config, prepared, accelerator, run, started))
     set_seed(config.train.seed)
-    model = prepared.task.build_model(prepared.model_path, prepared.labels)
+    model = prepared.task.build_model(prepared.model_path, prepared.labels, random_init=config.model.random_init)
     _plan_method(prepared, config.train)
     model = prepared.method.apply(model, prepared.task.head_names(model))
     trainable, total = count_parameters(model)

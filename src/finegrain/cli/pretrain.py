@@ -1,0 +1,58 @@
+"""``finegrain pretrain``: masked-LM pretraining from a YAML config plus dotted overrides.
+
+Example:
+    finegrain pretrain configs/pretrain-zh-small.yaml train.max_steps=200
+    finegrain pretrain configs/pretrain-continue.yaml --resume
+    finegrain pretrain --corpora        # the built-in unlabeled corpora
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from finegrain.cli.console import make_console
+from finegrain.cli.train import split_items
+from finegrain.errors import ConfigError
+
+__all__ = ["add_parser", "run"]
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "pretrain", help="masked-LM pretraining (continue a checkpoint, or a new model from scratch)",
+        description="Masked-LM pretraining on unlabeled text. The output folder can then be given as"
+        " model.name to 'finegrain train'.",
+        epilog="Example: finegrain pretrain configs/pretrain-zh-small.yaml train.max_steps=200")
+    parser.add_argument("items", nargs="*", metavar="CONFIG.yaml [section.key=value ...]",
+                        help="a YAML config, then dotted overrides such as masking.probability=0.2")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run in the output dir")
+    parser.add_argument("--overwrite", action="store_true", help="replace the run already in the output dir")
+    parser.add_argument("--corpora", action="store_true", help="list the built-in unlabeled corpora and exit")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    console = make_console()
+    if args.corpora:
+        from finegrain.pretraining.corpora import CORPORA
+
+        for name, corpus in CORPORA.items():
+            console.print(f"{name:<20} {corpus.language:<3} {corpus.description}", markup=False, highlight=False)
+        return 0
+    config_path, overrides = split_items(args.items)
+    if config_path is None:
+        raise ConfigError("No config given.", hint="finegrain pretrain configs/pretrain-zh-small.yaml [key=value ...]")
+    from finegrain.pretraining.config import load_pretrain_config
+
+    config = load_pretrain_config(config_path, overrides)  # config errors before the slow imports
+    from finegrain.pretraining.runner import run_pretraining
+
+    result = run_pretraining(config, resume=args.resume, overwrite=args.overwrite)
+    for name in ("initial", "validation"):
+        scores = result.metrics.get(name) or {}
+        label = "before" if name == "initial" else "held-out"
+        console.print(f"{label:<9} masked-LM loss {scores.get('loss')}  perplexity {scores.get('perplexity')}"
+                      f"  accuracy {scores.get('accuracy')}", markup=False, highlight=False)
+    console.print(f"output:   {result.output}  (use it as model.name={result.output} in finegrain train)",
+                  markup=False, highlight=False)
+    return 0

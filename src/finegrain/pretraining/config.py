@@ -1,0 +1,106 @@
+"""Typed pretraining configuration: masked-LM on unlabeled text, from a checkpoint or from scratch.
+
+Same rules as the run config (:mod:`finegrain.config`): unknown keys are rejected with a
+"did you mean", every problem is reported at once, dotted overrides apply on top of the YAML.
+
+Example:
+    >>> cfg = load_pretrain_config({"data": {"train": ["peoples-daily-1998"]}, "output": "runs/zh"},
+    ...                            ["model.layers=2"])
+    >>> cfg.model.layers, cfg.masking.probability, cfg.from_scratch
+    (2, 0.15, True)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from finegrain.config import Section, TrainConfig, _describe, _merge, parse_overrides, read_yaml
+from finegrain.errors import ConfigError
+
+__all__ = ["PretrainModelConfig", "CorpusConfig", "MaskingConfig", "PretrainConfig", "load_pretrain_config",
+           "dump_pretrain_config"]
+
+_SCRATCH_KEYS = ("vocab_size", "layers", "hidden", "heads", "intermediate", "lowercase")
+
+
+class PretrainModelConfig(Section):
+    # A checkpoint to continue from (registered name or model folder); None: a new model from scratch.
+    name: str | None = None
+    max_length: int = Field(128, ge=16)  # short sequences: attention cost grows with the square
+    # From scratch only (a WordPiece tokenizer trained on the corpus, then a BERT encoder):
+    vocab_size: int = Field(8000, ge=32)  # Chinese is character-level: a few thousand characters suffice
+    layers: int = Field(4, ge=1)
+    hidden: int = Field(256, ge=8)
+    heads: int = Field(4, ge=1)
+    intermediate: int | None = Field(None, ge=8)  # None: 4 x hidden, as in BERT
+    lowercase: bool = True
+
+    @model_validator(mode="after")
+    def _check_shape(self) -> PretrainModelConfig:
+        if self.hidden % self.heads:
+            raise ValueError(f"model.hidden={self.hidden} is not divisible by model.heads={self.heads}: each head"
+                             f" takes hidden/heads dimensions. Try heads={_divisor_near(self.hidden, self.heads)}"
+                             f" or hidden={self.heads * max(1, round(self.hidden / self.heads))}.")
+        given = sorted(set(_SCRATCH_KEYS) & self.model_fields_set)
+        if self.name is not None and given:
+            raise ValueError(f"model.{', model.'.join(given)} only apply from scratch, but model.name='{self.name}'"
+                             " continues a checkpoint (its size is fixed). Remove them, or remove model.name.")
+        return self
+
+
+class CorpusConfig(Section):
+    # Files (.txt: one document per line, or blank-line separated paragraphs; .jsonl) or built-in corpora.
+    train: list[str] = Field(min_length=1)
+    validation: str | None = None  # None: a held-out share of the training documents
+    validation_fraction: float = Field(0.02, gt=0.0, lt=0.5)
+    text: str = "text"  # the field holding the text in .jsonl files
+    max_documents: int | None = Field(None, ge=2)  # a random subset, for quick runs
+
+    @field_validator("train", mode="before")
+    @classmethod
+    def _one_source(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class MaskingConfig(Section):
+    probability: float = Field(0.15, gt=0.0, lt=1.0)  # BERT's 15%; of those 80% [MASK], 10% random, 10% kept
+    whole_word: bool = True  # mask all pieces of a whitespace word together (each CJK character is a word)
+    pack: bool = True  # concatenate short documents into full sequences: no padding, more text per step
+
+
+class PretrainConfig(Section):
+    model: PretrainModelConfig = PretrainModelConfig()
+    data: CorpusConfig
+    masking: MaskingConfig = MaskingConfig()
+    train: TrainConfig = TrainConfig(epochs=1, batch_size=32, eval_batch_size=64, warmup=0.06, log_every=20)
+    output: str
+
+    @property
+    def from_scratch(self) -> bool:
+        return self.model.name is None
+
+
+def _divisor_near(hidden: int, heads: int) -> int:
+    divisors = [d for d in range(1, hidden + 1) if hidden % d == 0]
+    return min(divisors, key=lambda d: (abs(d - heads), d))
+
+
+def load_pretrain_config(source: str | Path | dict[str, Any], overrides: list[str] | None = None) -> PretrainConfig:
+    """Build and validate a :class:`PretrainConfig` from a YAML path or a dict plus dotted overrides."""
+    where = None if isinstance(source, dict) else str(source)
+    data = dict(source) if isinstance(source, dict) else read_yaml(source)
+    data = _merge(data, parse_overrides(overrides or []))
+    try:
+        return PretrainConfig.model_validate(data)
+    except ValidationError as error:
+        problems = [line.replace(": Value error, ", ": ") for line in _describe(error, model=PretrainConfig)]
+    raise ConfigError(f"{len(problems)} problem(s) in the pretraining config:\n  - " + "\n  - ".join(problems),
+                      where=where)
+
+
+def dump_pretrain_config(config: PretrainConfig) -> str:
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

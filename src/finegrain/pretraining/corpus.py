@@ -1,0 +1,102 @@
+"""Unlabeled text for pretraining: documents read from files or built-in corpora, checked for use.
+
+A ``.txt`` file holds one document per line, or, when it has blank lines, one document per
+blank-line separated paragraph (its lines joined). A ``.jsonl`` file holds one JSON object per
+line with the text in a field (``data.text``). Anything else that is not a file is looked up
+among the built-in corpora.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from finegrain.errors import DataError
+from finegrain.pretraining.corpora import CORPORA
+from finegrain.registry import suggest
+
+__all__ = ["read_documents", "read_sources", "split_held_out"]
+
+_SNIFF_BYTES = 8192
+
+
+def read_sources(sources: list[str], text_field: str) -> list[str]:
+    """All documents of ``sources`` (files or built-in corpus names), in the order given."""
+    documents: list[str] = []
+    for source in sources:
+        documents.extend(read_documents(source, text_field))
+    return documents
+
+
+def read_documents(source: str, text_field: str = "text") -> list[str]:
+    path = Path(source).expanduser()
+    if path.is_file():
+        return _read_jsonl(path, text_field) if path.suffix == ".jsonl" else _read_text(path)
+    if source in CORPORA:
+        return CORPORA.get(source).read()
+    if path.is_dir():
+        raise DataError(f"'{source}' is a folder; pretraining reads text files.", hint="Give .txt or .jsonl files.")
+    names = CORPORA.names()
+    raise DataError(f"No file or built-in corpus named '{source}'.{suggest(source, names)}",
+                    hint=f"Give a .txt or .jsonl file, or a built-in corpus: {', '.join(names)}.")
+
+
+def _decode(path: Path) -> str:
+    raw = path.read_bytes()
+    if b"\x00" in raw[:_SNIFF_BYTES]:
+        raise DataError(f"'{path}' looks like a binary file (it holds NUL bytes), not text.",
+                        hint="Give UTF-8 text: .txt (one document per line) or .jsonl with a text field.")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise DataError(f"'{path}' is not UTF-8 text (invalid byte {raw[error.start]:#04x}).", where=f"{path}:{line}",
+                        hint="Convert it to UTF-8 (e.g. iconv -f GBK -t UTF-8), or check that it is text.") from None
+
+
+def _read_text(path: Path) -> list[str]:
+    lines = _decode(path).splitlines()
+    if any(not line.strip() for line in lines):  # blank lines separate multi-line documents
+        paragraphs, current = [], []
+        for line in lines + [""]:
+            if line.strip():
+                current.append(line.strip())
+            elif current:
+                paragraphs.append(" ".join(current))
+                current = []
+        return paragraphs
+    return [line.strip() for line in lines if line.strip()]
+
+
+def _read_jsonl(path: Path, text_field: str) -> list[str]:
+    documents = []
+    for number, line in enumerate(_decode(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"invalid JSON: {error.msg}.", where=f"{path}:{number}:{error.colno}",
+                            hint="Each line must be one JSON object, e.g. {\"text\": \"...\"}.") from None
+        if not isinstance(record, dict) or text_field not in record:
+            keys = ", ".join(record) if isinstance(record, dict) else type(record).__name__
+            raise DataError(f"no field '{text_field}' (found: {keys}).", where=f"{path}:{number}",
+                            hint="Name the text field with data.text=FIELD.")
+        text = record[text_field]
+        if isinstance(text, str) and text.strip():
+            documents.append(text.strip())
+    return documents
+
+
+def split_held_out(documents: list[str], fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """(train, held-out): a seeded random ``fraction`` of the documents, at least one, held out."""
+    if len(documents) < 2:
+        raise DataError(f"The corpus has {len(documents)} document(s); at least 2 are needed to hold one out"
+                        " for the masked-LM loss.", hint="Add text, or give data.validation separately.")
+    order = np.random.default_rng(seed).permutation(len(documents))
+    held = max(1, round(fraction * len(documents)))
+    held_set = set(order[:held].tolist())
+    return ([d for i, d in enumerate(documents) if i not in held_set],
+            [d for i, d in enumerate(documents) if i in held_set])

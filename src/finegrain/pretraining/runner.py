@@ -1,0 +1,217 @@
+"""A pretraining run from a validated config: corpus -> tokenizer -> sequences -> the one loop.
+
+The output directory is a model folder for ``finegrain train`` (``model.name=OUTPUT``): its
+``model/`` holds the encoder with its MLM head and the tokenizer (Hugging Face format), beside
+``config.yaml``, ``run.json``, ``metrics.json``, ``log.jsonl`` and ``checkpoints/last``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from transformers import AutoTokenizer
+
+from finegrain.data.labels import LabelMap
+from finegrain.data.split import Split
+from finegrain.errors import DataError
+from finegrain.models.catalog import resolve_model
+from finegrain.pretraining.config import CorpusConfig, PretrainConfig, dump_pretrain_config
+from finegrain.pretraining.corpus import read_documents, read_sources, split_held_out
+from finegrain.pretraining.masking import encode_documents
+from finegrain.pretraining.model import MaskedLanguageModel, load_masked_lm, new_bert
+from finegrain.pretraining.objective import MaskedLMObjective
+from finegrain.pretraining.tokenizer import train_tokenizer
+from finegrain.tasks.modeling import quiet_transformers
+from finegrain.training.checkpoint import atomic_write_dir, write_json_atomic
+from finegrain.training.loop import evaluate_split, fit
+from finegrain.training.precision import autocast_dtype
+from finegrain.training.run_dir import RunDir, prepare_run_dir
+from finegrain.training.runner import build_accelerator, library_versions
+from finegrain.training.setup import load_tokenizer
+
+__all__ = ["PretrainResult", "run_pretraining", "MIN_TRAIN_SEQUENCES"]
+
+# accelerate warns on every checkpoint that the tied decoder weight is stored once; loading ties
+# it to the embeddings again, so the warning only buries the progress bar.
+logging.getLogger("accelerate.utils.other").addFilter(lambda record: "Removed shared tensor" not in record.getMessage())
+
+MIN_TRAIN_SEQUENCES = 8  # below this there is nothing to learn from (and one batch would be all of it)
+
+
+@dataclass
+class PretrainResult:
+    output: Path
+    model_dir: Path
+    metrics: dict[str, Any]
+
+
+def run_pretraining(config: PretrainConfig, *, resume: bool = False, overwrite: bool = False) -> PretrainResult:
+    """Pretrain with masked-LM and write the model folder; ``resume`` continues after a kill.
+
+    Example:
+        >>> from finegrain.pretraining.config import load_pretrain_config
+        >>> cfg = load_pretrain_config("configs/pretrain-zh-small.yaml", ["train.max_steps=20"])  # doctest: +SKIP
+        >>> run_pretraining(cfg).metrics["validation"]["perplexity"]  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    set_seed(config.train.seed)
+    train_docs, held_docs = _read_corpus(config.data, config.train.seed)
+    _check_enough_text(train_docs, config.model.max_length)
+    accelerator = build_accelerator(config.train)
+    run = _open_output(accelerator, config, resume=resume, overwrite=overwrite)
+    if resume and run.is_finished():
+        return PretrainResult(run.path, run.model, json.loads(run.metrics.read_text(encoding="utf-8")))
+    tokenizer, model_path = _tokenizer(config, run, train_docs, resume=resume)
+    features = {name: encode_documents(docs, tokenizer, config.model.max_length, pack=config.masking.pack)
+                for name, docs in (("train", train_docs), ("validation", held_docs))}
+    _check_enough(features, config.model.max_length)
+    set_seed(config.train.seed)
+    model = _build_model(config, model_path, tokenizer)
+    objective = MaskedLMObjective(probability=config.masking.probability, whole_word=config.masking.whole_word,
+                                  mask_id=tokenizer.mask_token_id, vocab_size=len(tokenizer), seed=config.train.seed)
+    lr = config.train.lr or (5e-4 if config.from_scratch else 1e-4)  # a new model takes larger steps
+    info = _run_info(config, accelerator, model, features, model_path, lr)
+    pad_id = tokenizer.pad_token_id or 0
+    info["initial"] = json.loads(run.info.read_text(encoding="utf-8")).get("initial") \
+        if resume and run.info.is_file() else _evaluate(objective, model, features["validation"], config, pad_id,
+                                                        accelerator)
+    if accelerator.is_main_process:
+        write_json_atomic(run.info, info)
+
+    def save_best(trained: MaskedLanguageModel) -> None:
+        if accelerator.is_main_process:
+            atomic_write_dir(run.model, lambda folder: _save(trained, tokenizer, folder))
+
+    held_out = Split("validation", pd.DataFrame({"text": held_docs}), config.data.validation or "held-out share")
+    result = fit(accelerator=accelerator, model=model, task=objective, method=None, labels=LabelMap(()),
+                 train_features=features["train"], validation=held_out, validation_features=features["validation"],
+                 train=config.train, lr=lr, pad_id=pad_id, run=run, save_best=save_best, resume=resume)
+    metrics = _finish(accelerator, run, info, result, started)
+    return PretrainResult(run.path, run.model, metrics)
+
+
+def _finish(accelerator: Accelerator, run: RunDir, info: dict[str, Any], result: Any, started: float) -> dict:
+    """metrics.json (the kept model's held-out scores, and the scores before training) and run.json."""
+    state = result.state
+    best = next(record for record in state.history if record["step"] == state.best_step)
+    metrics = {"validation": best, "initial": info["initial"]}
+    if accelerator.is_main_process:
+        tokens = state.samples_seen * info["data"]["train"]["tokens"] / max(info["data"]["train"]["sequences"], 1)
+        seconds = max(state.train_seconds, 1e-9)
+        info.update(status="finished", steps=state.global_step, total_steps=result.total_steps,
+                    best_step=state.best_step, validation=best,
+                    timing={"train_seconds": round(state.train_seconds, 2),
+                            "tokens_per_second": round(tokens / seconds, 1),
+                            "samples_per_second": round(state.samples_seen / seconds, 2),
+                            "wall_seconds_this_session": round(time.perf_counter() - started, 2)},
+                    peak_memory_mb=round(result.peak_memory_mb, 1))
+        write_json_atomic(run.metrics, metrics)
+        write_json_atomic(run.info, info)
+    return metrics
+
+
+def _read_corpus(data: CorpusConfig, seed: int) -> tuple[list[str], list[str]]:
+    documents = read_sources(data.train, data.text)
+    if data.max_documents is not None and len(documents) > data.max_documents:
+        keep = sorted(torch.randperm(len(documents), generator=torch.Generator().manual_seed(seed))
+                      [: data.max_documents].tolist())
+        documents = [documents[i] for i in keep]
+    if not documents:
+        raise DataError(f"No text found in {', '.join(data.train)}: the corpus is empty.",
+                        hint="Give text files with one document per line (or .jsonl with a text field).")
+    if data.validation is not None:
+        return documents, read_documents(data.validation, data.text)
+    return split_held_out(documents, data.validation_fraction, seed)
+
+
+def _open_output(accelerator: Accelerator, config: PretrainConfig, *, resume: bool, overwrite: bool) -> RunDir:
+    run = None
+    if accelerator.is_main_process:
+        run = prepare_run_dir(config.output, dump_pretrain_config(config), resume=resume, overwrite=overwrite)
+    accelerator.wait_for_everyone()
+    return run or RunDir(Path(config.output))
+
+
+def _tokenizer(config: PretrainConfig, run: RunDir, documents: list[str], *, resume: bool) -> tuple[Any, str | None]:
+    """The checkpoint's tokenizer; or, from scratch, one trained on the corpus (reloaded on resume)."""
+    if not config.from_scratch:
+        model_path = resolve_model(config.model.name)
+        return load_tokenizer(model_path, config.model.max_length), model_path
+    saved = run.path / "tokenizer"
+    if resume and (saved / "tokenizer.json").is_file():
+        tokenizer = AutoTokenizer.from_pretrained(saved)
+    else:
+        tokenizer = train_tokenizer(documents, vocab_size=config.model.vocab_size, lowercase=config.model.lowercase,
+                                    max_length=config.model.max_length)
+        tokenizer.save_pretrained(saved)
+    return tokenizer, None
+
+
+def _check_enough_text(documents: list[str], max_length: int) -> None:
+    """Before training a tokenizer on it: a token is at least one character, so fewer characters
+    than the tokens needed can never be enough."""
+    characters = sum(len(d) for d in documents)
+    if characters < MIN_TRAIN_SEQUENCES * (max_length - 2):
+        _too_small(f"{characters} characters", max_length)
+
+
+def _check_enough(features: dict[str, list], max_length: int) -> None:
+    found = len(features["train"])
+    if found < MIN_TRAIN_SEQUENCES or not features["validation"]:
+        tokens = sum(len(f["input_ids"]) - 2 for f in features["train"])
+        _too_small(f"{found} training sequence(s) ({tokens} tokens) and {len(features['validation'])} held out",
+                   max_length)
+
+
+def _too_small(found: str, max_length: int) -> None:
+    needed = MIN_TRAIN_SEQUENCES * (max_length - 2)
+    raise DataError(f"The corpus is too small: it gives {found}; pretraining needs at least {MIN_TRAIN_SEQUENCES}"
+                    f" sequences of model.max_length={max_length} (~{needed} tokens) plus one held out.",
+                    hint="Add text: masked-LM pretraining pays off from millions of tokens (a Chinese"
+                    " character or an English word piece is one token).")
+
+
+def _build_model(config: PretrainConfig, model_path: str | None, tokenizer: Any) -> MaskedLanguageModel:
+    if model_path is not None:
+        return load_masked_lm(model_path)
+    shape = config.model
+    return new_bert(vocab_size=len(tokenizer), layers=shape.layers, hidden=shape.hidden, heads=shape.heads,
+                    intermediate=shape.intermediate, max_length=shape.max_length, pad_id=tokenizer.pad_token_id)
+
+
+def _evaluate(objective: MaskedLMObjective, model: torch.nn.Module, features: list, config: PretrainConfig,
+              pad_id: int, accelerator: Accelerator) -> dict[str, Any]:
+    model.to(accelerator.device)
+    metrics, _ = evaluate_split(model, objective, None, features, LabelMap(()), batch_size=config.train.eval_batch_size,
+                                pad_id=pad_id, device=accelerator.device,
+                                dtype=autocast_dtype(accelerator.mixed_precision))
+    return metrics
+
+
+def _save(trained: MaskedLanguageModel, tokenizer: Any, folder: Path) -> None:
+    with quiet_transformers():
+        trained.model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+
+def _run_info(config: PretrainConfig, accelerator: Accelerator, model: torch.nn.Module, features: dict[str, list],
+              model_path: str | None, lr: float) -> dict[str, Any]:
+    return {
+        "kind": "pretrain", "status": "running",
+        "model": config.model.name or "from scratch", "model_path": model_path,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "seed": config.train.seed, "lr": lr, "device": str(accelerator.device),
+        "precision": accelerator.mixed_precision, "num_processes": accelerator.num_processes,
+        "data": {name: {"sequences": len(items), "tokens": sum(len(f["input_ids"]) for f in items)}
+                 for name, items in features.items()},
+        "versions": library_versions(),
+    }
