@@ -15,8 +15,8 @@ STUDIES = [p for p in CONFIGS + sorted((ROOT / "benchmarks").glob("study-*.yaml"
            if "methods" in yaml.safe_load(p.read_text())]
 
 
-@pytest.mark.parametrize("path", [p for p in CONFIGS if p not in STUDIES and not p.name.startswith("pretrain-")]  # pretrain-*: test_pretraining.py,
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [p for p in CONFIGS if p not in STUDIES  # pretrain-*: test_pretraining.py
+                                  and not p.name.startswith("pretrain-")], ids=lambda p: p.name)
 def test_shipped_configs_validate(path):
     config = load_config(path)
     assert config.output and config.data.train

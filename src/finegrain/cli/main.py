@@ -69,7 +69,7 @@ def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argpa
     argparse alone stops filling a ``nargs='*'`` positional once an option follows it.
     """
     args, extras = parser.parse_known_args(argv)
-    if extras and getattr(args, "command", None) in ("train", "study"):
+    if extras and getattr(args, "command", None) in ("train", "study", "pretrain"):
         unknown = [item for item in extras if item.startswith("-")]
         if not unknown:
             args.items = list(args.items) + extras
