@@ -23,7 +23,7 @@ browser:
 	    else echo "make browser: run 'sudo apt-get install chromium' for the browser tests" >&2; fi; }
 
 demo: setup
-	$(FG) train configs/demo.yaml --overwrite
+	$(FG) study configs/study-demo.yaml --overwrite
 
 test: setup browser
 	$(PY) -m pytest -q

@@ -144,3 +144,13 @@ def test_paired_test_separates_a_real_gap_from_none():
 
 def test_pareto_front_keeps_only_undominated_points():
     assert pareto_front([(10, 0.9), (1, 0.5), (5, 0.4), (3, 0.8)]) == [(1, 0.5), (3, 0.8), (10, 0.9)]
+
+
+def test_resume_ignores_keys_a_newer_version_added_but_not_changed_ones():
+    from finegrain.training.run_dir import changed_keys
+
+    saved = {"model": {"name": "default"}, "train": {"lr": 1e-4}}
+    newer = {"model": {"name": "default", "random_init": False}, "train": {"lr": 1e-4}}
+    assert changed_keys(saved, newer, ignore_added=True) == set()
+    assert changed_keys(saved, newer) == {"model.random_init"}
+    assert changed_keys(saved, {**newer, "train": {"lr": 1e-3}}, ignore_added=True) == {"train.lr"}

@@ -109,7 +109,8 @@ def _open_folder(root: Path, text: str, *, resume: bool, overwrite: bool) -> Non
             raise RunDirError(f"'{root}' already holds a study.",
                               hint="Add --resume to finish it (finished cells are kept), --overwrite to start "
                                    "again, or choose another output.")
-        changed = sorted(changed_keys(yaml.safe_load(saved.read_text(encoding="utf-8")), yaml.safe_load(text)))
+        # validated again, so that a key a newer finegrain added counts with its default on both sides
+        changed = sorted(changed_keys(yaml.safe_load(dump_study_config(load_study_config(saved))), yaml.safe_load(text)))
         if changed:
             raise RunDirError(f"Cannot resume '{root}': it holds a different study (changed: {', '.join(changed)}).",
                               hint="Resume with the same study file, or use --overwrite or another output.")

@@ -100,7 +100,7 @@ def prepare_run_dir(path: str | Path, config_text: str, *, resume: bool, overwri
 def _check_same_config(run: RunDir, config_text: str) -> None:
     saved = yaml.safe_load(run.config.read_text(encoding="utf-8"))
     new = yaml.safe_load(config_text)
-    changed = sorted(changed_keys(saved, new))
+    changed = sorted(changed_keys(saved, new, ignore_added=True))
     if changed:
         raise RunDirError(
             f"Cannot resume '{run.path}': its config differs in {', '.join(changed)}.",
@@ -108,10 +108,13 @@ def _check_same_config(run: RunDir, config_text: str) -> None:
         )
 
 
-def changed_keys(old, new, prefix: str = "") -> set[str]:
+def changed_keys(old, new, prefix: str = "", *, ignore_added: bool = False) -> set[str]:
+    """Dotted keys whose values differ. ``ignore_added``: a key only ``new`` has does not count (a newer
+    finegrain added it; its default is what the saved run used)."""
     if isinstance(old, dict) and isinstance(new, dict):
-        keys = set(old) | set(new)
-        return set().union(*(changed_keys(old.get(k), new.get(k), f"{prefix}{k}.") for k in keys)) if keys else set()
+        keys = set(old) | (set() if ignore_added else set(new))
+        return set().union(*(changed_keys(old.get(k), new.get(k), f"{prefix}{k}.", ignore_added=ignore_added)
+                             for k in keys)) if keys else set()
     return {prefix.rstrip(".")} if old != new else set()
 
 
