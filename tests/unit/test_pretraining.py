@@ -205,6 +205,10 @@ def test_continue_from_a_checkpoint_without_mlm_head(corpus, tmp_path, tiny_mode
     assert result.metrics["validation"]["loss"] < result.metrics["initial"]["loss"]
     saved = json.loads((result.model_dir / "config.json").read_text())
     assert saved["architectures"] == ["BertForMaskedLM"] and saved["hidden_size"] == 32
+    from finegrain.pretraining.model import load_masked_lm
+
+    model = load_masked_lm(str(tiny_model_dir)).model  # the head is new, and its decoder is the embeddings
+    assert model.cls.predictions.decoder.weight is model.bert.embeddings.word_embeddings.weight
 
 
 @pytest.mark.parametrize("content, match", [
