@@ -73,6 +73,10 @@ def plot_tradeoffs(rows: list[dict[str, Any]], methods: list[str], metric: str, 
             axes.step(*zip(*front), where="post", color="black", linestyle="--", linewidth=1, label="Pareto front")
         if points:
             axes.set_xscale("log")
+        else:  # e.g. a study run with latency: false
+            axes.text(0.5, 0.5, "not measured", ha="center", va="center", transform=axes.transAxes, color="grey")
+            axes.set_xticks([])
+            axes.set_yticks([])
         axes.set_xlabel(label)
         axes.set_ylabel(f"test {_METRIC_NAMES.get(metric, metric)}")
         axes.grid(alpha=0.3)
