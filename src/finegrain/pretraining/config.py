@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from finegrain.config import Section, TrainConfig, _describe, _merge, parse_overrides, read_yaml
+from finegrain.config import Section, TrainConfig, describe_errors, merge_sections, parse_overrides, read_yaml
 from finegrain.errors import ConfigError
 
 __all__ = ["PretrainModelConfig", "CorpusConfig", "MaskingConfig", "PretrainConfig", "load_pretrain_config",
@@ -93,11 +93,11 @@ def load_pretrain_config(source: str | Path | dict[str, Any], overrides: list[st
     """Build and validate a :class:`PretrainConfig` from a YAML path or a dict plus dotted overrides."""
     where = None if isinstance(source, dict) else str(source)
     data = dict(source) if isinstance(source, dict) else read_yaml(source)
-    data = _merge(data, parse_overrides(overrides or []))
+    data = merge_sections(data, parse_overrides(overrides or []))
     try:
         return PretrainConfig.model_validate(data)
     except ValidationError as error:
-        problems = [line.replace(": Value error, ", ": ") for line in _describe(error, model=PretrainConfig)]
+        problems = [line.replace(": Value error, ", ": ") for line in describe_errors(error, model=PretrainConfig)]
     raise ConfigError(f"{len(problems)} problem(s) in the pretraining config:\n  - " + "\n  - ".join(problems),
                       where=where)
 
