@@ -43,6 +43,7 @@ def test_every_cell_runs_and_a_crash_is_recorded_not_fatal(study):
     failures = result.summary["failures"]
     assert len(failures) == 4 and "max_length=1000" in failures[0]["error"]
     cell = json.loads((result.path / "cells/full/size-2/seed-0/cell.json").read_text())
+    assert cell["metric"] == "macro_f1" and cell["score"] == cell["test"]["macro_f1"]
     assert cell["train_examples"] == 6 and cell["test"]["n"] == 30  # 2 per class, the whole test set
     assert cell["parameters"]["trainable"] > 0 and cell["latency_ms"]["batch_1"] > 0
 
@@ -75,10 +76,11 @@ def test_resume_skips_finished_cells_and_retries_failed_ones(study, tiny_model_d
     finished = result.path / "cells/full/size-6/seed-1/cell.json"
     before = finished.stat().st_mtime_ns
     (result.path / "cells/bitfit/size-2/seed-0/cell.json").unlink()  # as if killed after training
-    statuses = []
-    run_study(_study(tiny_model_dir, sentiment_files, result.path), resume=True,
-              on_cell=lambda i, n, cell, record: statuses.append((cell.name, record.get("wall_seconds"))))
+    failed = result.path / "cells/broken/size-2/seed-0/cell.json"
+    failed_before = failed.stat().st_mtime_ns
+    run_study(_study(tiny_model_dir, sentiment_files, result.path), resume=True)
     assert finished.stat().st_mtime_ns == before
+    assert failed.stat().st_mtime_ns != failed_before  # a failed cell is tried again
     assert (result.path / "cells/bitfit/size-2/seed-0/cell.json").is_file()
     with pytest.raises(RunDirError, match="already holds a study"):
         run_study(_study(tiny_model_dir, sentiment_files, result.path))
@@ -140,5 +142,7 @@ def test_a_ner_study_reports_entity_f1_and_error_kinds(one_thread, tmp_path, tin
     result = run_study(config)
     row = result.summary["rows"][0]
     assert result.summary["metric"] == "entity_f1" and result.summary["size_unit"] == "examples"
+    cell = json.loads((result.path / "cells/full/size-10/seed-0/cell.json").read_text())
+    assert cell["metric"] == "entity_f1"  # the headline, not NER's macro_f1
     assert row["train_examples"] == 10 and set(row["ner_errors"]) >= {"boundary", "missed", "spurious"}
     assert "NER error breakdown" in result.report.read_text()

@@ -40,8 +40,7 @@ def run(args: argparse.Namespace) -> int:
 
     def report_cell(index: int, total: int, cell: Any, record: dict[str, Any]) -> None:
         if record.get("status") == "finished":
-            metric = next(iter(k for k in ("macro_f1", "entity_f1") if k in record["test"]), None)
-            outcome = f"{metric} {record['test'][metric]:.4f}" if metric else "done"
+            outcome = f"{record['metric']} {record['score']:.4f}"
         else:
             outcome = f"FAILED: {record.get('error', '').splitlines()[0][:160]}"
         console.print(f"[{index}/{total}] {cell.name}: {outcome} ({record.get('wall_seconds', 0):.0f} s)",

@@ -83,7 +83,8 @@ def _train_and_score(study: StudyConfig, cell: Cell, folder: Path, data: StudyDa
     metrics = task.evaluate(data.test, features, logits, labels)
     np.save(folder / COUNTS_FILE, task.example_counts(data.test, features, logits, labels).astype(np.int32))
     info = json.loads(run.info.read_text(encoding="utf-8"))
-    record = {"status": "finished", "test": metrics, **{key: info.get(key) for key in _KEPT_INFO}}
+    record = {"status": "finished", "metric": task.primary_metric, "score": float(metrics[task.primary_metric]),
+              "test": metrics, **{key: info.get(key) for key in _KEPT_INFO}}
     if study.latency and cell.seed == study.seeds[0]:  # the seed changes the weights, not the cost
         record["latency_ms"] = _latency(predictor, _sample_texts(data))
     return record

@@ -20,7 +20,7 @@ from finegrain.data.sources import load_splits
 from finegrain.data.split import Split
 from finegrain.data.tables import ROW
 from finegrain.study.config import Size, StudyConfig, size_label
-from finegrain.study.sampling import class_counts, nested_positions
+from finegrain.study.sampling import nested_positions
 
 __all__ = ["StudyData", "prepare_study_data"]
 
@@ -53,9 +53,6 @@ class StudyData:
     def train_examples(self, seed: int, size: Size) -> int:
         return len(self.positions[(seed, size_label(size))][0])
 
-    def class_counts(self) -> dict[str, int]:
-        return class_counts(self.train, self.task.stratify)
-
 
 def prepare_study_data(study: StudyConfig, task: Any, root: Path) -> StudyData:
     """Read and check the splits once, draw every sample, and fail early on impossible sizes."""
@@ -74,10 +71,10 @@ def prepare_study_data(study: StudyConfig, task: Any, root: Path) -> StudyData:
         sample = stratified_subsample(test.frame, task.stratify, study.test_examples, _TEST_SEED)
         test = Split("test", sample.reset_index(drop=True), test.source)
         note = f"a fixed stratified sample of {len(test)} examples of {note}"
-    for split in (train, splits["validation"]):
-        task.check(split)  # bad data fails here once, not in every cell
+    checked_train = task.check(train)  # bad data fails here once, not in every cell
+    task.check(splits["validation"])
     checked_test = task.check(test)
-    task.check_labels(checked_test, task.label_map(task.check(train)))
+    task.check_labels(checked_test, task.label_map(checked_train))
     result = StudyData(root, task, _raw(train), _raw(splits["validation"]), checked_test, note)
     for seed in study.seeds:
         for size in study.sizes:

@@ -23,7 +23,7 @@ import pandas as pd
 
 from finegrain.errors import DataError
 
-__all__ = ["nested_positions", "class_counts"]
+__all__ = ["nested_positions"]
 
 
 def nested_positions(frame: pd.DataFrame, column: str | None, size: int | float | str, seed: int, *,
@@ -44,11 +44,6 @@ def nested_positions(frame: pd.DataFrame, column: str | None, size: int | float 
         take = _how_many(size, len(order), name, oversize, where, per_class=column is not None)
         chosen.append(order[:take])
     return np.sort(np.concatenate(chosen)) if chosen else np.array([], dtype=int)
-
-
-def class_counts(frame: pd.DataFrame, column: str | None) -> dict[str, int]:
-    """Examples per class (or ``{'all': n}`` without a class column)."""
-    return {str(name): len(positions) for name, positions in _groups(frame, column)}
 
 
 def _groups(frame: pd.DataFrame, column: str | None) -> list[tuple[str, np.ndarray]]:
