@@ -7,7 +7,16 @@ printed with every run. samples/s = training examples x epochs / training second
 its loop's own clock, which leaves out evaluation and checkpoints; Trainer: wall time around
 trainer.train()). A finegrain fp32 run shows that bf16 keeps the quality.
 
-    python benchmarks/train_speed.py --n-train 8000 --epochs 2 --repeats 2
+finegrain's CPU allocator setting (``train.cpu_allocator: keep``, see
+``finegrain/training/allocator.py``) is process-wide and cannot be undone, so the runs come in
+two phases. Phase 1, the process as Python starts it: the Trainer at its best alternates with
+finegrain told to leave the allocator alone (``cpu_allocator=system``; the Trainer-defaults run
+is here too). Phase 2, after finegrain's default run has set it: the same Trainer, now also
+helped by the setting, alternates with finegrain's default and with finegrain without the
+first-token last layer. The ratios printed separate what comes from the allocator from what
+comes from the loop.
+
+    python benchmarks/train_speed.py --n-train 4000 --epochs 1 --repeats 2 --skip-defaults --skip-fp32
 """
 
 from __future__ import annotations
@@ -23,10 +32,12 @@ from common import MODEL, builtin_data, finegrain_config
 from hf_baselines import train_hf_trainer
 
 
-def run_finegrain(args, workdir: str, tag: str, **train) -> dict:
+def run_finegrain(args, workdir: str, tag: str, task: dict | None = None, **train) -> dict:
     start = time.perf_counter()
-    result = finegrain.train(finegrain_config("tweet-sentiment", args.n_train, f"{workdir}/{tag}",
-                                              epochs=args.epochs, **train), overwrite=True)
+    config = finegrain_config("tweet-sentiment", args.n_train, f"{workdir}/{tag}", epochs=args.epochs, **train)
+    if task:
+        config["task"] = task
+    result = finegrain.train(config, overwrite=True)
     info = json.loads((result.run_dir / "run.json").read_text())
     return {"samples_per_second": info["timing"]["samples_per_second"], "wall_seconds": time.perf_counter() - start,
             "accuracy": result.metrics["test"]["accuracy"], "macro_f1": result.metrics["test"]["macro_f1"]}
@@ -50,13 +61,20 @@ def main() -> None:
     parser.add_argument("--skip-fp32", action="store_true", help="skip finegrain's fp32 quality check")
     args = parser.parse_args()
     data = builtin_data("tweet-sentiment", args.n_train)
-    runs: dict[str, list[dict]] = {"finegrain": [], "trainer_best": [], "trainer_defaults": [], "finegrain_fp32": []}
+    runs: dict[str, list[dict]] = {name: [] for name in (
+        "finegrain", "trainer_best", "trainer_defaults", "finegrain_fp32", "finegrain_system_alloc",
+        "trainer_best_kept_alloc", "finegrain_no_first_token")}
     with tempfile.TemporaryDirectory() as workdir:
-        for _ in range(args.repeats):
-            runs["finegrain"].append(run_finegrain(args, workdir, "fg"))
+        for _ in range(args.repeats):  # phase 1: the allocator as the process started
             runs["trainer_best"].append(run_trainer(args, data, workdir, best=True))
+            runs["finegrain_system_alloc"].append(run_finegrain(args, workdir, "fgs", cpu_allocator="system"))
         if not args.skip_defaults:
             runs["trainer_defaults"].append(run_trainer(args, data, workdir, best=False))
+        for _ in range(args.repeats):  # phase 2: finegrain's allocator setting is now on, for every run
+            runs["finegrain"].append(run_finegrain(args, workdir, "fg"))
+            runs["trainer_best_kept_alloc"].append(run_trainer(args, data, workdir, best=True))
+            runs["finegrain_no_first_token"].append(
+                run_finegrain(args, workdir, "fgn", task={"name": "classification", "first_token_last_layer": False}))
         if not args.skip_fp32:
             runs["finegrain_fp32"].append(run_finegrain(args, workdir, "fg32", precision="fp32"))
     report(args, runs)
@@ -74,9 +92,16 @@ def report(args, runs: dict[str, list[dict]]) -> None:
         print(f"{name:18s} samples/s median {medians[name]:7.1f}  runs {', '.join(f'{s:.1f}' for s in speeds)}"
               f"  test acc {items[-1]['accuracy']:.4f}  macro-F1 {items[-1]['macro_f1']:.4f}")
     print()
-    for other in ("trainer_best", "trainer_defaults", "finegrain_fp32"):
-        if other in medians:
-            print(f"finegrain / {other:17s} = {medians['finegrain'] / medians[other]:.2f}x")
+    pairs = [("finegrain", "trainer_best", "headline: finegrain as shipped / the Trainer at its best as users run it"),
+             ("finegrain_system_alloc", "trainer_best", "the loop alone (both on the system allocator)"),
+             ("finegrain", "trainer_best_kept_alloc", "the loop alone (both with finegrain's allocator setting)"),
+             ("trainer_best_kept_alloc", "trainer_best", "the allocator setting alone, on the Trainer"),
+             ("finegrain", "finegrain_no_first_token", "the first-token last layer alone"),
+             ("finegrain", "trainer_defaults", "finegrain / the Trainer as users write it"),
+             ("finegrain", "finegrain_fp32", "bf16 / fp32")]
+    for ours, theirs, what in pairs:
+        if ours in medians and theirs in medians:
+            print(f"{ours} / {theirs} = {medians[ours] / medians[theirs]:.2f}x   ({what})")
 
 
 if __name__ == "__main__":

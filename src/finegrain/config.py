@@ -85,6 +85,9 @@ class TrainConfig(Section):
     max_grad_norm: float | None = Field(1.0, gt=0)
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 where the hardware has it
     group_by_length: bool = True  # less padding: batches of similar length, in shuffled order
+    # keep: on CPU, freed memory stays in the process and the next step reuses it without page
+    # faults (glibc; process-wide; ~1.2x faster steps here). system: the C library's own policy.
+    cpu_allocator: Literal["keep", "system"] = "keep"
     eval_every: int | None = Field(None, ge=1)  # optimizer steps; None: once per epoch
     patience: int | None = Field(None, ge=1)  # early stopping after this many evals without gain
     checkpoint_every: int | None = Field(None, ge=1)  # steps; None: at every evaluation

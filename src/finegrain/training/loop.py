@@ -25,6 +25,7 @@ from torch.utils.data import DataLoader
 from finegrain.config import TrainConfig
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
+from finegrain.training.allocator import keep_freed_memory, release_free_memory
 from finegrain.training.batching import LengthGroupedBatchSampler
 from finegrain.training.checkpoint import STATE_FILE, TrainerState, latest_checkpoint, read_state, state_dict, swap_in
 from finegrain.training.inference import predict_logits
@@ -132,6 +133,10 @@ def _prepare(accelerator: Accelerator, model: torch.nn.Module, task: Any, method
              train_features: list[dict[str, Any]], train: TrainConfig, lr: float, pad_id: int, run: RunDir,
              resume: bool) -> _Session:
     """Batches, optimizer and schedule, handed to accelerate; the state restored when resuming."""
+    if accelerator.device.type == "cpu":
+        if train.cpu_allocator == "keep":
+            keep_freed_memory()
+        release_free_memory()  # memory an earlier run left free does not count in this run's peak
     reset_peak_memory(accelerator)
     sampler = LengthGroupedBatchSampler([len(f["input_ids"]) for f in train_features], train.batch_size,
                                         train.seed, group_by_length=train.group_by_length)

@@ -15,6 +15,7 @@ from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.registry import TASKS
 from finegrain.tasks.classification import checks
+from finegrain.tasks.classification.first_token import first_token_last_layer
 from finegrain.tasks.classification.metrics import classification_metrics, error_examples
 from finegrain.tasks.modeling import build_pretrained, head_module_names
 
@@ -26,6 +27,9 @@ class ClassificationParams(Section):
     label_separator: str = "|"  # splits a multi-label string such as "sports|politics"
     class_weights: Literal["none", "balanced"] = "none"  # balanced: loss weights ~ 1/frequency
     threshold: float = Field(0.5, gt=0, lt=1)  # multi-label decision threshold
+    # The last encoder layer computes only the first token, the one the head reads: same logits
+    # and gradients, ~12% less work per step (BERT/RoBERTa/ELECTRA-style encoders; others ignore it).
+    first_token_last_layer: bool = True
 
 
 @TASKS.register("classification", aliases=("text-classification", "sequence-classification"))
@@ -76,7 +80,10 @@ class ClassificationTask:
 
     def build_model(self, model_path: str, labels: LabelMap, *, random_init: bool = False) -> torch.nn.Module:
         problem = "multi_label_classification" if self.params.multi_label else "single_label_classification"
-        return build_pretrained("sequence", model_path, labels, random_init=random_init, problem_type=problem)
+        model = build_pretrained("sequence", model_path, labels, random_init=random_init, problem_type=problem)
+        if self.params.first_token_last_layer:
+            first_token_last_layer(model)
+        return model
 
     def head_names(self, model: torch.nn.Module) -> list[str]:
         return head_module_names(model)

@@ -1,0 +1,54 @@
+"""CPU training without page faults: freed memory stays in the process for the next step.
+
+Each CPU training step allocates and frees the same large buffers: the dense gradient of the
+word embeddings (30,522 x 384 floats for MiniLM, 47 MB), autocast's bf16 copies of the weights,
+activations. glibc hands buffers above its mmap threshold (at most 32 MB) straight back to the
+kernel on free, and trims the top of its heap, so the next step gets fresh pages and pays a page
+fault for every 4 KiB it touches: measured here, ~29,000 minor faults (~115 MB zeroed by the
+kernel) per MiniLM step of 16 tweets. With mmap off and trimming deferred, the next step reuses
+the same pages: 0 faults per step and the same peak memory (836 vs 843 MB in that measurement).
+
+The setting is process-wide (glibc has one allocator) and stays after training; finegrain applies
+it only when it trains on CPU (``train.cpu_allocator: keep``, the default) and returns the free
+memory to the system with :func:`release_free_memory` before each run measures its peak, so
+per-run peak memory stays each run's own. Other C libraries (musl, macOS) are left alone.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import sys
+
+__all__ = ["keep_freed_memory", "release_free_memory"]
+
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # mallopt parameters, from glibc's malloc.h
+_TRIM_THRESHOLD = 1 << 30  # free memory at the heap's top kept up to 1 GiB before it is trimmed
+
+
+@functools.cache
+def _glibc() -> ctypes.CDLL | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.gnu_get_libc_version  # noqa: B018 - present in glibc only
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+def keep_freed_memory() -> bool:
+    """Serve every allocation from the heap and defer trimming; True when glibc accepted it."""
+    libc = _glibc()
+    if libc is None:
+        return False
+    return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
+
+
+def release_free_memory() -> None:
+    """Give the heap's free pages back to the system (``malloc_trim``); a no-op off glibc."""
+    libc = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
