@@ -86,7 +86,7 @@ class TrainConfig(Section):
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 where the hardware has it
     group_by_length: bool = True  # less padding: batches of similar length, in shuffled order
     # keep: on CPU, freed memory stays in the process and the next step reuses it without page
-    # faults (glibc; process-wide; ~1.2x faster steps here). system: the C library's own policy.
+    # faults (glibc; process-wide; 11,500 -> 37 faults per MiniLM step). system: the C library's policy.
     cpu_allocator: Literal["keep", "system"] = "keep"
     eval_every: int | None = Field(None, ge=1)  # optimizer steps; None: once per epoch
     patience: int | None = Field(None, ge=1)  # early stopping after this many evals without gain

@@ -4,9 +4,11 @@ Each CPU training step allocates and frees the same large buffers: the dense gra
 word embeddings (30,522 x 384 floats for MiniLM, 47 MB), autocast's bf16 copies of the weights,
 activations. glibc hands buffers above its mmap threshold (at most 32 MB) straight back to the
 kernel on free, and trims the top of its heap, so the next step gets fresh pages and pays a page
-fault for every 4 KiB it touches: measured here, ~29,000 minor faults (~115 MB zeroed by the
-kernel) per MiniLM step of 16 tweets. With mmap off and trimming deferred, the next step reuses
-the same pages: 0 faults per step and the same peak memory (836 vs 843 MB in that measurement).
+fault for every 4 KiB it touches: measured here, ~29,000 minor faults per step of a plain
+MiniLM loop (16 tweets) and ~11,500 per step of finegrain's loop. With mmap off and trimming
+deferred, the next step reuses the same pages: 0 and 37 faults per step, with the same peak
+memory (836 vs 843 MB). Speed: the Trainer ran 1.16x faster with it (benchmarks/README.md);
+for finegrain's own loop the gain was within the machine's run-to-run noise.
 
 The setting is process-wide (glibc has one allocator) and stays after training; finegrain applies
 it only when it trains on CPU (``train.cpu_allocator: keep``, the default) and returns the free
