@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument("--n-train", type=int, default=8000)
     parser.add_argument("--epochs", type=float, default=2)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--no-warmup", dest="warmup", action="store_false",
+                        help="skip the untimed warm-up runs (the first run in a process is slower)")
     parser.add_argument("--skip-defaults", action="store_true", help="skip the slow fp32 Trainer-defaults run")
     parser.add_argument("--skip-fp32", action="store_true", help="skip finegrain's fp32 quality check")
     args = parser.parse_args()
@@ -65,6 +67,9 @@ def main() -> None:
         "finegrain", "trainer_best", "trainer_defaults", "finegrain_fp32", "finegrain_system_alloc",
         "trainer_best_kept_alloc", "finegrain_no_first_token")}
     with tempfile.TemporaryDirectory() as workdir:
+        if args.warmup:  # untimed: the process's first training pays one-time costs (oneDNN kernels, caches)
+            run_trainer(argparse.Namespace(**{**vars(args), "epochs": 0.05}), data, workdir, best=True)
+            run_finegrain(argparse.Namespace(**{**vars(args), "epochs": 0.05}), workdir, "warm", cpu_allocator="system")
         for _ in range(args.repeats):  # phase 1: the allocator as the process started
             runs["trainer_best"].append(run_trainer(args, data, workdir, best=True))
             runs["finegrain_system_alloc"].append(run_finegrain(args, workdir, "fgs", cpu_allocator="system"))
