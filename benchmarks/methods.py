@@ -33,21 +33,29 @@ def run_method(task: str, method: str, dataset: str, limit: int | None, epochs: 
                max_length: int, output: str) -> dict[str, Any]:
     """Train one method with its defaults and return its row (runs in a child process)."""
     import finegrain
-    from finegrain.registry import TASKS
 
     train: dict[str, Any] = {"seed": 0} if epochs is None else {"seed": 0, "epochs": epochs}
     config = {"task": task, "method": method, "model": {"name": model, "max_length": max_length},
               "data": {"train": dataset, "max_train_examples": limit}, "train": train, "output": output}
     result = finegrain.train(config, overwrite=True)
-    info = json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))
-    test = result.metrics.get("test") or result.metrics["validation"]
+    return collect_row(task, method, result.run_dir)
+
+
+def collect_row(task: str, method: str, run_dir: Path) -> dict[str, Any]:
+    """A method's row from its finished run directory."""
+    from finegrain.registry import TASKS
+
+    run_dir = Path(run_dir)
+    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
+    test = metrics.get("test") or metrics["validation"]
     primary = TASKS.get(task).primary_metric
     return {"method": method, "metric": primary, "test_metric": test[primary], "accuracy": test.get("accuracy"),
             "trainable_percent": info["parameters"]["trainable_percent"], "trainable": info["parameters"]["trainable"],
             "total": info["parameters"]["total"], "peak_memory_mb": info["peak_memory_mb"],
             "train_seconds": info["timing"]["train_seconds"], "samples_per_second": info["timing"]["samples_per_second"],
             "checkpoint_mb": info["model_size_mb"], "lr": info["lr"], "device": info["device"],
-            "run_dir": str(result.run_dir)}
+            "run_dir": str(run_dir)}
 
 
 def run_isolated(*args: Any) -> dict[str, Any]:
@@ -74,7 +82,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     header = [c.format(metric=metric) for c in COLUMNS]
     body = [[r["method"], f"{r['test_metric']:.4f}", "-" if r["accuracy"] is None else f"{r['accuracy']:.4f}",
              f"{r['trainable_percent']:.3f}", f"{r['peak_memory_mb']:.0f}", f"{r['train_seconds']:.1f}",
-             f"{r['samples_per_second']:.1f}", f"{r['checkpoint_mb']:.2f}", f"{r['lr']:g}"] for r in rows]
+             f"{r['samples_per_second']:.1f}", f"{r['checkpoint_mb']:.2f}", "-" if r["lr"] is None else f"{r['lr']:g}"] for r in rows]
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
     return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(line, widths)) for line in [header, *body])
 
@@ -91,6 +99,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--model", default="default")
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--runs", default="runs/benchmarks", help="folder for the run directories")
+    parser.add_argument("--collect", action="store_true",
+                        help="train nothing: build the table from the finished run directories under --runs")
     return parser.parse_args(argv)
 
 
@@ -100,6 +110,9 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for method in [m.strip() for m in args.methods.split(",") if m.strip()]:
         output = str(Path(args.runs) / f"methods-{args.task}" / method)
+        if args.collect:
+            rows.append(collect_row(args.task, method, Path(output)))
+            continue
         rows.append(run_isolated(args.task, method, dataset, args.limit, args.epochs, args.model,
                                  args.max_length, output))
         print(f"done: {method}", flush=True)
