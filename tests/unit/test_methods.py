@@ -149,6 +149,25 @@ def test_not_mergeable_methods_have_no_merge():
     assert {n for n, cls in METHODS.items() if not cls.mergeable and n in NEURAL} == {"prefix", "prompt", "adapter"}
 
 
+def test_lr_is_train_lr_else_the_methods_measured_lr_for_the_task():
+    from finegrain.config import TrainConfig
+    from finegrain.training.optim import resolve_lr
+
+    adapter, lora = METHODS.get("adapter")(), METHODS.get("lora")()
+    assert resolve_lr(TrainConfig(), adapter, "ner") == adapter.task_lr["ner"] != adapter.default_lr
+    assert resolve_lr(TrainConfig(), adapter, "classification") == adapter.default_lr
+    assert resolve_lr(TrainConfig(), lora, "ner") == lora.default_lr  # no task_lr: its default_lr everywhere
+    assert resolve_lr(TrainConfig(lr=2e-5), adapter, "ner") == 2e-5  # the user's lr always wins
+
+
+def test_methods_list_shows_the_lr_each_method_trains_with():
+    from finegrain.cli.models import lr_summary
+
+    assert lr_summary(METHODS.get("adapter")) == "0.003 (ner 0.001)"
+    assert lr_summary(METHODS.get("lora")) == "0.0015"
+    assert lr_summary(METHODS.get("tfidf")) == "-"  # fitted, not trained with an lr
+
+
 def test_adapter_starts_as_the_base_model(build, tiny_model_dir):
     data = batch("sequence")
     base = build("sequence")(str(tiny_model_dir))

@@ -17,7 +17,7 @@ from rich.text import Text
 from finegrain.cli.console import make_console
 from finegrain.errors import FinegrainError
 
-__all__ = ["add_parser", "list_models", "list_methods", "list_tasks", "params_summary"]
+__all__ = ["add_parser", "list_models", "list_methods", "list_tasks", "params_summary", "lr_summary"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -52,13 +52,13 @@ def list_methods(args: argparse.Namespace) -> int:
     from finegrain.registry import METHODS
 
     table = Table(title="Methods (method.name; parameters as method.KEY=VALUE)")
-    for column in ("name", "description", "tasks", "mergeable", "parameters (defaults)"):
+    for column in ("name", "description", "tasks", "mergeable", "default lr", "parameters (defaults)"):
         table.add_column(column)
     for name, method in METHODS.items():
         description = (method.__doc__ or "").strip().split("\n")[0]
         tasks = ", ".join(getattr(method, "tasks", ("all",)))
         table.add_row(Text(name), Text(description), Text(tasks), "yes" if method.mergeable else "no",
-                      Text(params_summary(method.Params)))
+                      Text(lr_summary(method)), Text(params_summary(method.Params)))
     make_console().print(table)
     return 0
 
@@ -74,6 +74,14 @@ def list_tasks(args: argparse.Namespace) -> int:
         table.add_row(Text(name), str(getattr(task, "primary_metric", "-")), Text(params_summary(task.Params)))
     make_console().print(table)
     return 0
+
+
+def lr_summary(method: Any) -> str:
+    """The lr a method trains with when train.lr is unset: ``3e-3 (ner 1e-3)``; '-' for one without."""
+    if not hasattr(method, "default_lr"):
+        return "-"
+    per_task = "".join(f", {task} {lr:g}" for task, lr in getattr(method, "task_lr", {}).items())
+    return f"{method.default_lr:g}" + (f" ({per_task[2:]})" if per_task else "")
 
 
 def params_summary(params: type[BaseModel]) -> str:

@@ -49,7 +49,7 @@ def run_estimator(config: RunConfig, prepared: Prepared, accelerator: Accelerato
         raise ConfigError(f"Method '{config.method.name}' runs in one process (got {accelerator.num_processes}).",
                           hint="Start it with plain 'finegrain train', not torchrun/accelerate launch.")
     method, labels, train_split = prepared.method, prepared.labels, prepared.splits["train"]
-    lr = resolve_lr(config.train, method) if hasattr(method, "default_lr") else None
+    lr = resolve_lr(config.train, method, prepared.task.name) if hasattr(method, "default_lr") else None
     fine_tune = partial(_fine_tune, accelerator=accelerator, train=config.train, lr=lr, run=run, labels=labels)
     context = estimator_context(prepared.task, prepared.model_path, config.model.max_length, config.train,
                                 accelerator.device, accelerator.mixed_precision, fine_tune=fine_tune)

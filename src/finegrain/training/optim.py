@@ -33,6 +33,10 @@ def build_schedule(optimizer: torch.optim.Optimizer, warmup: float, total_steps:
     return get_linear_schedule_with_warmup(optimizer, warmup_steps(warmup, total_steps), total_steps)
 
 
-def resolve_lr(train: TrainConfig, method: Any) -> float:
-    """``train.lr`` when set; otherwise the method's ``default_lr`` (5e-5 for a method without one)."""
-    return float(train.lr if train.lr is not None else getattr(method, "default_lr", 5e-5))
+def resolve_lr(train: TrainConfig, method: Any, task: str | None = None) -> float:
+    """``train.lr`` when set; otherwise the method's measured lr for ``task`` (its ``task_lr``), else its
+    ``default_lr`` (5e-5 for a method without one)."""
+    if train.lr is not None:
+        return float(train.lr)
+    per_task = getattr(method, "task_lr", {})
+    return float(per_task.get(task, getattr(method, "default_lr", 5e-5)))

@@ -77,7 +77,7 @@ def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = F
     _plan_method(prepared, config.train)
     model = prepared.method.apply(model, prepared.task.head_names(model))
     trainable, total = count_parameters(model)
-    lr = resolve_lr(config.train, prepared.method)
+    lr = resolve_lr(config.train, prepared.method, prepared.task.name)
     info = run_info(config, prepared.model_path, prepared.labels, prepared.splits, accelerator, trainable, total)
     info["lr"] = lr
     if accelerator.is_main_process:
