@@ -1,29 +1,33 @@
-"""Model outputs -> word tags: windows merged per sentence, softmax, argmax, repaired sequences.
+"""Model outputs -> word tags: windows merged per sentence, softmax, the most probable valid sequence.
 
 The model scores sub-token windows; a sentence's words are read back from the first sub-token
-of each word in the window that owns it (see :mod:`finegrain.tasks.ner.alignment`). Argmax
-tags can break the scheme (an ``I-X`` after ``O``), so they are repaired the way the scheme
-reader would read them, which keeps the entities the model meant.
+of each word in the window that owns it (see :mod:`finegrain.tasks.ner.alignment`). Per-word argmax
+tags can break the scheme (an ``I-X`` after ``O``); instead the tags are the most probable sequence
+that IOB2 allows (Viterbi over the word probabilities, an ``I-X`` only after ``B-X`` or ``I-X``).
+Measured on tweet-ner (one full fine-tuning run, test entity F1): 0.430 / 0.455 for the best /
+last checkpoint, against 0.411 / 0.458 for argmax read strictly (stray ``I-`` dropped) and 0.390 /
+0.432 for argmax with each stray ``I-X`` turned into ``B-X``.
 
 Example:
     >>> import numpy as np
     >>> window = {"word_ids": [None, 0, 1, None], "owned": [False, True, True, False]}
-    >>> logits = np.array([[0, 0, 0], [0, 0, 5], [0, 5, 0], [0, 0, 0]], dtype=np.float32)
+    >>> logits = np.array([[0, 0, 0], [0, 0, 5], [3, 5, 0], [0, 0, 0]], dtype=np.float32)
     >>> tags, scores = sentence_tags([window], [logits], 2, ("B-X", "I-X", "O"))
-    >>> tags
+    >>> tags  # argmax says O, I-X: not valid IOB2; B-X is the next most probable for word 1
     ['O', 'B-X']
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
 from finegrain.tasks.ner.alignment import Window, merge_windows
-from finegrain.tasks.ner.schemes import repair
+from finegrain.tasks.ner.schemes import split_tag
 
-__all__ = ["group_by_example", "sentence_tags", "all_sentence_tags"]
+__all__ = ["group_by_example", "sentence_tags", "all_sentence_tags", "best_valid_sequence"]
 
 
 def group_by_example(examples: Sequence[int], n_examples: int, items: Sequence) -> list[list]:
@@ -43,14 +47,40 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def sentence_tags(windows: Sequence[Window], logits: Sequence[np.ndarray], n_words: int,
-                  names: Sequence[str], scheme: str = "IOB2") -> tuple[list[str], list[float]]:
-    """Repaired tags (in ``scheme``, the training scheme) and a confidence per word."""
+                  names: Sequence[str]) -> tuple[list[str], list[float]]:
+    """The most probable valid IOB2 tags (the training scheme) and each chosen tag's probability."""
     if n_words == 0:
         return [], []
     probs = _softmax(merge_windows(windows, logits, n_words))
-    best = probs.argmax(axis=-1)
-    tags, _ = repair([names[i] for i in best], scheme)
-    return tags, [round(float(p), 6) for p in probs.max(axis=-1)]
+    best = best_valid_sequence(probs, names)
+    return [names[i] for i in best], [round(float(p), 6) for p in probs[np.arange(n_words), best]]
+
+
+def best_valid_sequence(probs: np.ndarray, names: Sequence[str]) -> list[int]:
+    """Viterbi: the tag indices maximising the product of word probabilities among IOB2-valid sequences."""
+    allowed_start, allowed = _transitions(tuple(names))
+    scores = np.log(np.clip(probs, 1e-12, None))
+    n_words, n_tags = scores.shape
+    total = np.where(allowed_start, scores[0], -np.inf)
+    back = np.zeros((n_words, n_tags), dtype=np.int64)
+    for word in range(1, n_words):
+        candidates = total[:, None] + np.where(allowed, 0.0, -np.inf)  # [previous tag, tag]
+        back[word] = candidates.argmax(axis=0)
+        total = candidates.max(axis=0) + scores[word]
+    path = [int(total.argmax())]
+    for word in range(n_words - 1, 0, -1):
+        path.append(int(back[word][path[-1]]))
+    return path[::-1]
+
+
+@lru_cache(maxsize=8)
+def _transitions(names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """IOB2: ``I-X`` may start nothing and may only follow ``B-X`` or ``I-X``; any other tag goes anywhere."""
+    parts = [split_tag(name) for name in names]
+    inside = np.array([prefix == "I" and kind is not None for prefix, kind in parts])
+    allowed = np.array([[not inside[j] or (parts[i][1] is not None and parts[i][1] == parts[j][1])
+                         for j in range(len(names))] for i in range(len(names))])
+    return ~inside, allowed
 
 
 def all_sentence_tags(windows: Sequence[Window], examples: Sequence[int], logits: Sequence[np.ndarray],
