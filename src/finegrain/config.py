@@ -88,6 +88,9 @@ class TrainConfig(Section):
     # keep: on CPU, freed memory stays in the process and the next step reuses it without page
     # faults (glibc; process-wide; 11,500 -> 37 faults per MiniLM step). system: the C library's policy.
     cpu_allocator: Literal["keep", "system"] = "keep"
+    # Train only the word-embedding rows the run's texts use (full fine-tuning): the same weights as
+    # dense AdamW up to float rounding, without updating 30k rows per step (training/compact_vocab.py).
+    compact_embeddings: bool = True
     eval_every: int | None = Field(None, ge=1)  # optimizer steps; None: once per epoch
     patience: int | None = Field(None, ge=1)  # early stopping after this many evals without gain
     checkpoint_every: int | None = Field(None, ge=1)  # steps; None: at every evaluation

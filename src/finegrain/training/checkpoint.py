@@ -33,6 +33,7 @@ class TrainerState:
     evals_without_gain: int = 0
     last_eval_step: int | None = None
     stopped_early: bool = False
+    compact_embeddings: bool = False  # the checkpoint holds a CompactEmbedding (checkpoints before it: dense)
     history: list[dict[str, Any]] = field(default_factory=list)
 
 

@@ -28,6 +28,7 @@ from finegrain.data.split import Split
 from finegrain.training.allocator import keep_freed_memory, release_free_memory
 from finegrain.training.batching import LengthGroupedBatchSampler
 from finegrain.training.checkpoint import STATE_FILE, TrainerState, latest_checkpoint, read_state, state_dict, swap_in
+from finegrain.training.compact_vocab import compact_embeddings
 from finegrain.training.inference import predict_logits
 from finegrain.training.optim import build_optimizer, build_schedule
 from finegrain.training.precision import autocast_dtype
@@ -99,8 +100,13 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
 
     ``lr`` is the resolved learning rate (``train.lr``, or the method's default when that is None).
     """
-    session = _prepare(accelerator, model, task, method, train_features, train, lr, pad_id, run, resume)
+    compact = compact_embeddings(model, [train_features, validation_features]) \
+        if _compact_embeddings(train, run, resume) else None
+    if compact is not None:  # the saved model holds the full embedding matrix
+        save_best = _expanded(compact, save_best)
+    session = _prepare(accelerator, model, task, method, train_features, train, lr, pad_id, run, resume, compact)
     state = session.state
+    state.compact_embeddings = compact is not None
 
     def evaluate() -> None:
         session.meter.pause(state)
@@ -125,13 +131,31 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
             session.meter.pause(state)
         if state.last_eval_step != state.global_step:
             evaluate()
+    if compact is not None:
+        compact.restore()
     trainable = sum(p.numel() for p in session.trainable)
     return FitResult(state, session.total_steps, trainable, peak_memory_mb(accelerator))
 
 
+def _compact_embeddings(train: TrainConfig, run: RunDir, resume: bool) -> bool:
+    """Whether to train a compact embedding: the setting, or, when resuming, what the checkpoint holds."""
+    checkpoint = latest_checkpoint(run.checkpoint) if resume else None
+    if checkpoint is not None:
+        return read_state(checkpoint).compact_embeddings
+    return train.compact_embeddings
+
+
+def _expanded(compact: Any, save_best: Callable[[torch.nn.Module], None]) -> Callable[[torch.nn.Module], None]:
+    def save(model: torch.nn.Module) -> None:
+        with compact.expanded():
+            save_best(model)
+
+    return save
+
+
 def _prepare(accelerator: Accelerator, model: torch.nn.Module, task: Any, method: Any,
              train_features: list[dict[str, Any]], train: TrainConfig, lr: float, pad_id: int, run: RunDir,
-             resume: bool) -> _Session:
+             resume: bool, compact: Any = None) -> _Session:
     """Batches, optimizer and schedule, handed to accelerate; the state restored when resuming."""
     if accelerator.device.type == "cpu":
         if train.cpu_allocator == "keep":
@@ -144,6 +168,8 @@ def _prepare(accelerator: Accelerator, model: torch.nn.Module, task: Any, method
                         generator=torch.Generator().manual_seed(train.seed))  # keeps the global RNG untouched
     total_steps = planned_total_steps(len(sampler), train)
     optimizer = build_optimizer(model, lr, train.weight_decay)
+    if compact is not None:
+        compact.track(optimizer)  # the rows left out decay as AdamW would decay them
     schedule = build_schedule(optimizer, train.warmup, total_steps)
     model, optimizer, loader, schedule = accelerator.prepare(model, optimizer, loader, schedule)
     state = _restore(accelerator, run) if resume else TrainerState()
