@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -41,29 +42,70 @@ def start_server(path: str, port: int, max_batch: int, max_wait_ms: float) -> su
     raise SystemExit("the server did not become ready in 120 s")
 
 
-async def load(url: str, texts: list[str], requests: int, clients: int, limit_s: float) -> dict:
+class Connection:
+    """A minimal keep-alive HTTP/1.1 client on asyncio streams: the load generator shares the server's
+    two cores, so it must cost little CPU per request (httpx costs about as much as the server's own work)."""
+
+    def __init__(self, host: str, port: int):
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, payload: dict) -> int:
+        """The status of one POST (JSON body); the response body is read whole and dropped."""
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        body = json.dumps(payload).encode()
+        self.writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+                          f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        await self.writer.drain()
+        status = int((await self.reader.readline()).split()[1])
+        headers = {}
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if "content-length" in headers:
+            await self.reader.readexactly(int(headers["content-length"]))
+        else:  # chunked
+            while size := int((await self.reader.readline()).strip(), 16):
+                await self.reader.readexactly(size + 2)
+            await self.reader.readline()
+        if headers.get("connection", "").lower() == "close":
+            await self.close()
+        return status
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            self.reader = self.writer = None
+
+
+async def load(host: str, port: int, texts: list[str], requests: int, clients: int, limit_s: float) -> dict:
     latencies: list[float] = []
     errors = 0
     sent = 0
 
-    async def client(http: httpx.AsyncClient) -> None:
+    async def client() -> None:
         nonlocal sent, errors
-        while sent < requests:
-            text = texts[sent % len(texts)]
-            sent += 1
-            started = time.perf_counter()
-            try:
-                response = await http.post("/v1/predict", json={"texts": [text]})
-                ok = response.status_code == 200
-            except httpx.HTTPError:
-                ok = False
-            latencies.append(time.perf_counter() - started)
-            errors += not ok
+        connection = Connection(host, port)
+        try:
+            while sent < requests:
+                text = texts[sent % len(texts)]
+                sent += 1
+                started = time.perf_counter()
+                try:
+                    ok = await connection.post("/v1/predict", {"texts": [text]}) == 200
+                except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+                    ok = False
+                    await connection.close()
+                latencies.append(time.perf_counter() - started)
+                errors += not ok
+        finally:
+            await connection.close()
 
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=httpx.Limits(max_connections=clients)) as http:
-        started = time.perf_counter()
-        await asyncio.wait_for(asyncio.gather(*(client(http) for _ in range(clients))), limit_s)
-        seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.wait_for(asyncio.gather(*(client() for _ in range(clients))), limit_s)
+    seconds = time.perf_counter() - started
     latencies.sort()
     return {"requests": len(latencies), "seconds": seconds, "rps": len(latencies) / seconds, "errors": errors,
             "p50_ms": 1000 * latencies[len(latencies) // 2], "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))]}
@@ -85,8 +127,8 @@ def run_mode(path: str, max_batch: int, args: argparse.Namespace, texts: list[st
     server = start_server(path, port, max_batch, args.max_wait_ms)
     url = f"http://127.0.0.1:{port}"
     try:
-        asyncio.run(load(url, texts, 2 * args.clients, args.clients, args.limit_s))  # warm-up
-        result = asyncio.run(load(url, texts, args.requests, args.clients, args.limit_s))
+        asyncio.run(load("127.0.0.1", port, texts, 2 * args.clients, args.clients, args.limit_s))  # warm-up
+        result = asyncio.run(load("127.0.0.1", port, texts, args.requests, args.clients, args.limit_s))
         result["mean_batch_after_warmup"] = mean_batch(url)
     finally:
         server.send_signal(signal.SIGTERM)
