@@ -12,8 +12,8 @@ finegrain's CPU allocator setting (``train.cpu_allocator: keep``, see
 two phases. Phase 1, the process as Python starts it: the Trainer at its best alternates with
 finegrain told to leave the allocator alone (``cpu_allocator=system``; the Trainer-defaults run
 is here too). Phase 2, after finegrain's default run has set it: the same Trainer, now also
-helped by the setting, alternates with finegrain's default and with finegrain without the
-first-token last layer. The ratios printed separate what comes from the allocator from what
+helped by the setting, alternates with finegrain's default, finegrain without the first-token last
+layer and finegrain with dense embedding updates (``compact_embeddings=False``). The ratios printed separate what comes from the allocator from what
 comes from the loop.
 
     python benchmarks/train_speed.py --n-train 4000 --epochs 1 --repeats 2 --skip-defaults --skip-fp32
@@ -65,7 +65,7 @@ def main() -> None:
     data = builtin_data("tweet-sentiment", args.n_train)
     runs: dict[str, list[dict]] = {name: [] for name in (
         "finegrain", "trainer_best", "trainer_defaults", "finegrain_fp32", "finegrain_system_alloc",
-        "trainer_best_kept_alloc", "finegrain_no_first_token")}
+        "trainer_best_kept_alloc", "finegrain_no_first_token", "finegrain_dense_embeddings")}
     with tempfile.TemporaryDirectory() as workdir:
         if args.warmup:  # untimed: the process's first training pays one-time costs (oneDNN kernels, caches)
             run_trainer(argparse.Namespace(**{**vars(args), "epochs": 0.05}), data, workdir, best=True)
@@ -80,6 +80,7 @@ def main() -> None:
             runs["trainer_best_kept_alloc"].append(run_trainer(args, data, workdir, best=True))
             runs["finegrain_no_first_token"].append(
                 run_finegrain(args, workdir, "fgn", task={"name": "classification", "first_token_last_layer": False}))
+            runs["finegrain_dense_embeddings"].append(run_finegrain(args, workdir, "fgd", compact_embeddings=False))
         if not args.skip_fp32:
             runs["finegrain_fp32"].append(run_finegrain(args, workdir, "fg32", precision="fp32"))
     report(args, runs)
@@ -102,6 +103,7 @@ def report(args, runs: dict[str, list[dict]]) -> None:
              ("finegrain", "trainer_best_kept_alloc", "the loop alone (both with finegrain's allocator setting)"),
              ("trainer_best_kept_alloc", "trainer_best", "the allocator setting alone, on the Trainer"),
              ("finegrain", "finegrain_no_first_token", "the first-token last layer alone"),
+             ("finegrain", "finegrain_dense_embeddings", "compact embeddings alone"),
              ("finegrain", "trainer_defaults", "finegrain / the Trainer as users write it"),
              ("finegrain", "finegrain_fp32", "bf16 / fp32")]
     for ours, theirs, what in pairs:

@@ -141,6 +141,8 @@ def compact_embeddings(model: nn.Module, feature_lists: Iterable[list[dict[str, 
     used: set[int] = set()
     for features in feature_lists:
         for feature in features or []:
+            if "input_ids" not in feature:  # the model reads ids from elsewhere: the used rows are unknown
+                return None
             used.update(feature["input_ids"])
     if embedding.padding_idx is not None:
         used.add(embedding.padding_idx)
