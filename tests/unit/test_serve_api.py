@@ -123,6 +123,23 @@ def test_concurrent_requests_are_served_in_shared_batches(predictors):
     assert batches < len(texts) / 2, f"{len(texts)} concurrent requests took {batches} model calls"
 
 
+def test_a_micro_batch_runs_in_forward_batches_of_the_set_size(predictors, monkeypatch):
+    predictor = predictors["classification"]
+    sizes = []
+    predict = predictor.predict
+
+    def spy(texts, batch_size=64):
+        sizes.append(batch_size)
+        return predict(texts, batch_size=batch_size)
+
+    monkeypatch.setattr(predictor, "predict", spy)
+    app = create_app(predictor, ServeSettings(forward_batch=3))
+    with TestClient(app) as client:
+        assert client.post("/v1/predict", json={"texts": ["good", "bad"]}).status_code == 200
+        assert client.get("/v1/info").json()["forward_batch"] == 3
+    assert sizes == [3]
+
+
 def test_batcher_isolates_a_failing_text_and_finishes_queued_work_on_stop():
     calls = []
 

@@ -33,6 +33,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-batch", type=int, default=32, help="texts per model call (default 32; 1 = no batching)")
     parser.add_argument("--max-wait-ms", type=float, default=5.0,
                         help="how long a batch waits to fill up, in ms (default 5)")
+    parser.add_argument("--forward-batch", type=int, default=16,
+                        help="texts per forward pass; a larger micro-batch runs length-sorted in chunks (default 16)")
     parser.add_argument("--max-texts", type=int, default=64, help="texts per request (default 64; more: 413)")
     parser.add_argument("--max-chars", type=int, default=5000, help="characters per text (default 5000; more: 413)")
     parser.add_argument("--api-key", default=os.environ.get("FINEGRAIN_API_KEY"),
@@ -70,13 +72,15 @@ def _build_app(path: str, settings: dict):
 
 def _settings(args: argparse.Namespace) -> dict:
     for flag, value, low in (("--workers", args.workers, 1), ("--max-batch", args.max_batch, 1),
+                             ("--forward-batch", args.forward_batch, 1),
                              ("--max-texts", args.max_texts, 1), ("--max-chars", args.max_chars, 1),
                              ("--max-wait-ms", args.max_wait_ms, 0), ("--port", args.port, 0)):
         if value < low:
             raise ConfigError(f"{flag} must be at least {low} (got {value}).", where=flag)
     if args.api_key is not None and not args.api_key.strip():
         raise ConfigError("--api-key is empty.", where="--api-key", hint="give a key, or leave the option out.")
-    return {"max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms, "api_key": args.api_key,
+    return {"max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms, "forward_batch": args.forward_batch,
+            "api_key": args.api_key,
             "max_texts": args.max_texts, "max_chars": args.max_chars}
 
 

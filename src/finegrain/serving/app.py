@@ -13,11 +13,13 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import logging
 import secrets
 import time
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
+from functools import partial
 from importlib import resources
 from typing import Any
 
@@ -40,6 +42,9 @@ _PATHS = ("/", "/health", "/ready", "/metrics", "/v1/info", "/v1/predict", "/doc
 class ServeSettings:
     max_batch: int = 32  # texts per model call: beyond ~32 a CPU gains little and latency grows
     max_wait_ms: float = 5.0  # how long the first text of a batch waits for company
+    # texts per forward pass: a micro-batch runs length-sorted in chunks of this size, so that each pads
+    # little (on this 2-core CPU one forward of 32 tweets cost 8.7 ms a text, chunks of 16 5.5 to 7.0)
+    forward_batch: int = 16
     api_key: str | None = None  # required in X-API-Key (or Authorization: Bearer) when set
     max_texts: int = 64  # per request
     max_chars: int = 5000  # per text; a model reads at most max_length tokens anyway
@@ -70,7 +75,10 @@ class PredictResponse(BaseModel):
 
 def create_app(predictor: Any, settings: ServeSettings = ServeSettings(), source: str = "") -> FastAPI:
     """The FastAPI app serving ``predictor``; ``source`` (the run or export path) is shown in /v1/info."""
-    batcher = MicroBatcher(predictor.predict, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms)
+    predict = predictor.predict
+    if "batch_size" in inspect.signature(predict).parameters:
+        predict = partial(predict, batch_size=settings.forward_batch)
+    batcher = MicroBatcher(predict, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms)
     metrics = ServiceMetrics(queued=batcher.queued)
     batcher.on_batch = metrics.batch
 
