@@ -26,7 +26,9 @@ def _faults(function) -> int:
 def test_steps_reuse_freed_memory_without_page_faults():
     if not keep_freed_memory():
         pytest.skip("not glibc: the setting does not apply")
-    faults = [_faults(_step) for _ in range(6)]
-    # with the system's policy every step here costs ~12,000 faults (fresh pages for the 48 MiB)
-    assert max(faults[-3:]) < 200, faults
+    faults = [_faults(_step) for _ in range(8)]
+    # with the system's policy every step here costs ~12,000 faults (fresh pages for the 48 MiB); kept,
+    # ~0, but after other tests a step may still find one 2.4 MB copy's chunk taken (~600 faults)
+    steady = sorted(faults[-5:])
+    assert steady[2] < 200 and steady[-1] < 2000, faults
     release_free_memory()  # and the free memory can still be handed back
