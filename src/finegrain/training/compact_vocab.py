@@ -7,10 +7,10 @@ its AdamW moments stay zero, so the only change to it is the decoupled weight de
 ``w <- w * (1 - lr_t * weight_decay)``. So during :func:`~finegrain.training.loop.fit` the embedding is
 replaced by :class:`CompactEmbedding`, which trains only the rows the training and validation texts use
 (8,666 + 2,556 of 30,522 for 8,000 tweet-sentiment tweets and its validation split) and counts the decay
-product of the steps taken; the ``expanded()`` of what :func:`compact_embeddings` returns puts the full matrix back (the other rows
-times that product) whenever the model is saved. AdamW, gradient clipping (zero rows add nothing to the
-norm) and the schedule see exactly what they would see with the dense matrix; the weights agree up to
-float rounding (tested). ``train.compact_embeddings: false`` trains the dense matrix.
+product of the steps taken; ``expanded()`` on what :func:`compact_embeddings` returns puts the full
+matrix back (the other rows times that product) whenever the model is saved. AdamW, gradient clipping
+(zero rows add nothing to the norm) and the schedule see exactly what they would see with the dense
+matrix; the weights agree up to float rounding (tested). ``train.compact_embeddings: false`` trains the dense matrix.
 
 Not used when the embedding is frozen (methods other than full fine-tuning), or tied to an output layer
 (masked-LM pretraining: the softmax over the vocabulary gives every row a gradient).
