@@ -62,14 +62,6 @@ class CompactEmbedding(nn.Module):
         object.__setattr__(self, "lookup", fn(self.lookup))
         return self
 
-    @property
-    def num_embeddings(self) -> int:
-        return self.original.num_embeddings
-
-    @property
-    def embedding_dim(self) -> int:
-        return self.original.embedding_dim
-
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         rows = self.lookup[input_ids]
         out = F.embedding(rows.clamp(min=0), self.weight, self.padding_idx)
