@@ -181,6 +181,7 @@ def test_run_records_its_costs(method, task, trained):
     assert info["lr"] == LR.get(method, DEFAULT_LR)
     timing = info["timing"]
     assert timing["train_seconds"] > 0 and info["peak_memory_mb"] > 0
+    assert info["peak_rss_mb"] > 0  # CPU: the resident high-water mark beside the heap in use
     samples = timing["samples_per_second"] * timing["train_seconds"]
     rounding = 1 + 0.01 + 0.005 / timing["train_seconds"]  # both are recorded rounded
     assert 0.85 * STEPS * BATCH <= samples <= STEPS * BATCH * rounding  # an epoch's last batch is short

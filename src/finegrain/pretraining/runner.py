@@ -113,7 +113,8 @@ def _finish(accelerator: Accelerator, run: RunDir, info: dict[str, Any], result:
                             "tokens_per_second": round(tokens / seconds, 1),
                             "samples_per_second": round(state.samples_seen / seconds, 2),
                             "wall_seconds_this_session": round(time.perf_counter() - started, 2)},
-                    peak_memory_mb=round(result.peak_memory_mb, 1))
+                    peak_memory_mb=round(result.peak_memory_mb, 1),
+                    **({} if result.peak_rss_mb is None else {"peak_rss_mb": round(result.peak_rss_mb, 1)}))
         write_json_atomic(run.metrics, metrics)
         write_json_atomic(run.info, info)
     return metrics

@@ -14,6 +14,16 @@ The setting is process-wide (glibc has one allocator) and stays after training; 
 it only when it trains on CPU (``train.cpu_allocator: keep``, the default) and returns the free
 memory to the system with :func:`release_free_memory` before each run measures its peak, so
 per-run peak memory stays each run's own. Other C libraries (musl, macOS) are left alone.
+
+Every CPU run also caps the kernel caches of oneDNN, the library behind PyTorch's CPU matrix
+products, at 64 entries each (:func:`cap_kernel_caches`; a user's own setting of the two
+environment variables wins). Both caches (oneDNN's primitive cache
+and PyTorch's ideep LRU cache) keep up to 1,024 entries, one per distinct problem shape, and an
+entry holds buffers sized to its problem. Length-grouped batches bring a new sequence length
+every few steps, so the caches grow through the whole run: measured here, 60 steps of 60
+different lengths left 397 MB more heap in use for full fine-tuning of MiniLM and 530 MB for
+every-layer LoRA, which has four more matrix shapes per layer; capped at 64, 28 MB and 23 MB,
+at the same speed (a new shape's kernel costs little next to a training step).
 """
 
 from __future__ import annotations
@@ -21,16 +31,20 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import os
 import sys
 
-__all__ = ["keep_freed_memory", "release_free_memory"]
+__all__ = ["glibc", "keep_freed_memory", "release_free_memory", "cap_kernel_caches", "KERNEL_CACHE_CAPACITY"]
 
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4  # mallopt parameters, from glibc's malloc.h
 _TRIM_THRESHOLD = 1 << 30  # free memory at the heap's top kept up to 1 GiB before it is trimmed
+KERNEL_CACHE_CAPACITY = 64  # entries; each library's default is 1,024
+_KERNEL_CACHE_VARIABLES = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY")
 
 
 @functools.cache
-def _glibc() -> ctypes.CDLL | None:
+def glibc() -> ctypes.CDLL | None:
+    """The process's glibc, or None off Linux or under another C library."""
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -43,7 +57,7 @@ def _glibc() -> ctypes.CDLL | None:
 
 def keep_freed_memory() -> bool:
     """Serve every allocation from the heap and defer trimming; True when glibc accepted it."""
-    libc = _glibc()
+    libc = glibc()
     if libc is None:
         return False
     return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD))
@@ -51,6 +65,14 @@ def keep_freed_memory() -> bool:
 
 def release_free_memory() -> None:
     """Give the heap's free pages back to the system (``malloc_trim``); a no-op off glibc."""
-    libc = _glibc()
+    libc = glibc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+def cap_kernel_caches(capacity: int = KERNEL_CACHE_CAPACITY) -> None:
+    """Cap oneDNN's and ideep's per-shape kernel caches (environment variables that the user did
+    not set). The libraries read them once, at the process's first CPU matrix product: called
+    after that, this changes nothing (the caches keep their default size)."""
+    for variable in _KERNEL_CACHE_VARIABLES:
+        os.environ.setdefault(variable, str(capacity))

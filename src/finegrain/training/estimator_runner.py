@@ -26,9 +26,11 @@ from finegrain.errors import ConfigError, ModelError
 from finegrain.models.catalog import resolve_model
 from finegrain.methods.estimators.base import EstimatorContext
 from finegrain.tasks.modeling import quiet_transformers
+from finegrain.training.allocator import cap_kernel_caches
 from finegrain.training.checkpoint import atomic_write_dir, write_json_atomic
 from finegrain.training.inference import predict_logits
-from finegrain.training.loop import fit, peak_memory_mb, reset_peak_memory
+from finegrain.training.loop import fit
+from finegrain.training.memory import PeakMemory
 from finegrain.training.optim import resolve_lr
 from finegrain.training.precision import autocast_dtype, resolve_precision
 from finegrain.training.run_dir import RunDir
@@ -55,9 +57,13 @@ def run_estimator(config: RunConfig, prepared: Prepared, accelerator: Accelerato
                                 accelerator.device, accelerator.mixed_precision, fine_tune=fine_tune)
     labels.save(run.labels)
     targets = np.array([feature["labels"] for feature in prepared.features["train"]])
-    reset_peak_memory(accelerator)
+    if accelerator.device.type == "cpu":
+        cap_kernel_caches()  # before the estimator's first matrix product, or it changes nothing
+    memory = PeakMemory(accelerator.device)
+    memory.reset()
     fit_started = time.perf_counter()
-    stats = method.fit(train_split.frame["text"].tolist(), targets, context)
+    with memory.watch():
+        stats = method.fit(train_split.frame["text"].tolist(), targets, context)
     train_seconds = time.perf_counter() - fit_started
     with quiet_transformers():
         atomic_write_dir(run.model, method.save)
@@ -71,7 +77,7 @@ def run_estimator(config: RunConfig, prepared: Prepared, accelerator: Accelerato
             features, logits = estimator_logits(best, context, prepared.splits[name])
             metrics[name] = prepared.task.evaluate(prepared.splits[name], features, logits, labels)
     finish_run(run, config, info, metrics, train_seconds=train_seconds, samples=len(train_split),
-               peak_memory_mb=peak_memory_mb(accelerator), started=started)
+               peak_memory_mb=memory.peak_mb(), peak_rss_mb=memory.peak_rss_mb(), started=started)
     return metrics
 
 

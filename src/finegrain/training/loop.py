@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import resource
 import shutil
 import time
 from collections.abc import Callable
@@ -25,17 +24,18 @@ from torch.utils.data import DataLoader
 from finegrain.config import TrainConfig
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
-from finegrain.training.allocator import keep_freed_memory, release_free_memory
+from finegrain.training.allocator import cap_kernel_caches, keep_freed_memory, release_free_memory
 from finegrain.training.batching import LengthGroupedBatchSampler
 from finegrain.training.checkpoint import STATE_FILE, TrainerState, latest_checkpoint, read_state, state_dict, swap_in
 from finegrain.training.compact_vocab import compact_embeddings
 from finegrain.training.inference import predict_logits
+from finegrain.training.memory import PeakMemory
 from finegrain.training.optim import build_optimizer, build_schedule
 from finegrain.training.precision import autocast_dtype
 from finegrain.training.progress import training_progress
 from finegrain.training.run_dir import RunDir
 
-__all__ = ["fit", "FitResult", "evaluate_split", "planned_total_steps", "reset_peak_memory", "peak_memory_mb"]
+__all__ = ["fit", "FitResult", "evaluate_split", "planned_total_steps"]
 
 
 @dataclass
@@ -44,6 +44,7 @@ class FitResult:
     total_steps: int
     trainable_parameters: int
     peak_memory_mb: float
+    peak_rss_mb: float | None = None
 
 
 def evaluate_split(model: torch.nn.Module, task: Any, split: Split, features: list[dict[str, Any]],
@@ -90,6 +91,7 @@ class _Session:
     state: TrainerState
     total_steps: int
     meter: _SpeedMeter
+    memory: PeakMemory
 
 
 def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: Any, labels: LabelMap,
@@ -134,7 +136,7 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
     if compact is not None:
         compact.restore()
     trainable = sum(p.numel() for p in session.trainable)
-    return FitResult(state, session.total_steps, trainable, peak_memory_mb(accelerator))
+    return FitResult(state, session.total_steps, trainable, session.memory.peak_mb(), session.memory.peak_rss_mb())
 
 
 def _compact_embeddings(train: TrainConfig, run: RunDir, resume: bool) -> bool:
@@ -158,10 +160,12 @@ def _prepare(accelerator: Accelerator, model: torch.nn.Module, task: Any, method
              resume: bool, compact: Any = None) -> _Session:
     """Batches, optimizer and schedule, handed to accelerate; the state restored when resuming."""
     if accelerator.device.type == "cpu":
+        cap_kernel_caches()
         if train.cpu_allocator == "keep":
             keep_freed_memory()
         release_free_memory()  # memory an earlier run left free does not count in this run's peak
-    reset_peak_memory(accelerator)
+    memory = PeakMemory(accelerator.device)
+    memory.reset()
     sampler = LengthGroupedBatchSampler([len(f["input_ids"]) for f in train_features], train.batch_size,
                                         train.seed, group_by_length=train.group_by_length)
     loader = DataLoader(train_features, batch_sampler=sampler, collate_fn=partial(task.collate, pad_id=pad_id),
@@ -175,7 +179,7 @@ def _prepare(accelerator: Accelerator, model: torch.nn.Module, task: Any, method
     state = _restore(accelerator, run) if resume else TrainerState()
     trainable = [p for p in model.parameters() if p.requires_grad]
     return _Session(accelerator, model, optimizer, schedule, loader, sampler, trainable, task, method, train, run,
-                    state, total_steps, _SpeedMeter())
+                    state, total_steps, _SpeedMeter(), memory)
 
 
 def _train_step(session: _Session, batch: dict[str, torch.Tensor]) -> bool:
@@ -187,10 +191,13 @@ def _train_step(session: _Session, batch: dict[str, torch.Tensor]) -> bool:
     with accelerator.accumulate(session.model):
         logits = _forward(session.task, session.model, batch)
         loss = session.task.loss(logits, batch)
+        session.memory.sample()  # the activations are all held here
         accelerator.backward(loss)
+        session.memory.sample()  # the gradients
         if accelerator.sync_gradients and session.train.max_grad_norm:
             accelerator.clip_grad_norm_(session.trainable, session.train.max_grad_norm)
         session.optimizer.step()
+        session.memory.sample()  # the gradients and the optimizer's state
         session.schedule.step()
         if accelerator.sync_gradients:  # AdaLoRA re-allocates ranks from live gradients
             _call_hook(session.method, "on_step", accelerator.unwrap_model(session.model), state.global_step + 1)
@@ -323,39 +330,3 @@ def _log(accelerator: Accelerator, run: RunDir, record: dict[str, Any]) -> None:
     if accelerator.is_main_process:
         with run.log.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
-
-
-def reset_peak_memory(accelerator: Accelerator) -> None:
-    """Start this run's peak from zero: several runs in one process (a study) each report their own."""
-    if accelerator.device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(accelerator.device)
-    else:
-        reset_peak_rss()
-
-
-def peak_memory_mb(accelerator: Accelerator) -> float:
-    """Peak accelerator memory of this run; on CPU the process's peak resident memory since the reset."""
-    if accelerator.device.type == "cuda":
-        return torch.cuda.max_memory_allocated(accelerator.device) / 2**20
-    return peak_rss_mb()
-
-
-def reset_peak_rss() -> None:
-    """Reset the process's resident-memory high-water mark (Linux: writing 5 to clear_refs)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-    except OSError:  # not Linux, or not allowed: the peak then counts from the process start
-        pass
-
-
-def peak_rss_mb() -> float:
-    """The process's peak resident memory in MiB (since the last :func:`reset_peak_rss` on Linux)."""
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB

@@ -75,7 +75,8 @@ def run_info(config: RunConfig, model_path: str, labels: LabelMap, splits: dict[
 
 
 def finish_run(run: RunDir, config: RunConfig, info: dict[str, Any], metrics: dict[str, dict[str, Any]], *,
-               train_seconds: float, samples: int, peak_memory_mb: float, started: float) -> None:
+               train_seconds: float, samples: int, peak_memory_mb: float, peak_rss_mb: float | None = None,
+               started: float) -> None:
     """Record costs (time, samples/s, memory, size on disk) and write metrics, report and ``run.json``.
 
     ``started`` is the ``time.perf_counter()`` at which this session began.
@@ -85,6 +86,7 @@ def finish_run(run: RunDir, config: RunConfig, info: dict[str, Any], metrics: di
                         "samples_per_second": round(samples / max(train_seconds, 1e-9), 2),
                         "wall_seconds_this_session": round(time.perf_counter() - started, 2)},
                 peak_memory_mb=round(peak_memory_mb, 1),
+                **({} if peak_rss_mb is None else {"peak_rss_mb": round(peak_rss_mb, 1)}),
                 model_size_mb=round(sum(f.stat().st_size for f in run.model.rglob("*") if f.is_file()) / 2**20, 2))
     write_json_atomic(run.metrics, metrics)
     write_report(run.path, metrics, title=f"{config.task.name} · {config.method.name} · {Path(config.output).name}",

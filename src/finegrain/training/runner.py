@@ -100,7 +100,7 @@ def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = F
         info.update(best_step=state.best_step, best_metric=state.best_metric, stopped_early=state.stopped_early,
                     steps=state.global_step, total_steps=result.total_steps)
         finish_run(run, config, info, metrics, train_seconds=state.train_seconds, samples=state.samples_seen,
-                   peak_memory_mb=result.peak_memory_mb, started=started)
+                   peak_memory_mb=result.peak_memory_mb, peak_rss_mb=result.peak_rss_mb, started=started)
     return RunResult(run.path, metrics)
 
 
