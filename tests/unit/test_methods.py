@@ -160,12 +160,36 @@ def test_lr_is_train_lr_else_the_methods_measured_lr_for_the_task():
     assert resolve_lr(TrainConfig(lr=2e-5), adapter, "ner") == 2e-5  # the user's lr always wins
 
 
+def test_a_methods_task_params_fill_what_the_config_leaves_unset():
+    from finegrain.config import dump_config, load_config
+
+    base = {"data": {"train": "tweet-ner"}, "output": "unused", "task": "ner"}
+    ner = load_config({**base, "method": "lora"})
+    assert ner.method.params == METHODS.get("lora").task_params["ner"]  # every layer, r=4, no dropout
+    assert ner.component_params("method").target_modules == "all-linear"
+    assert "target_modules: all-linear" in dump_config(ner)  # the saved config shows what trained
+    mine = load_config({**base, "method": {"name": "lora", "r": 16}})
+    assert mine.method.params["r"] == 16 and mine.method.params["alpha"] == 8  # the user's value wins
+    classification = load_config({**base, "task": "classification", "method": "lora"})
+    assert classification.method.params == {}  # the Params defaults: query/value, r=8
+    assert load_config({**base, "method": "adapter"}).method.params == {}  # no task_params
+
+
 def test_methods_list_shows_the_lr_each_method_trains_with():
     from finegrain.cli.models import lr_summary
 
     assert lr_summary(METHODS.get("adapter")) == "0.003 (ner 0.001)"
     assert lr_summary(METHODS.get("lora")) == "0.0015"
     assert lr_summary(METHODS.get("tfidf")) == "-"  # fitted, not trained with an lr
+
+
+def test_methods_list_shows_each_tasks_own_params():
+    from finegrain.cli.models import params_summary
+
+    lora = METHODS.get("lora")
+    assert params_summary(lora.Params, lora.task_params).endswith(
+        "; ner: target_modules=all-linear, r=4, alpha=8, dropout=0.0")
+    assert ";" not in params_summary(METHODS.get("bitfit").Params)
 
 
 def test_adapter_starts_as_the_base_model(build, tiny_model_dir):

@@ -58,7 +58,8 @@ def list_methods(args: argparse.Namespace) -> int:
         description = (method.__doc__ or "").strip().split("\n")[0]
         tasks = ", ".join(getattr(method, "tasks", ("all",)))
         table.add_row(Text(name), Text(description), Text(tasks), "yes" if method.mergeable else "no",
-                      Text(lr_summary(method)), Text(params_summary(method.Params)))
+                      Text(lr_summary(method)),
+                      Text(params_summary(method.Params, getattr(method, "task_params", None))))
     make_console().print(table)
     return 0
 
@@ -84,10 +85,13 @@ def lr_summary(method: Any) -> str:
     return f"{method.default_lr:g}" + (f" ({per_task[2:]})" if per_task else "")
 
 
-def params_summary(params: type[BaseModel]) -> str:
-    """``key=default`` for each field of a Params model, or '-' when it has none."""
+def params_summary(params: type[BaseModel], task_params: dict[str, dict[str, Any]] | None = None) -> str:
+    """``key=default`` for each field of a Params model, or '-' when it has none; then each task's own
+    values (a method's ``task_params``): ``...; ner: r=4, alpha=8``."""
     parts = [f"{name}={_default(field)}" for name, field in params.model_fields.items()]
-    return ", ".join(parts) or "-"
+    per_task = [f"{task}: " + ", ".join(f"{key}={value}" for key, value in values.items())
+                for task, values in (task_params or {}).items()]
+    return "; ".join([", ".join(parts) or "-", *per_task])
 
 
 def _default(field: Any) -> str:

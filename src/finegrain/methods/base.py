@@ -21,7 +21,8 @@ class Method(Protocol):
     mergeable: ClassVar[bool]  # can be folded into plain base weights for export
     default_lr: ClassVar[float]  # learning rate used when train.lr is not set
     # optional ``task_lr: ClassVar[dict[str, float]]``: a measured lr for one task (e.g. {"ner": 1e-3}) that
-    # takes the place of default_lr there
+    # takes the place of default_lr there; optional ``task_params: ClassVar[dict[str, dict[str, Any]]]``:
+    # measured parameters for one task, filled into the config where it leaves them unset
 
     def apply(self, model: torch.nn.Module, head_names: list[str]) -> torch.nn.Module:
         """Return the model to train, with exactly the intended parameters requiring grad."""
