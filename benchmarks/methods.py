@@ -1,9 +1,10 @@
 """Every adaptation method on one dataset, through ``finegrain.train``, in one table.
 
-Each method runs with its own defaults (its ``default_lr`` included, since ``train.lr`` is left
-unset) in a fresh process, so that peak memory is that method's own (on CPU it is the process's
-peak RSS, which cannot be reset). Prints: method, test primary metric (macro-F1 / entity F1),
-accuracy, trainable %, peak memory MB, train seconds, samples/s, checkpoint MB, and LoRA - full.
+Each method runs with its own defaults (its ``default_lr`` and its task's ``task_params``
+included) in a fresh process, so that nothing another method left behind counts in its memory.
+Prints: method, test primary metric (macro-F1 / entity F1), accuracy, trainable %, peak memory MB
+(GPU: peak allocation; CPU: peak heap in use, see finegrain/training/memory.py), peak RSS MB (CPU),
+train seconds, samples/s, checkpoint MB, and LoRA - full.
 Writes ``benchmarks/results/methods-<task>.json``.
 
 Example (a smoke run; the real one takes hours on CPU and is run alone on a quiet machine):
@@ -26,7 +27,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DATASETS = {"classification": "tweet-sentiment", "ner": "tweet-ner"}
-COLUMNS = ("method", "test {metric}", "accuracy", "trainable %", "peak MB", "train s", "samples/s", "ckpt MB", "lr")
+COLUMNS = ("method", "test {metric}", "accuracy", "trainable %", "peak MB", "RSS MB", "train s", "samples/s", "ckpt MB",
+           "lr")
 
 
 def run_method(task: str, method: str, dataset: str, limit: int | None, epochs: float | None, model: str,
@@ -53,6 +55,7 @@ def collect_row(task: str, method: str, run_dir: Path) -> dict[str, Any]:
     return {"method": method, "metric": primary, "test_metric": test[primary], "accuracy": test.get("accuracy"),
             "trainable_percent": info["parameters"]["trainable_percent"], "trainable": info["parameters"]["trainable"],
             "total": info["parameters"]["total"], "peak_memory_mb": info["peak_memory_mb"],
+            "peak_rss_mb": info.get("peak_rss_mb"),
             "train_seconds": info["timing"]["train_seconds"], "samples_per_second": info["timing"]["samples_per_second"],
             "checkpoint_mb": info["model_size_mb"], "lr": info["lr"], "device": info["device"],
             "run_dir": str(run_dir)}
@@ -81,7 +84,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     metric = rows[0]["metric"] if rows else "metric"
     header = [c.format(metric=metric) for c in COLUMNS]
     body = [[r["method"], f"{r['test_metric']:.4f}", "-" if r["accuracy"] is None else f"{r['accuracy']:.4f}",
-             f"{r['trainable_percent']:.3f}", f"{r['peak_memory_mb']:.0f}", f"{r['train_seconds']:.1f}",
+             f"{r['trainable_percent']:.3f}", f"{r['peak_memory_mb']:.0f}",
+             "-" if r.get("peak_rss_mb") is None else f"{r['peak_rss_mb']:.0f}", f"{r['train_seconds']:.1f}",
              f"{r['samples_per_second']:.1f}", f"{r['checkpoint_mb']:.2f}", "-" if r["lr"] is None else f"{r['lr']:g}"] for r in rows]
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
     return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(line, widths)) for line in [header, *body])
