@@ -23,7 +23,8 @@ entry holds buffers sized to its problem. Length-grouped batches bring a new seq
 every few steps, so the caches grow through the whole run: measured here, 60 steps of 60
 different lengths left 397 MB more heap in use for full fine-tuning of MiniLM and 530 MB for
 every-layer LoRA, which has four more matrix shapes per layer; capped at 64, 28 MB and 23 MB,
-at the same speed (a new shape's kernel costs little next to a training step).
+and the 60 steps took 17.3 s against 16.1 uncapped for full fine-tuning, 15.8 against 18.3 for
+LoRA (one run each: within this machine's noise).
 """
 
 from __future__ import annotations

@@ -102,11 +102,17 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
 
     ``lr`` is the resolved learning rate (``train.lr``, or the method's default when that is None).
     """
-    compact = compact_embeddings(model, [train_features, validation_features]) \
-        if _compact_embeddings(train, run, resume) else None
+    checkpoint = latest_checkpoint(run.checkpoint) if resume else None
+    resumed = read_state(checkpoint) if checkpoint is not None else None
+    # when resuming, the checkpoint says whether it holds a compact embedding, not the setting
+    compact_wanted = resumed.compact_embeddings if resumed is not None else train.compact_embeddings
+    compact = compact_embeddings(model, [train_features, validation_features]) if compact_wanted else None
     if compact is not None:  # the saved model holds the full embedding matrix
         save_best = _expanded(compact, save_best)
-    session = _prepare(accelerator, model, task, method, train_features, train, lr, pad_id, run, resume, compact)
+    session = _prepare(accelerator, model, task, method, train_features, train, lr, pad_id, run, compact)
+    if checkpoint is not None:
+        accelerator.load_state(str(checkpoint))
+        session.state = resumed
     state = session.state
     state.compact_embeddings = compact is not None
 
@@ -139,14 +145,6 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
     return FitResult(state, session.total_steps, trainable, session.memory.peak_mb(), session.memory.peak_rss_mb())
 
 
-def _compact_embeddings(train: TrainConfig, run: RunDir, resume: bool) -> bool:
-    """Whether to train a compact embedding: the setting, or, when resuming, what the checkpoint holds."""
-    checkpoint = latest_checkpoint(run.checkpoint) if resume else None
-    if checkpoint is not None:
-        return read_state(checkpoint).compact_embeddings
-    return train.compact_embeddings
-
-
 def _expanded(compact: Any, save_best: Callable[[torch.nn.Module], None]) -> Callable[[torch.nn.Module], None]:
     def save(model: torch.nn.Module) -> None:
         with compact.expanded():
@@ -157,8 +155,8 @@ def _expanded(compact: Any, save_best: Callable[[torch.nn.Module], None]) -> Cal
 
 def _prepare(accelerator: Accelerator, model: torch.nn.Module, task: Any, method: Any,
              train_features: list[dict[str, Any]], train: TrainConfig, lr: float, pad_id: int, run: RunDir,
-             resume: bool, compact: Any = None) -> _Session:
-    """Batches, optimizer and schedule, handed to accelerate; the state restored when resuming."""
+             compact: Any = None) -> _Session:
+    """Batches, optimizer and schedule, handed to accelerate, with a fresh state."""
     if accelerator.device.type == "cpu":
         cap_kernel_caches()
         if train.cpu_allocator == "keep":
@@ -176,7 +174,7 @@ def _prepare(accelerator: Accelerator, model: torch.nn.Module, task: Any, method
         compact.track(optimizer)  # the rows left out decay as AdamW would decay them
     schedule = build_schedule(optimizer, train.warmup, total_steps)
     model, optimizer, loader, schedule = accelerator.prepare(model, optimizer, loader, schedule)
-    state = _restore(accelerator, run) if resume else TrainerState()
+    state = TrainerState()
     trainable = [p for p in model.parameters() if p.requires_grad]
     return _Session(accelerator, model, optimizer, schedule, loader, sampler, trainable, task, method, train, run,
                     state, total_steps, _SpeedMeter(), memory)
@@ -316,14 +314,6 @@ def _checkpoint(accelerator: Accelerator, run: RunDir, state: TrainerState) -> N
         (staging / STATE_FILE).write_text(json.dumps(state_dict(state), indent=2), encoding="utf-8")
         swap_in(staging, run.checkpoint)
     accelerator.wait_for_everyone()
-
-
-def _restore(accelerator: Accelerator, run: RunDir) -> TrainerState:
-    checkpoint = latest_checkpoint(run.checkpoint)
-    if checkpoint is None:
-        return TrainerState()
-    accelerator.load_state(str(checkpoint))
-    return read_state(checkpoint)
 
 
 def _log(accelerator: Accelerator, run: RunDir, record: dict[str, Any]) -> None:
