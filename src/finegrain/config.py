@@ -91,6 +91,9 @@ class TrainConfig(Section):
     # Train only the word-embedding rows the run's texts use (full fine-tuning): the same weights as
     # dense AdamW up to float rounding, without updating 30k rows per step (training/compact_vocab.py).
     compact_embeddings: bool = True
+    # CPU: dropout masks drawn with numpy's PCG64 (exact Bernoulli(p), seeded from torch's generator)
+    # instead of PyTorch's bernoulli_, serial outside Intel + MKL (training/cpu_dropout.py).
+    cpu_dropout: bool = True
     eval_every: int | None = Field(None, ge=1)  # optimizer steps; None: once per epoch
     patience: int | None = Field(None, ge=1)  # early stopping after this many evals without gain
     checkpoint_every: int | None = Field(None, ge=1)  # steps; None: at every evaluation

@@ -28,6 +28,7 @@ from finegrain.training.allocator import cap_kernel_caches, keep_freed_memory, r
 from finegrain.training.batching import LengthGroupedBatchSampler
 from finegrain.training.checkpoint import STATE_FILE, TrainerState, latest_checkpoint, read_state, state_dict, swap_in
 from finegrain.training.compact_vocab import compact_embeddings
+from finegrain.training.cpu_dropout import cpu_dropout
 from finegrain.training.inference import predict_logits
 from finegrain.training.memory import PeakMemory
 from finegrain.training.optim import build_optimizer, build_schedule
@@ -109,6 +110,8 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
     compact = compact_embeddings(model, [train_features, validation_features]) if compact_wanted else None
     if compact is not None:  # the saved model holds the full embedding matrix
         save_best = _expanded(compact, save_best)
+    # the same dropout with masks drawn fast; nothing saved changes (training/cpu_dropout.py)
+    dropout = cpu_dropout(model) if train.cpu_dropout and accelerator.device.type == "cpu" else None
     session = _prepare(accelerator, model, task, method, train_features, train, lr, pad_id, run, compact)
     if checkpoint is not None:
         accelerator.load_state(str(checkpoint))
@@ -141,6 +144,8 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
             evaluate()
     if compact is not None:
         compact.restore()
+    if dropout is not None:
+        dropout.restore()
     trainable = sum(p.numel() for p in session.trainable)
     return FitResult(state, session.total_steps, trainable, session.memory.peak_mb(), session.memory.peak_rss_mb())
 

@@ -1,0 +1,136 @@
+"""CPU dropout with fast masks: exact Bernoulli(p), seeded by torch, SDPA's math, padding honoured, undone cleanly."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+from transformers import BertConfig, BertForSequenceClassification
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+from finegrain.training import cpu_dropout as module
+from finegrain.training.cpu_dropout import ATTENTION, CpuDropout, attention, cpu_dropout, drop_mask, dropout
+
+
+def _model(p: float = 0.1) -> BertForSequenceClassification:
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, num_labels=3, hidden_dropout_prob=p, attention_probs_dropout_prob=p,
+                        attn_implementation="sdpa")
+    return BertForSequenceClassification(config)
+
+
+def _batch() -> dict[str, torch.Tensor]:
+    ids = torch.randint(5, 100, (3, 9), generator=torch.Generator().manual_seed(2))
+    mask = torch.ones_like(ids)
+    mask[1, 6:] = 0
+    mask[2, 3:] = 0
+    return {"input_ids": ids.masked_fill(mask == 0, 0), "attention_mask": mask}
+
+
+def test_each_value_is_dropped_with_probability_p():
+    torch.manual_seed(0)
+    n, p = 2_000_000, 0.1
+    rate = drop_mask((n,), p).float().mean().item()
+    assert abs(rate - p) < 5 * math.sqrt(p * (1 - p) / n)
+
+
+def test_a_p_between_16_bit_levels_is_exact_not_rounded():
+    # p = half of one 16-bit level: rounding down would drop nothing, rounding up twice too many
+    torch.manual_seed(0)
+    n, p = 1 << 23, 0.5 / 65536
+    dropped = int(drop_mask((n,), p).sum())
+    expected = n * p  # 64
+    assert abs(dropped - expected) < 5 * math.sqrt(expected), dropped
+
+
+def test_masks_follow_torch_seed_and_differ_call_to_call():
+    torch.manual_seed(3)
+    first, second = drop_mask((4, 50), 0.3), drop_mask((4, 50), 0.3)
+    torch.manual_seed(3)
+    assert torch.equal(drop_mask((4, 50), 0.3), first)
+    assert not torch.equal(first, second)
+    assert first.shape == (4, 50) and first.dtype == torch.bool
+
+
+def test_dropout_scales_the_kept_values_and_its_gradient_follows_the_same_mask():
+    x = torch.randn(6, 40, requires_grad=True)
+    torch.manual_seed(5)
+    out = dropout(x, 0.25)
+    torch.manual_seed(5)
+    dropped = drop_mask(x.shape, 0.25)
+    assert torch.allclose(out, torch.where(dropped, 0.0, x / 0.75))
+    out.sum().backward()
+    assert torch.allclose(x.grad, torch.where(dropped, 0.0, torch.full_like(x, 1 / 0.75)))
+
+
+def test_outside_training_or_at_p_0_it_is_pytorchs_own():
+    x = torch.randn(5, 7)
+    assert torch.equal(dropout(x, 0.1, training=False), x)
+    assert torch.equal(dropout(x, 0.0), x)
+    layer = CpuDropout(0.1).eval()
+    assert torch.equal(layer(x), x)
+
+
+def test_attention_does_sdpas_math_with_the_mask(monkeypatch):
+    generator = torch.Generator().manual_seed(1)
+    query, key, value = (torch.randn(2, 4, 6, 8, generator=generator) for _ in range(3))
+    padding = torch.ones(2, 1, 1, 6, dtype=torch.bool)
+    padding[1, ..., 4:] = False
+    layer = nn.Module()
+    expected, _ = sdpa_attention_forward(layer, query, key, value, padding, dropout=0.0, scaling=0.3, is_causal=False)
+    # nothing dropped: the probabilities are only scaled by 1 / (1 - p)
+    monkeypatch.setattr(module, "drop_mask", lambda shape, p: torch.zeros(shape, dtype=torch.bool))
+    out, _ = attention(layer, query, key, value, padding, dropout=0.2, scaling=0.3, is_causal=False)
+    assert torch.allclose(out, expected / 0.8, atol=1e-5)
+    everything = torch.ones(2, 4, 6, 6, dtype=torch.bool)
+    monkeypatch.setattr(module, "drop_mask", lambda shape, p: everything)
+    dropped_all, _ = attention(layer, query, key, value, padding, dropout=0.2, scaling=0.3, is_causal=False)
+    assert torch.equal(dropped_all, torch.zeros_like(dropped_all))
+
+
+def test_swapping_keeps_parameters_and_undoes_cleanly():
+    model = _model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    swapped = cpu_dropout(model)
+    assert model.config._attn_implementation == ATTENTION
+    assert all(type(m) is not nn.Dropout for m in model.modules())
+    assert sum(isinstance(m, CpuDropout) for m in model.modules()) == 2 * 3 + 2  # per layer 3, embeddings, head
+    assert model.state_dict().keys() == before.keys()
+    swapped.restore()
+    assert model.config._attn_implementation == "sdpa"
+    assert not any(isinstance(m, CpuDropout) for m in model.modules())
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    assert "finegrain" not in model.config.to_json_string()
+
+
+def test_evaluation_outputs_are_unchanged_padding_included():
+    model = _model().eval()
+    batch = _batch()
+    with torch.no_grad():
+        expected = model(**batch).logits
+        cpu_dropout(model)
+        got = model(**batch).logits
+    assert torch.allclose(got, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_training_forward_ignores_what_sits_under_padding(bf16):
+    # were the padding mask lost (transformers builds none for an unknown attention name), the ids
+    # under it would change the output
+    model = _model()
+    cpu_dropout(model)
+    model.train()
+    batch = _batch()
+    other = {**batch, "input_ids": batch["input_ids"].masked_fill(batch["attention_mask"] == 0, 7)}
+    outputs = []
+    for inputs in (batch, other):
+        torch.manual_seed(11)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            outputs.append(model(**inputs).logits.float())
+    assert torch.allclose(outputs[0], outputs[1], atol=1e-6)
+    torch.manual_seed(12)
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        assert not torch.allclose(model(**batch).logits.float(), outputs[0])  # dropout is on
