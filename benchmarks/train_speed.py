@@ -13,8 +13,9 @@ two phases. Phase 1, the process as Python starts it: the Trainer at its best al
 finegrain told to leave the allocator alone (``cpu_allocator=system``; the Trainer-defaults run
 is here too). Phase 2, after finegrain's default run has set it: the same Trainer, now also
 helped by the setting, alternates with finegrain's default, finegrain without the first-token last
-layer and finegrain with dense embedding updates (``compact_embeddings=False``). The ratios printed separate what comes from the allocator from what
-comes from the loop.
+layer, finegrain with dense embedding updates (``compact_embeddings=False``) and finegrain with
+PyTorch's own dropout masks (``cpu_dropout=False``). The ratios printed separate what comes from the
+allocator from what comes from the loop. ``--only`` keeps the named runs (and phase order).
 
     python benchmarks/train_speed.py --n-train 4000 --epochs 1 --repeats 2 --skip-defaults --skip-fp32
 """
@@ -61,28 +62,36 @@ def main() -> None:
                         help="skip the untimed warm-up runs (the first run in a process is slower)")
     parser.add_argument("--skip-defaults", action="store_true", help="skip the slow fp32 Trainer-defaults run")
     parser.add_argument("--skip-fp32", action="store_true", help="skip finegrain's fp32 quality check")
+    parser.add_argument("--only", default=None, help="comma-separated run names to keep (default: all)")
     args = parser.parse_args()
     data = builtin_data("tweet-sentiment", args.n_train)
     runs: dict[str, list[dict]] = {name: [] for name in (
         "finegrain", "trainer_best", "trainer_defaults", "finegrain_fp32", "finegrain_system_alloc",
-        "trainer_best_kept_alloc", "finegrain_no_first_token", "finegrain_dense_embeddings")}
+        "trainer_best_kept_alloc", "finegrain_no_first_token", "finegrain_dense_embeddings", "finegrain_torch_dropout")}
+    wanted = set(runs) if args.only is None else set(args.only.split(","))
+    unknown = wanted - set(runs)
+    if unknown:
+        parser.error(f"unknown run names {sorted(unknown)}; choose from {', '.join(runs)}")
+    arm = {name: (lambda result, name=name: runs[name].append(result())) if name in wanted else (lambda result: None)
+           for name in runs}
     with tempfile.TemporaryDirectory() as workdir:
         if args.warmup:  # untimed: the process's first training pays one-time costs (oneDNN kernels, caches)
             run_trainer(argparse.Namespace(**{**vars(args), "epochs": 0.05}), data, workdir, best=True)
             run_finegrain(argparse.Namespace(**{**vars(args), "epochs": 0.05}), workdir, "warm", cpu_allocator="system")
         for _ in range(args.repeats):  # phase 1: the allocator as the process started
-            runs["trainer_best"].append(run_trainer(args, data, workdir, best=True))
-            runs["finegrain_system_alloc"].append(run_finegrain(args, workdir, "fgs", cpu_allocator="system"))
+            arm["trainer_best"](lambda: run_trainer(args, data, workdir, best=True))
+            arm["finegrain_system_alloc"](lambda: run_finegrain(args, workdir, "fgs", cpu_allocator="system"))
         if not args.skip_defaults:
-            runs["trainer_defaults"].append(run_trainer(args, data, workdir, best=False))
+            arm["trainer_defaults"](lambda: run_trainer(args, data, workdir, best=False))
         for _ in range(args.repeats):  # phase 2: finegrain's allocator setting is now on, for every run
-            runs["finegrain"].append(run_finegrain(args, workdir, "fg"))
-            runs["trainer_best_kept_alloc"].append(run_trainer(args, data, workdir, best=True))
-            runs["finegrain_no_first_token"].append(
-                run_finegrain(args, workdir, "fgn", task={"name": "classification", "first_token_last_layer": False}))
-            runs["finegrain_dense_embeddings"].append(run_finegrain(args, workdir, "fgd", compact_embeddings=False))
+            arm["finegrain"](lambda: run_finegrain(args, workdir, "fg"))
+            arm["trainer_best_kept_alloc"](lambda: run_trainer(args, data, workdir, best=True))
+            arm["finegrain_no_first_token"](lambda: run_finegrain(
+                args, workdir, "fgn", task={"name": "classification", "first_token_last_layer": False}))
+            arm["finegrain_dense_embeddings"](lambda: run_finegrain(args, workdir, "fgd", compact_embeddings=False))
+            arm["finegrain_torch_dropout"](lambda: run_finegrain(args, workdir, "fgt", cpu_dropout=False))
         if not args.skip_fp32:
-            runs["finegrain_fp32"].append(run_finegrain(args, workdir, "fg32", precision="fp32"))
+            arm["finegrain_fp32"](lambda: run_finegrain(args, workdir, "fg32", precision="fp32"))
     report(args, runs)
 
 
@@ -104,6 +113,7 @@ def report(args, runs: dict[str, list[dict]]) -> None:
              ("trainer_best_kept_alloc", "trainer_best", "the allocator setting alone, on the Trainer"),
              ("finegrain", "finegrain_no_first_token", "the first-token last layer alone"),
              ("finegrain", "finegrain_dense_embeddings", "compact embeddings alone"),
+             ("finegrain", "finegrain_torch_dropout", "CPU dropout masks drawn by numpy alone"),
              ("finegrain", "trainer_defaults", "finegrain / the Trainer as users write it"),
              ("finegrain", "finegrain_fp32", "bf16 / fp32")]
     for ours, theirs, what in pairs:
