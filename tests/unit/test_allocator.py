@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-import torch
 
 from finegrain.training.allocator import cap_kernel_caches
 

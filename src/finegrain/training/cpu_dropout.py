@@ -118,7 +118,6 @@ def attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: 
 
 def _register() -> None:
     from transformers import AttentionInterface
-    from transformers.integrations.sdpa_attention import sdpa_attention_forward  # noqa: F401  (fails early)
     from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, sdpa_mask
 
     AttentionInterface.register(ATTENTION, attention)
