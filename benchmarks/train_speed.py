@@ -17,7 +17,12 @@ layer, finegrain with dense embedding updates (``compact_embeddings=False``) and
 PyTorch's own dropout masks (``cpu_dropout=False``). The ratios printed separate what comes from the
 allocator from what comes from the loop. ``--only`` keeps the named runs (and phase order).
 
+``--fresh`` runs every training in a new process of its own, as a user runs either, alternating
+(Trainer, finegrain, finegrain, Trainer, ...): no phases are needed, since nothing one run sets
+reaches the next, and the ratio of each adjacent pair is printed beside the ratio of medians.
+
     python benchmarks/train_speed.py --n-train 4000 --epochs 1 --repeats 2 --skip-defaults --skip-fp32
+    python benchmarks/train_speed.py --n-train 4000 --epochs 1 --repeats 4 --fresh
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -63,7 +70,12 @@ def main() -> None:
     parser.add_argument("--skip-defaults", action="store_true", help="skip the slow fp32 Trainer-defaults run")
     parser.add_argument("--skip-fp32", action="store_true", help="skip finegrain's fp32 quality check")
     parser.add_argument("--only", default=None, help="comma-separated run names to keep (default: all)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="each run in a new process, alternating; runs: --only (default trainer_best,finegrain)")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one run, its result printed as JSON
     args = parser.parse_args()
+    if args.one or args.fresh:
+        return fresh(args)
     data = builtin_data("tweet-sentiment", args.n_train)
     runs: dict[str, list[dict]] = {name: [] for name in (
         "finegrain", "trainer_best", "trainer_defaults", "finegrain_fp32", "finegrain_system_alloc",
@@ -93,6 +105,43 @@ def main() -> None:
         if not args.skip_fp32:
             arm["finegrain_fp32"](lambda: run_finegrain(args, workdir, "fg32", precision="fp32"))
     report(args, runs)
+
+
+FRESH_RUNS = {
+    "trainer_best": lambda args, data, workdir: run_trainer(args, data, workdir, best=True),
+    "finegrain": lambda args, data, workdir: run_finegrain(args, workdir, "fg"),
+    "finegrain_torch_dropout": lambda args, data, workdir: run_finegrain(args, workdir, "fgt", cpu_dropout=False),
+    "finegrain_system_alloc": lambda args, data, workdir: run_finegrain(args, workdir, "fgs", cpu_allocator="system"),
+}
+
+
+def fresh(args) -> None:
+    """``--one NAME``: that run, here. ``--fresh``: each run of ``--only`` in a new process, alternating."""
+    if args.one:
+        with tempfile.TemporaryDirectory() as workdir:
+            result = FRESH_RUNS[args.one](args, builtin_data("tweet-sentiment", args.n_train), workdir)
+        print("RESULT " + json.dumps(result))
+        return
+    names = (args.only or "trainer_best,finegrain").split(",")
+    unknown = set(names) - set(FRESH_RUNS)
+    if unknown:
+        sys.exit(f"--fresh runs: {', '.join(FRESH_RUNS)}; not {sorted(unknown)}")
+    runs: dict[str, list[dict]] = {name: [] for name in names}
+    for repeat in range(args.repeats):
+        for name in (names if repeat % 2 == 0 else names[::-1]):
+            done = subprocess.run([sys.executable, __file__, "--one", name, "--n-train", str(args.n_train),
+                                   "--epochs", str(args.epochs)], capture_output=True, text=True)
+            lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+            if done.returncode or not lines:
+                sys.exit(f"{name} failed:\n{done.stderr[-3000:]}")
+            runs[name].append(json.loads(lines[-1][len("RESULT "):]))
+            print(f"{name}: {runs[name][-1]['samples_per_second']:.1f} samples/s", flush=True)
+    report(args, runs)
+    if len(names) == 2:
+        first, second = names
+        ratios = [a["samples_per_second"] / b["samples_per_second"] for a, b in zip(runs[second], runs[first])]
+        print(f"paired ratios {second} / {first} (adjacent runs): {', '.join(f'{r:.2f}' for r in ratios)}; "
+              f"median {statistics.median(ratios):.2f}x")
 
 
 def report(args, runs: dict[str, list[dict]]) -> None:
