@@ -99,6 +99,7 @@ def test_swapping_keeps_parameters_and_undoes_cleanly():
     assert all(type(m) is not nn.Dropout for m in model.modules())
     assert sum(isinstance(m, CpuDropout) for m in model.modules()) == 2 * 3 + 2  # per layer 3, embeddings, head
     assert model.state_dict().keys() == before.keys()
+    assert "finegrain" not in model.config.to_json_string()  # a model saved mid-training says nothing of it
     swapped.restore()
     assert model.config._attn_implementation == "sdpa"
     assert not any(isinstance(m, CpuDropout) for m in model.modules())

@@ -95,12 +95,14 @@ def attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: 
 
     There, SDPA runs its math path: q, k, v in fp32, each of q and k times sqrt(scale), softmax,
     dropout, times v, back to the input dtype. This does the same with :func:`drop_mask`'s mask.
-    Anything else (no dropout, GPU, causal, grouped heads, a position bias, a cache) is SDPA's.
+    Anything else (no dropout, GPU, causal, grouped heads, a position bias, a cache, a softcap,
+    attention sinks, attention weights asked for) is SDPA's.
     """
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    plain = (dropout <= 0.0 or query.device.type != "cpu" or is_causal or kwargs.get("position_bias") is not None
-             or kwargs.get("cache") is not None or getattr(module, "num_key_value_groups", 1) > 1)
+    unusual = any(kwargs.get(name) is not None for name in ("position_bias", "cache", "softcap", "s_aux"))
+    plain = (dropout <= 0.0 or query.device.type != "cpu" or is_causal or unusual or kwargs.get("output_attentions")
+             or getattr(module, "num_key_value_groups", 1) > 1)
     if plain:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       is_causal=is_causal, **kwargs)
