@@ -9,7 +9,7 @@ each value is dropped with probability ``p`` exactly, as in PyTorch. Each mask's
 one draw from torch's default generator, so ``torch.manual_seed`` fixes the masks and a resumed run
 (accelerate restores torch's generator) draws the masks an uninterrupted run draws. The random
 stream differs from PyTorch's. Measured here: a training-mode forward pass took 77.3 ms instead of
-92.9, forward + backward 4-8% less (benchmarks/results/dropout_probe.txt).
+92.9, forward + backward 0-8% less (benchmarks/results/dropout_probe.txt).
 
 :func:`cpu_dropout` puts :class:`CpuDropout` in place of every ``nn.Dropout`` of a model and, where
 the model uses PyTorch's SDPA attention, routes attention through :func:`attention`, which does the
