@@ -13,6 +13,7 @@ validation and test splits are cut to 64 texts so that most of the wall time is 
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import json
 import statistics
@@ -46,7 +47,7 @@ def base_config(args, workdir: str) -> dict:
 
 def run(config: dict, setting: str, value: bool, output: str) -> float:
     section, key = setting.split(".")
-    config = json.loads(json.dumps(config))
+    config = copy.deepcopy(config)
     config[section][key] = value
     result = finegrain.train({**config, "output": output}, overwrite=True)
     return json.loads((result.run_dir / "run.json").read_text())["timing"]["samples_per_second"]
@@ -62,7 +63,7 @@ def main() -> None:
     speeds: dict[bool, list[float]] = {True: [], False: []}
     with tempfile.TemporaryDirectory() as workdir:
         config = base_config(args, workdir)
-        warm = json.loads(json.dumps(config))
+        warm = copy.deepcopy(config)
         warm["train"]["max_steps"] = 10  # untimed: the process's first training pays one-time costs
         finegrain.train({**warm, "output": f"{workdir}/warm"}, overwrite=True)
         for pair in range(args.pairs):

@@ -60,6 +60,22 @@ def run_trainer(args, data: dict, workdir: str, best: bool) -> dict:
     return {k: out[k] for k in ("samples_per_second", "accuracy", "macro_f1")}
 
 
+RUNS = {  # name -> one training run; "_kept_alloc": the same Trainer, run after finegrain's allocator setting
+    "finegrain": lambda args, data, workdir: run_finegrain(args, workdir, "fg"),
+    "trainer_best": lambda args, data, workdir: run_trainer(args, data, workdir, best=True),
+    "trainer_defaults": lambda args, data, workdir: run_trainer(args, data, workdir, best=False),
+    "finegrain_fp32": lambda args, data, workdir: run_finegrain(args, workdir, "fg32", precision="fp32"),
+    "finegrain_system_alloc": lambda args, data, workdir: run_finegrain(args, workdir, "fgs", cpu_allocator="system"),
+    "trainer_best_kept_alloc": lambda args, data, workdir: run_trainer(args, data, workdir, best=True),
+    "finegrain_no_first_token": lambda args, data, workdir: run_finegrain(
+        args, workdir, "fgn", task={"name": "classification", "first_token_last_layer": False}),
+    "finegrain_dense_embeddings": lambda args, data, workdir: run_finegrain(args, workdir, "fgd",
+                                                                            compact_embeddings=False),
+    "finegrain_torch_dropout": lambda args, data, workdir: run_finegrain(args, workdir, "fgt", cpu_dropout=False),
+}
+FRESH_RUNS = [name for name in RUNS if name != "trainer_best_kept_alloc"]  # in a new process it is trainer_best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n-train", type=int, default=8000)
@@ -76,50 +92,38 @@ def main() -> None:
     args = parser.parse_args()
     if args.one or args.fresh:
         return fresh(args)
+    wanted = set(RUNS) if args.only is None else set(args.only.split(","))
+    if wanted - set(RUNS):
+        parser.error(f"unknown run names {sorted(wanted - set(RUNS))}; choose from {', '.join(RUNS)}")
     data = builtin_data("tweet-sentiment", args.n_train)
-    runs: dict[str, list[dict]] = {name: [] for name in (
-        "finegrain", "trainer_best", "trainer_defaults", "finegrain_fp32", "finegrain_system_alloc",
-        "trainer_best_kept_alloc", "finegrain_no_first_token", "finegrain_dense_embeddings", "finegrain_torch_dropout")}
-    wanted = set(runs) if args.only is None else set(args.only.split(","))
-    unknown = wanted - set(runs)
-    if unknown:
-        parser.error(f"unknown run names {sorted(unknown)}; choose from {', '.join(runs)}")
-    arm = {name: (lambda result, name=name: runs[name].append(result())) if name in wanted else (lambda result: None)
-           for name in runs}
+    runs: dict[str, list[dict]] = {name: [] for name in RUNS}
     with tempfile.TemporaryDirectory() as workdir:
+        def take(name: str) -> None:
+            if name in wanted:
+                runs[name].append(RUNS[name](args, data, workdir))
+
         if args.warmup:  # untimed: the process's first training pays one-time costs (oneDNN kernels, caches)
             run_trainer(argparse.Namespace(**{**vars(args), "epochs": 0.05}), data, workdir, best=True)
             run_finegrain(argparse.Namespace(**{**vars(args), "epochs": 0.05}), workdir, "warm", cpu_allocator="system")
         for _ in range(args.repeats):  # phase 1: the allocator as the process started
-            arm["trainer_best"](lambda: run_trainer(args, data, workdir, best=True))
-            arm["finegrain_system_alloc"](lambda: run_finegrain(args, workdir, "fgs", cpu_allocator="system"))
+            take("trainer_best")
+            take("finegrain_system_alloc")
         if not args.skip_defaults:
-            arm["trainer_defaults"](lambda: run_trainer(args, data, workdir, best=False))
+            take("trainer_defaults")
         for _ in range(args.repeats):  # phase 2: finegrain's allocator setting is now on, for every run
-            arm["finegrain"](lambda: run_finegrain(args, workdir, "fg"))
-            arm["trainer_best_kept_alloc"](lambda: run_trainer(args, data, workdir, best=True))
-            arm["finegrain_no_first_token"](lambda: run_finegrain(
-                args, workdir, "fgn", task={"name": "classification", "first_token_last_layer": False}))
-            arm["finegrain_dense_embeddings"](lambda: run_finegrain(args, workdir, "fgd", compact_embeddings=False))
-            arm["finegrain_torch_dropout"](lambda: run_finegrain(args, workdir, "fgt", cpu_dropout=False))
+            for name in ("finegrain", "trainer_best_kept_alloc", "finegrain_no_first_token",
+                         "finegrain_dense_embeddings", "finegrain_torch_dropout"):
+                take(name)
         if not args.skip_fp32:
-            arm["finegrain_fp32"](lambda: run_finegrain(args, workdir, "fg32", precision="fp32"))
+            take("finegrain_fp32")
     report(args, runs)
-
-
-FRESH_RUNS = {
-    "trainer_best": lambda args, data, workdir: run_trainer(args, data, workdir, best=True),
-    "finegrain": lambda args, data, workdir: run_finegrain(args, workdir, "fg"),
-    "finegrain_torch_dropout": lambda args, data, workdir: run_finegrain(args, workdir, "fgt", cpu_dropout=False),
-    "finegrain_system_alloc": lambda args, data, workdir: run_finegrain(args, workdir, "fgs", cpu_allocator="system"),
-}
 
 
 def fresh(args) -> None:
     """``--one NAME``: that run, here. ``--fresh``: each run of ``--only`` in a new process, alternating."""
     if args.one:
         with tempfile.TemporaryDirectory() as workdir:
-            result = FRESH_RUNS[args.one](args, builtin_data("tweet-sentiment", args.n_train), workdir)
+            result = RUNS[args.one](args, builtin_data("tweet-sentiment", args.n_train), workdir)
         print("RESULT " + json.dumps(result))
         return
     names = (args.only or "trainer_best,finegrain").split(",")
