@@ -18,7 +18,7 @@ from transformers import AutoModelForSequenceClassification
 from common import MODEL
 from finegrain.tasks.classification.first_token import first_token_last_layer
 from finegrain.training.allocator import cap_kernel_caches, keep_freed_memory
-from finegrain.training.cpu_dropout import cpu_dropout, drop_mask, dropout
+from finegrain.training.cpu_dropout import cpu_dropout, dropout, keep_mask
 
 BATCH, LENGTH, WIDTH, HEADS = 16, 34, 384, 12
 
@@ -56,7 +56,7 @@ def main() -> None:
         "finegrain dropout, hidden (bf16)": lambda: dropout(hidden, 0.1),
         "PyTorch dropout, attention probabilities (fp32)": lambda: torch.nn.functional.dropout(probabilities, 0.1, True),
         "finegrain dropout, attention probabilities (fp32)": lambda: dropout(probabilities, 0.1),
-        "finegrain drop_mask alone, hidden": lambda: drop_mask(hidden.shape, 0.1),
+        "finegrain keep_mask alone, hidden": lambda: keep_mask(hidden.shape, 0.1),
     }, rounds=9, repeat=20)
     ops.update(bernoulli_threads())
     for name, ms in ops.items():

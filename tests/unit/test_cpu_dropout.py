@@ -11,7 +11,7 @@ from transformers import BertConfig, BertForSequenceClassification
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from finegrain.training import cpu_dropout as module
-from finegrain.training.cpu_dropout import ATTENTION, CpuDropout, attention, cpu_dropout, drop_mask, dropout
+from finegrain.training.cpu_dropout import ATTENTION, CpuDropout, attention, cpu_dropout, dropout, keep_mask
 
 
 def _model(p: float = 0.1) -> BertForSequenceClassification:
@@ -33,26 +33,26 @@ def _batch() -> dict[str, torch.Tensor]:
 def test_each_value_is_dropped_with_probability_p():
     torch.manual_seed(0)
     n, p = 2_000_000, 0.1
-    rate = drop_mask((n,), p).float().mean().item()
+    rate = 1 - keep_mask((n,), p).float().mean().item()
     assert abs(rate - p) < 5 * math.sqrt(p * (1 - p) / n)
 
 
-def test_a_p_between_16_bit_levels_is_exact_not_rounded():
-    # p = half of one 16-bit level: rounding down would drop nothing, rounding up twice too many
+def test_a_p_between_8_bit_levels_is_exact_not_rounded():
+    # p = 10.5 levels of 1/256: rounding down would drop 10 / 256, rounding up 11 / 256
     torch.manual_seed(0)
-    n, p = 1 << 23, 0.5 / 65536
-    dropped = int(drop_mask((n,), p).sum())
-    expected = n * p  # 64
+    n, p = 1 << 22, 10.5 / 256
+    dropped = n - int(keep_mask((n,), p).sum())
+    expected = n * p  # 172,032 (sd 415); rounding p to a level would be off by 8,192
     assert abs(dropped - expected) < 5 * math.sqrt(expected), dropped
 
 
 def test_masks_follow_torch_seed_and_differ_call_to_call():
     torch.manual_seed(3)
-    first, second = drop_mask((4, 50), 0.3), drop_mask((4, 50), 0.3)
+    first, second = keep_mask((4, 50), 0.3), keep_mask((4, 50), 0.3)
     torch.manual_seed(3)
-    assert torch.equal(drop_mask((4, 50), 0.3), first)
+    assert torch.equal(keep_mask((4, 50), 0.3), first)
     assert not torch.equal(first, second)
-    assert first.shape == (4, 50) and first.dtype == torch.bool
+    assert first.shape == (4, 50) and first.dtype == torch.uint8 and set(first.unique().tolist()) == {0, 1}
 
 
 def test_dropout_scales_the_kept_values_and_its_gradient_follows_the_same_mask():
@@ -60,7 +60,7 @@ def test_dropout_scales_the_kept_values_and_its_gradient_follows_the_same_mask()
     torch.manual_seed(5)
     out = dropout(x, 0.25)
     torch.manual_seed(5)
-    dropped = drop_mask(x.shape, 0.25)
+    dropped = keep_mask(x.shape, 0.25) == 0
     assert torch.allclose(out, torch.where(dropped, 0.0, x / 0.75))
     out.sum().backward()
     assert torch.allclose(x.grad, torch.where(dropped, 0.0, torch.full_like(x, 1 / 0.75)))
@@ -82,11 +82,11 @@ def test_attention_does_sdpas_math_with_the_mask(monkeypatch):
     layer = nn.Module()
     expected, _ = sdpa_attention_forward(layer, query, key, value, padding, dropout=0.0, scaling=0.3, is_causal=False)
     # nothing dropped: the probabilities are only scaled by 1 / (1 - p)
-    monkeypatch.setattr(module, "drop_mask", lambda shape, p: torch.zeros(shape, dtype=torch.bool))
+    monkeypatch.setattr(module, "keep_mask", lambda shape, p: torch.ones(shape, dtype=torch.uint8))
     out, _ = attention(layer, query, key, value, padding, dropout=0.2, scaling=0.3, is_causal=False)
     assert torch.allclose(out, expected / 0.8, atol=1e-5)
-    everything = torch.ones(2, 4, 6, 6, dtype=torch.bool)
-    monkeypatch.setattr(module, "drop_mask", lambda shape, p: everything)
+    nothing = torch.zeros(2, 4, 6, 6, dtype=torch.uint8)
+    monkeypatch.setattr(module, "keep_mask", lambda shape, p: nothing)
     dropped_all, _ = attention(layer, query, key, value, padding, dropout=0.2, scaling=0.3, is_causal=False)
     assert torch.equal(dropped_all, torch.zeros_like(dropped_all))
 
@@ -135,3 +135,13 @@ def test_training_forward_ignores_what_sits_under_padding(bf16):
     torch.manual_seed(12)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         assert not torch.allclose(model(**batch).logits.float(), outputs[0])  # dropout is on
+
+
+def test_the_padding_mask_is_converted_once_per_mask_and_again_when_changed_in_place():
+    mask = torch.ones(1, 1, 2, 3, dtype=torch.bool)
+    first = module._additive(mask)
+    assert torch.equal(first, torch.zeros(1, 1, 2, 3)) and module._additive(mask) is first
+    mask[..., 2] = False
+    again = module._additive(mask)
+    assert again is not first and (again[..., 2] == torch.finfo(torch.float32).min).all()
+    assert (again[..., :2] == 0).all()

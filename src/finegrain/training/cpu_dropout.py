@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,28 +34,30 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["ATTENTION", "CpuDropout", "attention", "cpu_dropout", "drop_mask", "dropout"]
+__all__ = ["ATTENTION", "CpuDropout", "attention", "cpu_dropout", "dropout", "keep_mask"]
 
 ATTENTION = "finegrain_sdpa"  # the attention implementation's registered name
-_LEVELS = 1 << 16  # a mask value is one 16-bit draw
+_LEVELS = 1 << 8  # a mask value is one random byte
 
 
-def drop_mask(shape: torch.Size | tuple[int, ...], p: float) -> torch.Tensor:
-    """A bool tensor of ``shape``, each value True (dropped) with probability ``p``, independently.
+def keep_mask(shape: torch.Size | tuple[int, ...], p: float) -> torch.Tensor:
+    """A uint8 tensor of ``shape``: 0 where a value is dropped (probability ``p``, independently), 1 where kept.
 
-    A value is dropped when its 16-bit draw is below ``floor(p * 2**16)``; a draw equal to it (one
-    value in 65,536) is dropped with probability ``frac(p * 2**16)``, so the total is ``p`` exactly.
+    Each value gets one random byte and is dropped when that byte is below ``floor(256 p)``; a byte
+    equal to it (one value in 256) is dropped with probability ``frac(256 p)``, drawn again, so the
+    total is ``p`` exactly. uint8, not bool: multiplying by it is 5x faster here than ``masked_fill``.
     """
     seed = int(torch.randint(0, 2**62, (1,)).item())  # torch's generator decides, and resumes
-    rng = np.random.Generator(np.random.PCG64(seed))
+    bits = np.random.PCG64(seed)
+    n = math.prod(shape)
+    draws = bits.random_raw(-(-n // 8)).view(np.uint8)[:n]  # eight bytes a draw, all used
     threshold = p * _LEVELS
     whole = int(threshold)
-    draws = rng.integers(0, _LEVELS, math.prod(shape), dtype=np.uint16)
-    dropped = draws < whole
+    kept = draws >= whole
     if threshold > whole:
         edge = np.flatnonzero(draws == whole)
-        dropped[edge] = rng.random(len(edge)) < threshold - whole
-    return torch.from_numpy(dropped).view(shape)
+        kept[edge] = np.random.Generator(bits).random(len(edge)) >= threshold - whole
+    return torch.from_numpy(kept.view(np.uint8)).view(shape)
 
 
 class _Dropout(torch.autograd.Function):
@@ -62,26 +65,26 @@ class _Dropout(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, p: float) -> torch.Tensor:
-        dropped = drop_mask(x.shape, p)
-        ctx.save_for_backward(dropped)  # one byte a value: less than PyTorch's saved noise tensor
+        kept = keep_mask(x.shape, p)
+        ctx.save_for_backward(kept)  # one byte a value, as PyTorch's own dropout keeps
         ctx.scale = 1.0 / (1.0 - p)
-        return x.mul(ctx.scale).masked_fill_(dropped, 0)
+        return (x * kept).mul_(ctx.scale)  # x times 0 or 1 is exact: the same values as x * scale, masked
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        (dropped,) = ctx.saved_tensors
-        return grad.mul(ctx.scale).masked_fill_(dropped, 0), None
+        (kept,) = ctx.saved_tensors
+        return (grad * kept).mul_(ctx.scale), None
 
 
 def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
-    """``torch.nn.functional.dropout`` with the mask drawn by :func:`drop_mask` when that applies."""
+    """``torch.nn.functional.dropout`` with the mask drawn by :func:`keep_mask` when that applies."""
     if not training or p <= 0.0 or p >= 1.0 or x.device.type != "cpu":
         return nn.functional.dropout(x, p, training)
     return _Dropout.apply(x, p)
 
 
 class CpuDropout(nn.Dropout):
-    """``nn.Dropout`` (same ``p``, same place in the model) whose CPU masks come from :func:`drop_mask`."""
+    """``nn.Dropout`` (same ``p``, same place in the model) whose CPU masks come from :func:`keep_mask`."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = dropout(x, self.p, self.training)
@@ -94,7 +97,7 @@ def attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: 
     """transformers' SDPA attention, except when it would drop attention probabilities on CPU.
 
     There, SDPA runs its math path: q, k, v in fp32, each of q and k times sqrt(scale), softmax,
-    dropout, times v, back to the input dtype. This does the same with :func:`drop_mask`'s mask.
+    dropout, times v, back to the input dtype. This does the same with :func:`keep_mask`'s mask.
     Anything else (no dropout, GPU, causal, grouped heads, a position bias, a cache, a softcap,
     attention sinks, attention weights asked for) is SDPA's.
     """
@@ -110,13 +113,31 @@ def attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: 
     with torch.autocast(query.device.type, enabled=False):
         scores = (query.float() * root) @ (key.float() * root).transpose(-2, -1)
         if attention_mask is not None:
-            if attention_mask.dtype == torch.bool:  # True: attend
-                scores = scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
-            else:
-                scores = scores + attention_mask
+            scores = scores + _additive(attention_mask)
         probabilities = _Dropout.apply(scores.softmax(-1), dropout)
         out = (probabilities @ value.float()).to(query.dtype)
     return out.transpose(1, 2).contiguous(), None
+
+
+_last_mask: tuple[Any, int, torch.Tensor] | None = None  # a bool mask (weakly), its version, its additive form
+
+
+def _additive(mask: torch.Tensor) -> torch.Tensor:
+    """A bool mask (True: attend) as 0 / float32 min to add to the scores, as SDPA's math path does.
+
+    Every layer of a forward pass gets the same mask tensor, so the conversion is done once per
+    pass; adding is 10x faster here than ``masked_fill`` with a bool mask, and gives the same
+    scores (a score plus float32 min rounds to float32 min) and the same gradients.
+    """
+    global _last_mask
+    if mask.dtype != torch.bool:
+        return mask
+    if _last_mask is not None and _last_mask[0]() is mask and _last_mask[1] == mask._version:
+        return _last_mask[2]
+    additive = torch.zeros(mask.shape, dtype=torch.float32, device=mask.device)
+    additive.masked_fill_(~mask, torch.finfo(torch.float32).min)
+    _last_mask = (weakref.ref(mask), mask._version, additive)
+    return additive
 
 
 def _register() -> None:
