@@ -18,6 +18,12 @@ x epochs / the seconds of training alone (finegrain: run.json ``timing``; HF: ar
 
     python benchmarks/ner_quality.py --seeds 0,1,2 --hf-lrs 5e-5,1.5e-4   # the full comparison (run it alone)
     python benchmarks/ner_quality.py --limit 100 --epochs 1  # a smoke test
+    python benchmarks/ner_quality.py --seeds 0,1 --fresh     # each training in a process of its own
+
+By default all runs share this one process, so the Trainer runs after finegrain has set its
+process-wide allocator setting (``train.cpu_allocator``) and gains from it. ``--fresh`` runs every
+training in a new process, as a user runs either, alternating which goes first per seed, and prints
+each seed's speed ratio.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -159,16 +167,25 @@ def main() -> None:
     parser.add_argument("--hf-lrs", default=str(HF_LR),
                         help=f"comma-separated lrs for the plain Trainer (default {HF_LR:g}, run_ner's); a second"
                              " one, e.g. finegrain's NER default 1.5e-4, shows how much of a gap is the lr")
+    parser.add_argument("--fresh", action="store_true", help="each training in a new process of its own")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one training, printed as JSON
     args = parser.parse_args()
+    if args.one:
+        return _one(args)
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     hf_lrs = [float(v) for v in args.hf_lrs.split(",") if v.strip()]
     data = tweet_ner(args.limit)
     runs: dict[str, list[dict]] = {"finegrain": [], **{f"hf_trainer_best lr {lr:g}": [] for lr in hf_lrs}}
-    for seed in seeds:
-        with tempfile.TemporaryDirectory() as workdir:
-            runs["finegrain"].append(run_finegrain(args.limit, args.epochs, workdir, seed, args.lr))
-            for lr in hf_lrs:
-                runs[f"hf_trainer_best lr {lr:g}"].append(run_hf(data, args.epochs, workdir, seed, lr))
+    for index, seed in enumerate(seeds):
+        if args.fresh:
+            names = list(runs) if index % 2 == 0 else list(runs)[::-1]  # who goes first alternates
+            for name in names:
+                runs[name].append(_in_new_process(args, name, seed))
+        else:
+            with tempfile.TemporaryDirectory() as workdir:
+                runs["finegrain"].append(run_finegrain(args.limit, args.epochs, workdir, seed, args.lr))
+                for lr in hf_lrs:
+                    runs[f"hf_trainer_best lr {lr:g}"].append(run_hf(data, args.epochs, workdir, seed, lr))
         print(f"seed {seed}: " + ", ".join(f"{name} entity-F1 {scores[-1]['entity_f1']:.4f} "
                                           f"({scores[-1]['samples_per_second']:.1f} samples/s)"
                                           for name, scores in runs.items()), flush=True)
@@ -186,6 +203,27 @@ def main() -> None:
     for name, plain in mean.items():
         print(f"  ratio of means finegrain / {name}: entity-F1 {ours[0] / max(plain[0], 1e-9):.3f}, "
               f"samples/s {ours[1] / plain[1]:.3f}")
+        pairs = [f["samples_per_second"] / h["samples_per_second"] for f, h in zip(runs["finegrain"], runs[name])]
+        print(f"  per-seed speed ratios finegrain / {name}: " + ", ".join(f"{r:.2f}" for r in pairs))
+
+
+def _in_new_process(args: argparse.Namespace, name: str, seed: int) -> dict:
+    command = [sys.executable, __file__, "--one", name, "--seeds", str(seed), "--epochs", str(args.epochs)]
+    command += ["--limit", str(args.limit)] if args.limit else []
+    command += ["--lr", str(args.lr)] if args.lr else []
+    lines = subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines()
+    return json.loads(next(line for line in reversed(lines) if line.startswith("{")))
+
+
+def _one(args: argparse.Namespace) -> None:
+    seed = int(args.seeds)
+    with tempfile.TemporaryDirectory() as workdir:
+        if args.one == "finegrain":
+            result = run_finegrain(args.limit, args.epochs, workdir, seed, args.lr)
+        else:
+            lr = float(args.one.rsplit(" ", 1)[1])  # "hf_trainer_best lr 5e-05"
+            result = run_hf(tweet_ner(args.limit), args.epochs, workdir, seed, lr)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":
