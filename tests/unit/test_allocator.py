@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -31,9 +33,6 @@ print(" ".join(map(str, faults)))
 
 def _step_faults(tmp_path, mode: str) -> list[int] | None:
     """Page faults of 8 steps in a fresh process: what earlier tests left in this one's heap plays no part."""
-    import subprocess
-    import sys
-
     script = tmp_path / "steps.py"
     script.write_text(_STEPS_SCRIPT)
     done = subprocess.run([sys.executable, str(script), mode], capture_output=True, text=True, check=True)

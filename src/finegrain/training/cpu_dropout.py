@@ -125,11 +125,12 @@ _last_mask: tuple[Any, int, torch.Tensor] | None = None  # a bool mask (weakly),
 
 
 def _additive(mask: torch.Tensor) -> torch.Tensor:
-    """A bool mask (True: attend) as 0 / float32 min to add to the scores, as SDPA's math path does.
+    """A bool mask (True: attend) as 0 / float32 min, to add to the scores (SDPA's math path adds one too).
 
     Every layer of a forward pass gets the same mask tensor, so the conversion is done once per
-    pass; adding is 10x faster here than ``masked_fill`` with a bool mask, and gives the same
-    scores (a score plus float32 min rounds to float32 min) and the same gradients.
+    pass. Adding took 119 us here against 652 for ``masked_fill`` with the bool mask (forward +
+    backward, 16 x 12 x 34 x 34), with the same probabilities: any score below 1e31 plus float32 min
+    rounds to float32 min, which softmax turns into exactly 0, so those positions get no gradient either.
     """
     global _last_mask
     if mask.dtype != torch.bool:
