@@ -145,3 +145,66 @@ def test_the_padding_mask_is_converted_once_per_mask_and_again_when_changed_in_p
     again = module._additive(mask)
     assert again is not first and (again[..., 2] == torch.finfo(torch.float32).min).all()
     assert (again[..., :2] == 0).all()
+
+
+def _autograd_reference(query, key, value, padding, kept, p, scaling):
+    """SDPA's CPU math path with dropout, op by op, differentiated by autograd."""
+    root = math.sqrt(scaling)
+    with torch.autocast("cpu", enabled=False):
+        scores = (query.float() * root) @ (key.float() * root).transpose(-2, -1)
+        scores = scores.masked_fill(~padding, torch.finfo(torch.float32).min)
+        dropped = scores.softmax(-1) * kept / (1 - p)
+        return (dropped @ value.float()).to(query.dtype).transpose(1, 2)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_attention_gradients_are_autograds_for_the_same_math(monkeypatch, dtype):
+    generator = torch.Generator().manual_seed(3)
+    # q, k, v as transformers hands them over: [batch, heads, length, size] views of [batch, length, hidden]
+    leaves = [torch.randn(2, 7, 4 * 8, generator=generator).to(dtype).requires_grad_() for _ in range(3)]
+    query, key, value = (leaf.view(2, 7, 4, 8).transpose(1, 2) for leaf in leaves)
+    padding = torch.ones(2, 1, 7, 7, dtype=torch.bool)
+    padding[1, ..., 5:] = False
+    kept = keep_mask((2, 4, 7, 7), 0.25)
+    assert 0 < int(kept.sum()) < kept.numel()
+    monkeypatch.setattr(module, "keep_mask", lambda shape, p: kept)
+    upstream = torch.randn(2, 7, 4, 8, generator=generator).to(dtype)
+
+    out, _ = attention(nn.Module(), query, key, value, padding, dropout=0.25, scaling=0.3, is_causal=False)
+    grads = torch.autograd.grad(out, leaves, upstream)
+    expected = _autograd_reference(query, key, value, padding, kept, 0.25, 0.3)
+    expected_grads = torch.autograd.grad(expected, leaves, upstream)
+
+    assert out.shape == (2, 7, 4, 8) and out.is_contiguous() and out.dtype == dtype
+    tolerance = {"rtol": 1e-5, "atol": 1e-6} if dtype == torch.float32 else {"rtol": 1e-2, "atol": 1e-3}
+    assert torch.allclose(out.float(), expected.float(), **tolerance)
+    for mine, reference in zip(grads, expected_grads):
+        assert mine.dtype == dtype
+        assert torch.allclose(mine.float(), reference.float(), **tolerance)
+
+
+def test_attention_computes_only_the_gradients_asked_for(monkeypatch):
+    generator = torch.Generator().manual_seed(4)
+    query = torch.randn(1, 2, 5, 4, generator=generator, requires_grad=True)
+    key, value = (torch.randn(1, 2, 5, 4, generator=generator) for _ in range(2))
+    out, _ = attention(nn.Module(), query, key, value, None, dropout=0.1, scaling=0.5, is_causal=False)
+    (grad_query,) = torch.autograd.grad(out.sum(), [query])
+    assert grad_query.shape == query.shape and torch.isfinite(grad_query).all()
+
+
+def test_one_stream_seeds_once_from_torch_and_repeats_from_the_same_state():
+    def one_pass():
+        with module.one_stream():
+            masks = [keep_mask((3, 40), 0.1), keep_mask((2, 5, 7), 0.3), keep_mask((3, 40), 0.1)]
+        return masks, torch.randint(0, 2**62, (1,)).item()
+
+    torch.manual_seed(7)
+    first, after_first = one_pass()
+    torch.manual_seed(7)
+    again, after_again = one_pass()
+    assert all(torch.equal(a, b) for a, b in zip(first, again))
+    assert not torch.equal(first[0], first[2])  # the stream goes on from mask to mask
+    torch.manual_seed(7)
+    torch.randint(0, 2**62, (1,))  # the one draw a pass takes from torch's generator
+    assert after_first == after_again == torch.randint(0, 2**62, (1,)).item()
+    assert module._stream is None  # closed again

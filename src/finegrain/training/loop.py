@@ -13,6 +13,7 @@ import math
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -28,10 +29,10 @@ from finegrain.training.allocator import cap_kernel_caches, keep_freed_memory, r
 from finegrain.training.batching import LengthGroupedBatchSampler
 from finegrain.training.checkpoint import STATE_FILE, TrainerState, latest_checkpoint, read_state, state_dict, swap_in
 from finegrain.training.compact_vocab import compact_embeddings
-from finegrain.training.cpu_dropout import cpu_dropout
+from finegrain.training.cpu_dropout import cpu_dropout, one_stream
 from finegrain.training.inference import predict_logits
 from finegrain.training.memory import PeakMemory
-from finegrain.training.optim import build_optimizer, build_schedule
+from finegrain.training.optim import build_optimizer, build_schedule, clip_gradients
 from finegrain.training.precision import autocast_dtype
 from finegrain.training.progress import training_progress
 from finegrain.training.run_dir import RunDir
@@ -93,6 +94,7 @@ class _Session:
     total_steps: int
     meter: _SpeedMeter
     memory: PeakMemory
+    masks: Callable[[], AbstractContextManager] = nullcontext  # wraps each forward pass's dropout masks
 
 
 def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: Any, labels: LabelMap,
@@ -113,6 +115,8 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
     # the same dropout with masks drawn fast; nothing saved changes (training/cpu_dropout.py)
     dropout = cpu_dropout(model) if train.cpu_dropout and accelerator.device.type == "cpu" else None
     session = _prepare(accelerator, model, task, method, train_features, train, lr, pad_id, run, compact)
+    if dropout is not None:
+        session.masks = one_stream  # one seeding per forward pass, not per mask
     if checkpoint is not None:
         accelerator.load_state(str(checkpoint))
         session.state = resumed
@@ -192,13 +196,14 @@ def _train_step(session: _Session, batch: dict[str, torch.Tensor]) -> bool:
     """
     accelerator, state = session.accelerator, session.state
     with accelerator.accumulate(session.model):
-        logits = _forward(session.task, session.model, batch)
+        with session.masks():
+            logits = _forward(session.task, session.model, batch)
         loss = session.task.loss(logits, batch)
         session.memory.sample()  # the activations are all held here
         accelerator.backward(loss)
         session.memory.sample()  # the gradients
         if accelerator.sync_gradients and session.train.max_grad_norm:
-            accelerator.clip_grad_norm_(session.trainable, session.train.max_grad_norm)
+            clip_gradients(accelerator, session.trainable, session.train.max_grad_norm)
         session.optimizer.step()
         session.memory.sample()  # the gradients and the optimizer's state
         session.schedule.step()
