@@ -208,3 +208,10 @@ def test_one_stream_seeds_once_from_torch_and_repeats_from_the_same_state():
     torch.randint(0, 2**62, (1,))  # the one draw a pass takes from torch's generator
     assert after_first == after_again == torch.randint(0, 2**62, (1,)).item()
     assert module._stream is None  # closed again
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_one_pass_mask_gives_the_values_of_mask_then_scale(dtype):
+    x = torch.randn(8, 33, generator=torch.Generator().manual_seed(6)).to(dtype)
+    kept = keep_mask(x.shape, 0.1)
+    assert torch.equal(module._masked(x, kept, 1 / 0.9), (x * kept).mul_(1 / 0.9))

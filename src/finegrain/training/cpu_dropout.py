@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import math
 import weakref
 from collections.abc import Iterator
@@ -116,12 +117,26 @@ class _Dropout(torch.autograd.Function):
         kept = keep_mask(x.shape, p)
         ctx.save_for_backward(kept)  # one byte a value, as PyTorch's own dropout keeps
         ctx.scale = 1.0 / (1.0 - p)
-        return (x * kept).mul_(ctx.scale)  # x times 0 or 1 is exact: the same values as x * scale, masked
+        return _masked(x, kept, ctx.scale)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         (kept,) = ctx.saved_tensors
-        return (grad * kept).mul_(ctx.scale), None
+        return _masked(grad, kept, ctx.scale), None
+
+
+def _masked(x: torch.Tensor, kept: torch.Tensor, scale: float) -> torch.Tensor:
+    """``x * scale`` where ``kept`` is 1, 0 where it is 0, in one pass: 0 + scale * x * kept.
+
+    The same values as ``(x * kept) * scale`` (x times 0 or 1 is exact, then one rounding of
+    x * scale, computed in fp32 for bf16 x) in one pass instead of two.
+    """
+    return torch.addcmul(_zero(x.dtype), x, kept, value=scale)
+
+
+@functools.cache
+def _zero(dtype: torch.dtype) -> torch.Tensor:
+    return torch.zeros((), dtype=dtype)
 
 
 def dropout(x: torch.Tensor, p: float, training: bool = True) -> torch.Tensor:
@@ -193,7 +208,7 @@ class _Attention(torch.autograd.Function):
         probabilities = torch.softmax(scores, -1)
         kept = keep_mask((batch, heads, length, scores.shape[-1]), p).view(scores.shape)
         scale = 1.0 / (1.0 - p)
-        dropped = (probabilities * kept).mul_(scale)
+        dropped = _masked(probabilities, kept, scale)
         out = torch.bmm(dropped, v)
         ctx.save_for_backward(q, k, v, probabilities, kept, dropped)
         ctx.root, ctx.scale, ctx.dtypes = root, scale, (query.dtype, key.dtype, value.dtype)
@@ -215,7 +230,7 @@ class _Attention(torch.autograd.Function):
             grad_v = _tokens_first(torch.bmm(dropped.transpose(1, 2), grad),
                                    batch, ctx.dtypes[2]).transpose(1, 2)
         if want_q or want_k:
-            grad_probabilities = torch.bmm(grad, v.transpose(1, 2)).mul_(kept).mul_(ctx.scale)
+            grad_probabilities = _masked(torch.bmm(grad, v.transpose(1, 2)), kept, ctx.scale)
             grad_scores = torch._softmax_backward_data(grad_probabilities, probabilities, -1, probabilities.dtype)
             if want_q:
                 grad_q = _tokens_first(torch.bmm(grad_scores, k).mul_(ctx.root), batch, ctx.dtypes[0]).transpose(1, 2)
