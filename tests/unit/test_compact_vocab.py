@@ -113,3 +113,28 @@ def test_a_run_with_compact_embeddings_saves_what_a_dense_run_saves(tiny_model_d
     for name, tensor in dense.items():
         torch.testing.assert_close(compacted[name], tensor, atol=1e-5, rtol=1e-4, msg=name)
     assert compact_metrics["test"]["accuracy"] == dense_metrics["test"]["accuracy"]
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_failed_run_leaves_the_model_its_own_embedding_and_dropout(tiny_model_dir, sentiment_files, tmp_path,
+                                                                       monkeypatch):
+    import finegrain.training.loop as loop
+    from finegrain.training.cpu_dropout import CpuDropout
+
+    seen = {}
+
+    def failing_step(session, batch):
+        seen["model"] = session.accelerator.unwrap_model(session.model)
+        assert isinstance(seen["model"].get_input_embeddings(), CompactEmbedding)  # swapped in while training
+        raise RuntimeError("stopped mid-training")
+
+    monkeypatch.setattr(loop, "_train_step", failing_step)
+    config = {"model": {"name": str(tiny_model_dir), "max_length": 32},
+              "data": {"train": str(sentiment_files["train"]), "test": str(sentiment_files["test"])},
+              "train": {"epochs": 1, "batch_size": 8, "seed": 0}, "output": str(tmp_path / "run")}
+    with pytest.raises(RuntimeError, match="stopped mid-training"):
+        finegrain.train(config)
+    model = seen["model"]
+    assert type(model.get_input_embeddings()) is torch.nn.Embedding
+    assert not any(isinstance(m, CpuDropout) for m in model.modules())
+    assert model.config._attn_implementation == "sdpa"

@@ -112,16 +112,32 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
     compact = compact_embeddings(model, [train_features, validation_features]) if compact_wanted else None
     if compact is not None:  # the saved model holds the full embedding matrix
         save_best = _expanded(compact, save_best)
-    # the same dropout with masks drawn fast; nothing saved changes (training/cpu_dropout.py)
-    dropout = cpu_dropout(model) if train.cpu_dropout and accelerator.device.type == "cpu" else None
-    session = _prepare(accelerator, model, task, method, train_features, train, lr, pad_id, run, compact)
-    if dropout is not None:
-        session.masks = one_stream  # one seeding per forward pass, not per mask
-    if checkpoint is not None:
-        accelerator.load_state(str(checkpoint))
-        session.state = resumed
-    state = session.state
-    state.compact_embeddings = compact is not None
+    dropout = None
+    try:  # the model gets its own embedding and dropout back however training ends
+        # the same dropout with masks drawn fast; nothing saved changes (training/cpu_dropout.py)
+        dropout = cpu_dropout(model) if train.cpu_dropout and accelerator.device.type == "cpu" else None
+        session = _prepare(accelerator, model, task, method, train_features, train, lr, pad_id, run, compact)
+        if dropout is not None:
+            session.masks = one_stream  # one seeding per forward pass, not per mask
+        if checkpoint is not None:
+            accelerator.load_state(str(checkpoint))
+            session.state = resumed
+        state = session.state
+        state.compact_embeddings = compact is not None
+        _train(session, validation, validation_features, labels, pad_id, save_best)
+    finally:
+        if compact is not None:
+            compact.restore()
+        if dropout is not None:
+            dropout.restore()
+    trainable = sum(p.numel() for p in session.trainable)
+    return FitResult(state, session.total_steps, trainable, session.memory.peak_mb(), session.memory.peak_rss_mb())
+
+
+def _train(session: _Session, validation: Split | None, validation_features: list | None, labels: LabelMap,
+           pad_id: int, save_best: Callable[[torch.nn.Module], None]) -> None:
+    """Steps until the planned total (or early stopping), evaluating every epoch or ``eval_every`` steps."""
+    state, train, accelerator = session.state, session.train, session.accelerator
 
     def evaluate() -> None:
         session.meter.pause(state)
@@ -146,12 +162,6 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
             session.meter.pause(state)
         if state.last_eval_step != state.global_step:
             evaluate()
-    if compact is not None:
-        compact.restore()
-    if dropout is not None:
-        dropout.restore()
-    trainable = sum(p.numel() for p in session.trainable)
-    return FitResult(state, session.total_steps, trainable, session.memory.peak_mb(), session.memory.peak_rss_mb())
 
 
 def _expanded(compact: Any, save_best: Callable[[torch.nn.Module], None]) -> Callable[[torch.nn.Module], None]:
