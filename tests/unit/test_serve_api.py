@@ -167,3 +167,16 @@ def test_batcher_isolates_a_failing_text_and_finishes_queued_work_on_stop():
     assert good == [{"label": "A"}, {"label": "B"}] and late == [{"label": "C"}]
     assert isinstance(bad, ValueError)
     assert calls[0] == ["a", "b", "boom", "c"], "the three requests were one batch first"
+
+
+def test_the_command_line_serves_with_the_settings_defaults_and_passes_each_option(monkeypatch):
+    from finegrain.cli.main import build_parser
+    from finegrain.cli.serve import _settings
+
+    monkeypatch.delenv("FINEGRAIN_API_KEY", raising=False)
+    parser = build_parser()
+    assert ServeSettings(**_settings(parser.parse_args(["serve", "runs/x"]))) == ServeSettings()
+    given = parser.parse_args(["serve", "runs/x", "--max-batch", "8", "--max-wait-ms", "1.5", "--forward-batch", "4",
+                               "--max-texts", "9", "--max-chars", "99", "--api-key", "k"])
+    assert ServeSettings(**_settings(given)) == ServeSettings(max_batch=8, max_wait_ms=1.5, forward_batch=4,
+                                                              api_key="k", max_texts=9, max_chars=99)

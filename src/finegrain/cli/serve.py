@@ -13,10 +13,12 @@ import os
 from pathlib import Path
 
 from finegrain.errors import ConfigError, RunDirError
+from finegrain.serving.settings import ServeSettings
 
 __all__ = ["add_parser", "run", "app_from_environment"]
 
 _ENVIRONMENT = "FINEGRAIN_SERVE"  # how worker processes (--workers > 1) receive the settings
+_DEFAULTS = ServeSettings()
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -30,13 +32,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 for all)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument("--workers", type=int, default=1, help="server processes, each with its own model (default 1)")
-    parser.add_argument("--max-batch", type=int, default=32, help="texts per model call (default 32; 1 = no batching)")
-    parser.add_argument("--max-wait-ms", type=float, default=5.0,
-                        help="how long a batch waits to fill up, in ms (default 5)")
-    parser.add_argument("--forward-batch", type=int, default=16,
-                        help="texts per forward pass; a larger micro-batch runs length-sorted in chunks (default 16)")
-    parser.add_argument("--max-texts", type=int, default=64, help="texts per request (default 64; more: 413)")
-    parser.add_argument("--max-chars", type=int, default=5000, help="characters per text (default 5000; more: 413)")
+    parser.add_argument("--max-batch", type=int, default=_DEFAULTS.max_batch,
+                        help=f"texts per model call (default {_DEFAULTS.max_batch}; 1 = no batching)")
+    parser.add_argument("--max-wait-ms", type=float, default=_DEFAULTS.max_wait_ms,
+                        help=f"how long a batch waits to fill up, in ms (default {_DEFAULTS.max_wait_ms:g})")
+    parser.add_argument("--forward-batch", type=int, default=_DEFAULTS.forward_batch,
+                        help="texts per forward pass; a larger micro-batch runs length-sorted in chunks"
+                             f" (default {_DEFAULTS.forward_batch})")
+    parser.add_argument("--max-texts", type=int, default=_DEFAULTS.max_texts,
+                        help=f"texts per request (default {_DEFAULTS.max_texts}; more: 413)")
+    parser.add_argument("--max-chars", type=int, default=_DEFAULTS.max_chars,
+                        help=f"characters per text (default {_DEFAULTS.max_chars}; more: 413)")
     parser.add_argument("--api-key", default=os.environ.get("FINEGRAIN_API_KEY"),
                         help="require this key in X-API-Key (default: $FINEGRAIN_API_KEY; none: open)")
     parser.set_defaults(handler=run)

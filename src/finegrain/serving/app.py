@@ -18,7 +18,7 @@ import logging
 import secrets
 import time
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import partial
 from importlib import resources
 from typing import Any
@@ -31,26 +31,12 @@ from pydantic import BaseModel, ConfigDict, StrictStr
 from finegrain.errors import FinegrainError
 from finegrain.serving.batcher import MicroBatcher, ShuttingDown
 from finegrain.serving.metrics import CONTENT_TYPE, ServiceMetrics
+from finegrain.serving.settings import ServeSettings
 
 __all__ = ["create_app", "ServeSettings", "ApiError"]
 
 LOGGER = logging.getLogger("finegrain.serve")
 _PATHS = ("/", "/health", "/ready", "/metrics", "/v1/info", "/v1/predict", "/docs", "/openapi.json")
-
-
-@dataclass(frozen=True)
-class ServeSettings:
-    max_batch: int = 32  # texts per model call: beyond ~32 a CPU gains little and latency grows
-    max_wait_ms: float = 5.0  # how long the first text of a batch waits for company
-    # texts per forward pass: a micro-batch runs length-sorted in chunks of this size, so that each pads
-    # little (on this 2-core CPU one forward of 32 tweets cost 8.7 ms a text, chunks of 16 5.5 to 7.0)
-    forward_batch: int = 16
-    api_key: str | None = None  # required in X-API-Key (or Authorization: Bearer) when set
-    max_texts: int = 64  # per request
-    max_chars: int = 5000  # per text; a model reads at most max_length tokens anyway
-
-    def max_body_bytes(self) -> int:
-        return self.max_texts * (self.max_chars * 4 + 16) + 4096  # UTF-8 is at most 4 bytes a character
 
 
 class ApiError(Exception):
