@@ -18,8 +18,8 @@ forward + backward 1.06x (benchmarks/results/dropout_probe.txt).
 the model uses PyTorch's SDPA attention, routes attention through :func:`attention`, which does the
 math SDPA does on CPU when it drops attention probabilities (fp32, the same order of operations)
 with this mask, as one autograd node with its backward pass written out (forward + backward of
-one layer's attention, 16 x 12 heads x 31 tokens: 4.37 -> 3.77 ms, medians of 1,400 alternated
-calls). ``restore()`` puts everything back. Off the CPU, outside training, or with ``p`` of
+one layer's attention, 16 x 31 tokens, 12 heads: 0.91-0.92x the time of autograd's graph for the
+same math, with the same output; benchmarks/results/attention_probe.txt). ``restore()`` puts everything back. Off the CPU, outside training, or with ``p`` of
 0 everything is PyTorch's own.
 
 Example:
@@ -96,7 +96,7 @@ def one_stream() -> Iterator[None]:
 
     The training loop wraps each forward pass in it: seeding a PCG64 costs little on its own
     (8 us), but during training, between matrix products that evict the caches, seeding and
-    its torch draw took 160 of the 340 us a mask cost, 19 times a step. The masks stay a
+    its torch draw took 160 of the 340 us a mask cost, 19-20 times a step. The masks stay a
     function of torch's generator: a forward pass that starts from the same generator state
     draws the same masks, so ``torch.manual_seed`` fixes them and a resumed run draws the masks
     an uninterrupted run draws.
@@ -178,7 +178,7 @@ def attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: 
 
 
 class _Attention(torch.autograd.Function):
-    """SDPA's CPU math path with dropout, as one autograd node: the same operations in the same order.
+    """SDPA's CPU math path with dropout, as one autograd node: the same arithmetic in the same order.
 
     Forward: q and k in fp32, each times sqrt(scale); scores = q k^T, plus the additive mask;
     softmax; dropout; times v in fp32; back to the input dtype. The backward pass is what autograd
