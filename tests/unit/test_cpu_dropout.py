@@ -183,13 +183,18 @@ def test_attention_gradients_are_autograds_for_the_same_math(monkeypatch, dtype)
         assert torch.allclose(mine.float(), reference.float(), **tolerance)
 
 
-def test_attention_computes_only_the_gradients_asked_for(monkeypatch):
+def test_attention_gives_q_alone_its_gradient_when_k_and_v_need_none(monkeypatch):
     generator = torch.Generator().manual_seed(4)
     query = torch.randn(1, 2, 5, 4, generator=generator, requires_grad=True)
     key, value = (torch.randn(1, 2, 5, 4, generator=generator) for _ in range(2))
+    kept = keep_mask((1, 2, 5, 5), 0.1)
+    monkeypatch.setattr(module, "keep_mask", lambda shape, p: kept)
     out, _ = attention(nn.Module(), query, key, value, None, dropout=0.1, scaling=0.5, is_causal=False)
     (grad_query,) = torch.autograd.grad(out.sum(), [query])
-    assert grad_query.shape == query.shape and torch.isfinite(grad_query).all()
+    everywhere = torch.ones(1, 1, 5, 5, dtype=torch.bool)
+    expected = _autograd_reference(query, key, value, everywhere, kept, 0.1, 0.5)
+    (expected_grad,) = torch.autograd.grad(expected.sum(), [query])
+    assert torch.allclose(grad_query, expected_grad, rtol=1e-5, atol=1e-6)
 
 
 def test_one_stream_seeds_once_from_torch_and_repeats_from_the_same_state():

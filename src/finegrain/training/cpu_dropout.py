@@ -19,8 +19,8 @@ the model uses PyTorch's SDPA attention, routes attention through :func:`attenti
 math SDPA does on CPU when it drops attention probabilities (fp32, the same order of operations)
 with this mask, as one autograd node with its backward pass written out (forward + backward of
 one layer's attention, 16 x 31 tokens, 12 heads: 0.91-0.92x the time of autograd's graph for the
-same math, with the same output; benchmarks/results/attention_probe.txt). ``restore()`` puts everything back. Off the CPU, outside training, or with ``p`` of
-0 everything is PyTorch's own.
+same math, with the same output; benchmarks/results/attention_probe.txt). ``restore()`` puts
+everything back. Off the CPU, outside training, or with ``p`` of 0 everything is PyTorch's own.
 
 Example:
     >>> swapped = cpu_dropout(model)  # doctest: +SKIP
