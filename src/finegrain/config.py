@@ -94,6 +94,9 @@ class TrainConfig(Section):
     # CPU: dropout masks drawn with numpy's PCG64 (exact Bernoulli(p), seeded from torch's generator)
     # instead of PyTorch's bernoulli_, serial outside Intel + MKL (training/cpu_dropout.py).
     cpu_dropout: bool = True
+    # CPU, with cpu_dropout: each BERT-style encoder layer trains as one autograd node with its backward
+    # pass written out: the same arithmetic in fewer ops (training/cpu_layer.py).
+    cpu_fused_layers: bool = True
     eval_every: int | None = Field(None, ge=1)  # optimizer steps; None: once per epoch
     patience: int | None = Field(None, ge=1)  # early stopping after this many evals without gain
     checkpoint_every: int | None = Field(None, ge=1)  # steps; None: at every evaluation

@@ -30,6 +30,7 @@ from finegrain.training.batching import LengthGroupedBatchSampler
 from finegrain.training.checkpoint import STATE_FILE, TrainerState, latest_checkpoint, read_state, state_dict, swap_in
 from finegrain.training.compact_vocab import compact_embeddings
 from finegrain.training.cpu_dropout import cpu_dropout, one_stream
+from finegrain.training.cpu_layer import fuse_layers
 from finegrain.training.inference import predict_logits
 from finegrain.training.memory import PeakMemory
 from finegrain.training.optim import build_optimizer, build_schedule, clip_gradients
@@ -112,10 +113,12 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
     compact = compact_embeddings(model, [train_features, validation_features]) if compact_wanted else None
     if compact is not None:  # the saved model holds the full embedding matrix
         save_best = _expanded(compact, save_best)
-    dropout = None
+    dropout = layers = None
     try:  # the model gets its own embedding and dropout back however training ends
         # the same dropout with masks drawn fast; nothing saved changes (training/cpu_dropout.py)
         dropout = cpu_dropout(model) if train.cpu_dropout and accelerator.device.type == "cpu" else None
+        # and each encoder layer as one autograd node drawing those masks (training/cpu_layer.py)
+        layers = fuse_layers(model) if dropout is not None and train.cpu_fused_layers else None
         session = _prepare(accelerator, model, task, method, train_features, train, lr, pad_id, run, compact)
         if dropout is not None:
             session.masks = one_stream  # one seeding per forward pass, not per mask
@@ -128,6 +131,8 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
     finally:
         if compact is not None:
             compact.restore()
+        if layers is not None:
+            layers.restore()
         if dropout is not None:
             dropout.restore()
     trainable = sum(p.numel() for p in session.trainable)
