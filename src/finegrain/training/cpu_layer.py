@@ -49,7 +49,7 @@ _PARAMETERS = ("attention.self.query", "attention.self.key", "attention.self.val
 
 
 def fusable(layer: nn.Module) -> bool:
-    """True when ``layer`` is a BERT-style encoder layer this node computes exactly."""
+    """True when ``layer`` is a BERT-style encoder layer whose math this node computes."""
     from transformers.activations import GELUActivation
 
     try:
@@ -93,6 +93,7 @@ def fuse_layers(model: nn.Module) -> FusedLayers:
 
 def _fused_forward(layer: nn.Module, stock: Any) -> Any:
     attention_module = layer.get_submodule("attention.self")
+    modules = [layer.get_submodule(name) for name in _PARAMETERS]
 
     def forward(hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None, *args: Any,
                 **kwargs: Any) -> torch.Tensor:
@@ -109,17 +110,9 @@ def _fused_forward(layer: nn.Module, stock: Any) -> Any:
         mask = _additive(attention_mask) if attention_mask is not None else None
         eps = (layer.attention.output.LayerNorm.eps, layer.output.LayerNorm.eps)
         return _Layer.apply(hidden_states, mask, attention_module.num_attention_heads, p_attention, p_hidden,
-                            dtype, eps, *_parameters(layer))
+                            dtype, eps, *(t for m in modules for t in (m.weight, m.bias)))
 
     return forward
-
-
-def _parameters(layer: nn.Module) -> list[torch.Tensor]:
-    out = []
-    for name in _PARAMETERS:
-        module = layer.get_submodule(name)
-        out += [module.weight, module.bias]
-    return out
 
 
 class _Layer(torch.autograd.Function):
@@ -207,8 +200,8 @@ class _Layer(torch.autograd.Function):
 
         d_qkv = torch.empty((tokens, 3 * hidden), dtype=dtype)
         split = d_qkv.view(batch, length, 3, heads, size)
-        d_out = d_context.transpose(1, 2).reshape(batch * heads, length, size)
         q, k, v = qkv_heads.unbind(0)
+        d_out = d_context.transpose(1, 2).reshape(batch * heads, length, size)
         _into(split[:, :, 2], torch.bmm(dropped.transpose(1, 2), d_out), batch)
         d_probabilities = _dropped_grad(torch.bmm(d_out, v.transpose(1, 2)), kept_a, scale_a, torch.float32)
         d_scores = torch._softmax_backward_data(d_probabilities, probabilities, -1, probabilities.dtype)
