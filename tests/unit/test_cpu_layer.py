@@ -10,6 +10,7 @@ from transformers import BertConfig, BertForTokenClassification
 from finegrain.training import cpu_layer
 from finegrain.training.cpu_dropout import cpu_dropout, one_stream
 from finegrain.training.cpu_layer import fusable, fuse_layers
+from test_cpu_dropout import _batch  # three sentences, two of them padded
 
 
 def _model(**overrides) -> BertForTokenClassification:
@@ -20,14 +21,6 @@ def _model(**overrides) -> BertForTokenClassification:
     model = BertForTokenClassification(BertConfig(**settings))
     cpu_dropout(model)
     return model.train()
-
-
-def _batch() -> dict[str, torch.Tensor]:
-    ids = torch.randint(5, 100, (3, 9), generator=torch.Generator().manual_seed(2))
-    mask = torch.ones_like(ids)
-    mask[1, 6:] = 0
-    mask[2, 3:] = 0
-    return {"input_ids": ids.masked_fill(mask == 0, 0), "attention_mask": mask}
 
 
 def _step(model: nn.Module, bf16: bool, seed: int = 3) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -146,7 +146,7 @@ class _Layer(torch.autograd.Function):
         probabilities = torch.softmax(scores, -1)
         kept_a = keep_mask((batch, heads, length, length), p_attention).view(scores.shape)
         scale_a = 1.0 / (1.0 - p_attention)
-        dropped = _dropped_grad(probabilities, kept_a, scale_a, dtype)
+        dropped = _kept_scaled(probabilities, kept_a, scale_a, dtype)
         context = _tokens_first(torch.bmm(dropped, v), batch, dtype).view(tokens, hidden)
 
         scale = 1.0 / (1.0 - p_hidden)
@@ -187,14 +187,14 @@ class _Layer(torch.autograd.Function):
 
         d_h2, d_g2, d_n2 = torch.ops.aten.native_layer_norm_backward(
             g, h2, [hidden], mean2, rstd2, g2, n2, [True, wants[14], wants[15]])
-        d_projected = _dropped_grad(d_h2, kept2, scale, dtype)
+        d_projected = _kept_scaled(d_h2, kept2, scale, dtype)
         d_wo2, d_bo2 = _weight_grads(d_projected, activated, wants[12], wants[13])
         d_inner = torch.ops.aten.gelu_backward(torch.mm(d_projected, wo2_c), inner)
         d_wi, d_bi = _weight_grads(d_inner, a1c, wants[10], wants[11])
         d_a1 = torch.add(d_h2, torch.mm(d_inner, wi_c))
         d_h1, d_g1, d_n1 = torch.ops.aten.native_layer_norm_backward(
             d_a1, h1, [hidden], mean1, rstd1, g1, n1, [True, wants[8], wants[9]])
-        d_attended = _dropped_grad(d_h1, kept1, scale, dtype)
+        d_attended = _kept_scaled(d_h1, kept1, scale, dtype)
         d_wo, d_bo = _weight_grads(d_attended, context, wants[6], wants[7])
         d_context = torch.mm(d_attended, wo_c).view(batch, length, heads, size)
 
@@ -203,7 +203,7 @@ class _Layer(torch.autograd.Function):
         q, k, v = qkv_heads.unbind(0)
         d_out = d_context.transpose(1, 2).reshape(batch * heads, length, size)
         _into(split[:, :, 2], torch.bmm(dropped.transpose(1, 2), d_out), batch)
-        d_probabilities = _dropped_grad(torch.bmm(d_out, v.transpose(1, 2)), kept_a, scale_a, torch.float32)
+        d_probabilities = _kept_scaled(torch.bmm(d_out, v.transpose(1, 2)), kept_a, scale_a, torch.float32)
         d_scores = torch._softmax_backward_data(d_probabilities, probabilities, -1, probabilities.dtype)
         d_scores = torch.mul(d_scores, ctx.scaling, out=torch.empty(d_scores.shape, dtype=dtype))
         _into(split[:, :, 0], torch.bmm(d_scores, k), batch)
@@ -219,9 +219,9 @@ class _Layer(torch.autograd.Function):
                 d_wo, d_bo, d_g1, d_n1, d_wi, d_bi, d_wo2, d_bo2, d_g2, d_n2)
 
 
-def _dropped_grad(grad: torch.Tensor, kept: torch.Tensor, scale: float, dtype: torch.dtype) -> torch.Tensor:
-    """``grad * kept * scale`` cast to ``dtype`` in one pass: the gradient of ``residual + scale * kept * x`` by x."""
-    return torch.addcmul(_zero(), grad, kept, value=scale, out=torch.empty(grad.shape, dtype=dtype))
+def _kept_scaled(x: torch.Tensor, kept: torch.Tensor, scale: float, dtype: torch.dtype) -> torch.Tensor:
+    """``x * kept * scale`` as a new ``dtype`` tensor, in one pass: dropout applied, or its gradient."""
+    return torch.addcmul(_zero(), x, kept, value=scale, out=torch.empty(x.shape, dtype=dtype))
 
 
 def _weight_grads(grad: torch.Tensor, inputs: torch.Tensor, weight: bool, bias: bool
