@@ -95,7 +95,7 @@ class TrainConfig(Section):
     # instead of PyTorch's bernoulli_, serial outside Intel + MKL (training/cpu_dropout.py).
     cpu_dropout: bool = True
     # CPU, with cpu_dropout: each BERT-style encoder layer trains as one autograd node with its backward
-    # pass written out: the same arithmetic in fewer ops (training/cpu_layer.py).
+    # pass written out, in fewer ops; attention products in bf16 with an fp32 softmax (training/cpu_layer.py).
     cpu_fused_layers: bool = True
     eval_every: int | None = Field(None, ge=1)  # optimizer steps; None: once per epoch
     patience: int | None = Field(None, ge=1)  # early stopping after this many evals without gain

@@ -125,13 +125,15 @@ class _Dropout(torch.autograd.Function):
         return _masked(grad, kept, ctx.scale), None
 
 
-def _masked(x: torch.Tensor, kept: torch.Tensor, scale: float) -> torch.Tensor:
+def _masked(x: torch.Tensor, kept: torch.Tensor, scale: float, dtype: torch.dtype | None = None) -> torch.Tensor:
     """``x * scale`` where ``kept`` is 1, 0 where it is 0, in one pass: 0 + scale * x * kept.
 
     The same values as ``(x * kept) * scale`` (x times 0 or 1 is exact, then one rounding of
-    x * scale, computed in fp32 for bf16 x) in one pass instead of two.
+    x * scale, computed in fp32 for bf16 x) in one pass instead of two; with ``dtype``, written
+    straight into a new tensor of that dtype (the cast in the same pass).
     """
-    return torch.addcmul(_zero(x.dtype), x, kept, value=scale)
+    out = torch.empty(x.shape, dtype=dtype) if dtype is not None and dtype != x.dtype else None
+    return torch.addcmul(_zero(x.dtype), x, kept, value=scale, out=out)
 
 
 @functools.cache

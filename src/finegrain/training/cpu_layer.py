@@ -22,7 +22,7 @@ states between layers stay fp32, as under autocast. Masks are drawn in the order
 draws them (attention, attention output, feed-forward output), so within
 :func:`~finegrain.training.cpu_dropout.one_stream` both use the same masks. Measured on MiniLM
 (16 x 35 tokens): gradients as close to fp32's as the stock layer's under autocast (median
-relative error 1.45% vs 1.44%), forward + backward 0.92x the time
+relative error 1.45% vs 1.44%), forward + backward 0.94x the time
 (benchmarks/results/cpu_layer_probe.txt).
 
 :func:`fuse_layers` puts this forward pass on every layer of a model with BERT's structure (plain
@@ -40,7 +40,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from finegrain.training.cpu_dropout import _additive, _tokens_first, keep_mask
+from finegrain.training.cpu_dropout import _additive, _masked, _tokens_first, keep_mask
 
 __all__ = ["fuse_layers", "FusedLayers", "fusable"]
 
@@ -146,7 +146,7 @@ class _Layer(torch.autograd.Function):
         probabilities = torch.softmax(scores, -1)
         kept_a = keep_mask((batch, heads, length, length), p_attention).view(scores.shape)
         scale_a = 1.0 / (1.0 - p_attention)
-        dropped = _kept_scaled(probabilities, kept_a, scale_a, dtype)
+        dropped = _masked(probabilities, kept_a, scale_a, dtype)
         context = _tokens_first(torch.bmm(dropped, v), batch, dtype).view(tokens, hidden)
 
         scale = 1.0 / (1.0 - p_hidden)
@@ -187,14 +187,14 @@ class _Layer(torch.autograd.Function):
 
         d_h2, d_g2, d_n2 = torch.ops.aten.native_layer_norm_backward(
             g, h2, [hidden], mean2, rstd2, g2, n2, [True, wants[14], wants[15]])
-        d_projected = _kept_scaled(d_h2, kept2, scale, dtype)
+        d_projected = _masked(d_h2, kept2, scale, dtype)
         d_wo2, d_bo2 = _weight_grads(d_projected, activated, wants[12], wants[13])
         d_inner = torch.ops.aten.gelu_backward(torch.mm(d_projected, wo2_c), inner)
         d_wi, d_bi = _weight_grads(d_inner, a1c, wants[10], wants[11])
         d_a1 = torch.add(d_h2, torch.mm(d_inner, wi_c))
         d_h1, d_g1, d_n1 = torch.ops.aten.native_layer_norm_backward(
             d_a1, h1, [hidden], mean1, rstd1, g1, n1, [True, wants[8], wants[9]])
-        d_attended = _kept_scaled(d_h1, kept1, scale, dtype)
+        d_attended = _masked(d_h1, kept1, scale, dtype)
         d_wo, d_bo = _weight_grads(d_attended, context, wants[6], wants[7])
         d_context = torch.mm(d_attended, wo_c).view(batch, length, heads, size)
 
@@ -203,7 +203,7 @@ class _Layer(torch.autograd.Function):
         q, k, v = qkv_heads.unbind(0)
         d_out = d_context.transpose(1, 2).reshape(batch * heads, length, size)
         _into(split[:, :, 2], torch.bmm(dropped.transpose(1, 2), d_out), batch)
-        d_probabilities = _kept_scaled(torch.bmm(d_out, v.transpose(1, 2)), kept_a, scale_a, torch.float32)
+        d_probabilities = _masked(torch.bmm(d_out, v.transpose(1, 2)), kept_a, scale_a, torch.float32)
         d_scores = torch._softmax_backward_data(d_probabilities, probabilities, -1, probabilities.dtype)
         d_scores = torch.mul(d_scores, ctx.scaling, out=torch.empty(d_scores.shape, dtype=dtype))
         _into(split[:, :, 0], torch.bmm(d_scores, k), batch)
@@ -217,11 +217,6 @@ class _Layer(torch.autograd.Function):
         return (d_x, None, None, None, None, None, None,
                 d_weights[0], d_biases[0], d_weights[1], d_biases[1], d_weights[2], d_biases[2],
                 d_wo, d_bo, d_g1, d_n1, d_wi, d_bi, d_wo2, d_bo2, d_g2, d_n2)
-
-
-def _kept_scaled(x: torch.Tensor, kept: torch.Tensor, scale: float, dtype: torch.dtype) -> torch.Tensor:
-    """``x * kept * scale`` as a new ``dtype`` tensor, in one pass: dropout applied, or its gradient."""
-    return torch.addcmul(_zero(), x, kept, value=scale, out=torch.empty(x.shape, dtype=dtype))
 
 
 def _weight_grads(grad: torch.Tensor, inputs: torch.Tensor, weight: bool, bias: bool
@@ -238,12 +233,7 @@ def _into(target: torch.Tensor, heads_first: torch.Tensor, batch: int) -> None:
     target.copy_(heads_first.view(batch, heads_total // batch, length, size).transpose(1, 2))
 
 
-_ZERO = torch.zeros(())
 _NO_MASK = torch.zeros((1, 1, 1, 1))  # dimensioned, so that adding it makes fp32 scores
-
-
-def _zero() -> torch.Tensor:
-    return _ZERO
 
 
 def _no_mask() -> torch.Tensor:

@@ -114,7 +114,7 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
     if compact is not None:  # the saved model holds the full embedding matrix
         save_best = _expanded(compact, save_best)
     dropout = layers = None
-    try:  # the model gets its own embedding and dropout back however training ends
+    try:  # the model gets its own embedding, dropout and layers back however training ends
         # the same dropout with masks drawn fast; nothing saved changes (training/cpu_dropout.py)
         dropout = cpu_dropout(model) if train.cpu_dropout and accelerator.device.type == "cpu" else None
         # and each encoder layer as one autograd node drawing those masks (training/cpu_layer.py)
