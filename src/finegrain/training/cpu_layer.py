@@ -15,7 +15,8 @@ feed-forward) is one node with fewer ops (~980 a step instead of ~1,460):
   :func:`~finegrain.training.cpu_dropout.keep_mask`;
 * dropout and the residual sum are one ``addcmul`` (``residual + scale * kept * x`` in fp32, where
   autocast first rounds the dropped-out values to bf16);
-* bias gradients are summed straight into fp32.
+* bias gradients are what autocast gives (summed with fp32 accumulation into bf16, then fp32):
+  the bf16 sum took half the time of an fp32 one here.
 
 Products run in the autocast dtype as under autocast; layer norms, residual sums and the hidden
 states between layers stay fp32, as under autocast. Masks are drawn in the order the stock layer
@@ -221,9 +222,13 @@ class _Layer(torch.autograd.Function):
 
 def _weight_grads(grad: torch.Tensor, inputs: torch.Tensor, weight: bool, bias: bool
                   ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """A linear layer's weight gradient (``grad^T inputs``, as fp32) and bias gradient (summed in fp32)."""
+    """A linear layer's weight gradient (``grad^T inputs``) and bias gradient (its column sums), as fp32.
+
+    Both are computed in ``grad``'s dtype and then cast, as autocast computes them: ATen sums bf16
+    with fp32 accumulation, and summing into bf16 took half the time of summing into fp32 here.
+    """
     d_weight = torch.mm(grad.t(), inputs).to(torch.float32) if weight else None
-    d_bias = grad.sum(0, dtype=torch.float32) if bias else None
+    d_bias = grad.sum(0).to(torch.float32) if bias else None
     return d_weight, d_bias
 
 
