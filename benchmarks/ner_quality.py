@@ -43,6 +43,9 @@ import finegrain  # noqa: E402
 from finegrain.data.sources import load_splits  # noqa: E402
 from finegrain.models.catalog import default_model_path  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from turns import record_finegrain_steps, running_seconds, take_turns, trainer_step_callback  # noqa: E402
+
 MAX_LENGTH, BATCH, SEED = 128, 16, 0
 HF_LR = 5e-5  # run_ner's (and TrainingArguments') default learning rate
 
@@ -122,7 +125,7 @@ def _training_arguments(output_dir: str, epochs: float, seed: int = SEED, lr: fl
                              logging_strategy="no", seed=seed, use_cpu=not torch.cuda.is_available(), **grouping)
 
 
-def run_hf(data: dict, epochs: float, workdir: str, seed: int = SEED, lr: float = HF_LR) -> dict:
+def run_hf(data: dict, epochs: float, workdir: str, seed: int = SEED, lr: float = HF_LR, callbacks=None) -> dict:
     import datasets
     from seqeval.metrics import f1_score
     from seqeval.scheme import IOB2
@@ -141,7 +144,8 @@ def run_hf(data: dict, epochs: float, workdir: str, seed: int = SEED, lr: float 
         model_path, num_labels=len(names), id2label=dict(enumerate(names)), label2id=label2id)
     train = datasets.Dataset.from_dict(dict(_align(tokenizer, words, tags, label2id)))
     trainer = Trainer(model=model, args=_training_arguments(f"{workdir}/hf", epochs, seed, lr), train_dataset=train,
-                      processing_class=tokenizer, data_collator=DataCollatorForTokenClassification(tokenizer))
+                      processing_class=tokenizer, data_collator=DataCollatorForTokenClassification(tokenizer),
+                      callbacks=callbacks)
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
@@ -167,7 +171,10 @@ def main() -> None:
                         help=f"comma-separated lrs for the plain Trainer (default {HF_LR:g}, run_ner's); a second"
                              " one, e.g. finegrain's NER default 1.5e-4, shows how much of a gap is the lr")
     parser.add_argument("--fresh", action="store_true", help="each training in a new process of its own")
+    parser.add_argument("--turns", type=float, metavar="SECONDS",
+                        help="each seed's trainings in two processes that take turns of SECONDS (benchmarks/turns.py)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one training, printed as JSON
+    parser.add_argument("--windows", action="store_true", help=argparse.SUPPRESS)  # internal: with step times
     args = parser.parse_args()
     if args.one:
         return _one(args)
@@ -176,7 +183,14 @@ def main() -> None:
     data = tweet_ner(args.limit)
     runs: dict[str, list[dict]] = {"finegrain": [], **{f"hf_trainer_best lr {lr:g}": [] for lr in hf_lrs}}
     for index, seed in enumerate(seeds):
-        if args.fresh:
+        if args.turns:
+            names = list(runs) if index % 2 == 0 else list(runs)[::-1]  # who goes first alternates
+            commands = [_command(args, name, seed) + ["--windows"] for name in names]
+            samples = len(data["train"][0]) * args.epochs
+            for name, (result, stopped) in zip(names, take_turns(commands, args.turns)):
+                result["samples_per_second"] = samples / running_seconds(result.pop("windows"), stopped)
+                runs[name].append(result)
+        elif args.fresh:
             names = list(runs) if index % 2 == 0 else list(runs)[::-1]  # who goes first alternates
             for name in names:
                 runs[name].append(_in_new_process(args, name, seed))
@@ -206,22 +220,30 @@ def main() -> None:
         print(f"  per-seed speed ratios finegrain / {name}: " + ", ".join(f"{r:.2f}" for r in pairs))
 
 
-def _in_new_process(args: argparse.Namespace, name: str, seed: int) -> dict:
+def _command(args: argparse.Namespace, name: str, seed: int) -> list[str]:
     command = [sys.executable, __file__, "--one", name, "--seeds", str(seed), "--epochs", str(args.epochs)]
     command += ["--limit", str(args.limit)] if args.limit else []
-    command += ["--lr", str(args.lr)] if args.lr else []
-    lines = subprocess.run(command, check=True, capture_output=True, text=True).stdout.splitlines()
+    return command + (["--lr", str(args.lr)] if args.lr else [])
+
+
+def _in_new_process(args: argparse.Namespace, name: str, seed: int) -> dict:
+    lines = subprocess.run(_command(args, name, seed), check=True, capture_output=True, text=True).stdout.splitlines()
     return json.loads(next(line for line in reversed(lines) if line.startswith("{")))
 
 
 def _one(args: argparse.Namespace) -> None:
     seed = int(args.seeds)
+    windows: list = []
     with tempfile.TemporaryDirectory() as workdir:
         if args.one == "finegrain":
+            windows = record_finegrain_steps() if args.windows else []
             result = run_finegrain(args.limit, args.epochs, workdir, seed, args.lr)
         else:
             lr = float(args.one.rsplit(" ", 1)[1])  # "hf_trainer_best lr 5e-05"
-            result = run_hf(tweet_ner(args.limit), args.epochs, workdir, seed, lr)
+            callback, windows = trainer_step_callback() if args.windows else (None, [])
+            result = run_hf(tweet_ner(args.limit), args.epochs, workdir, seed, lr, [callback] if callback else None)
+    if args.windows:
+        result["windows"] = windows
     print(json.dumps(result))
 
 
