@@ -43,20 +43,27 @@ def take_turns(commands: list[list[str]], turn_seconds: float) -> list[tuple[dic
                 os.kill(processes[i].pid, signal.SIGSTOP)
                 since[i] = time.perf_counter()
         current = 0
-        while any(p.poll() is None for p in processes):
-            process = processes[current]
-            if process.poll() is None:
-                if since[current] is not None:
+        try:
+            while any(p.poll() is None for p in processes):
+                process = processes[current]
+                if process.poll() is None:
+                    if since[current] is not None:
+                        os.kill(process.pid, signal.SIGCONT)
+                        stopped[current].append((since[current], time.perf_counter()))
+                        since[current] = None
+                    try:
+                        process.wait(timeout=turn_seconds)
+                    except subprocess.TimeoutExpired:
+                        if any(p.poll() is None for j, p in enumerate(processes) if j != current):
+                            os.kill(process.pid, signal.SIGSTOP)
+                            since[current] = time.perf_counter()
+                current = (current + 1) % len(processes)
+        except BaseException:  # interrupted: leave no stopped process behind
+            for process in processes:
+                if process.poll() is None:
                     os.kill(process.pid, signal.SIGCONT)
-                    stopped[current].append((since[current], time.perf_counter()))
-                    since[current] = None
-                try:
-                    process.wait(timeout=turn_seconds)
-                except subprocess.TimeoutExpired:
-                    if any(p.poll() is None for j, p in enumerate(processes) if j != current):
-                        os.kill(process.pid, signal.SIGSTOP)
-                        since[current] = time.perf_counter()
-            current = (current + 1) % len(processes)
+                    process.kill()
+            raise
         results = []
         for process, log, command, pauses in zip(processes, logs, commands, stopped):
             text = log.read_text(encoding="utf-8", errors="replace")
