@@ -19,11 +19,16 @@ x epochs / the seconds of training alone (finegrain: run.json ``timing``; HF: ar
     python benchmarks/ner_quality.py --seeds 0,1,2 --hf-lrs 5e-5,1.5e-4   # the full comparison (run it alone)
     python benchmarks/ner_quality.py --limit 100 --epochs 1  # a smoke test
     python benchmarks/ner_quality.py --seeds 0,1 --fresh     # each training in a process of its own
+    python benchmarks/ner_quality.py --seeds 0,1,2 --turns 3  # two processes taking turns: the speed measure
 
 By default all runs share this one process, so the Trainer runs after finegrain has set its
 process-wide allocator setting (``train.cpu_allocator``) and gains from it. ``--fresh`` runs every
 training in a new process, as a user runs either, alternating which goes first per seed, and prints
-each seed's speed ratio.
+each seed's speed ratio; but a pair's two runs are minutes apart, and this machine's speed drifts by
+5-10% over minutes. ``--turns S`` runs each seed's trainings in two processes at once that take turns
+of S seconds (one is stopped while the other runs; ``benchmarks/turns.py``), so that drift falls on
+both alike; each side's time is then its training steps' (step start to step end, data loading
+between steps left out on both sides) less the time it was stopped inside them.
 """
 
 from __future__ import annotations
