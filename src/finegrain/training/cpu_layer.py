@@ -6,7 +6,7 @@ the OpenMP worker waiting for 35% of its time. Under autocast a layer casts its 
 (once each for q, k and v), casts every weight, bias and weight gradient separately, runs dropout
 and the residual sum as two ops each way, and (SDPA's CPU math path) runs attention's products in
 fp32. Here a layer (attention, the two dropouts with their residual sums, the layer norms, the
-feed-forward) is one node with fewer ops (~980 a step instead of ~1,460):
+feed-forward) is one node with fewer ops (~1,020 a step instead of ~1,530 for MiniLM):
 
 * q, k and v come from one product with the three weights side by side: one cast of the input,
   one product each for the forward pass, the input gradient and the weight gradient, one bias sum;
@@ -23,7 +23,7 @@ states between layers stay fp32, as under autocast. Masks are drawn in the order
 draws them (attention, attention output, feed-forward output), so within
 :func:`~finegrain.training.cpu_dropout.one_stream` both use the same masks. Measured on MiniLM
 (16 x 35 tokens): gradients as close to fp32's as the stock layer's under autocast (median
-relative error 1.45% vs 1.44%), forward + backward 0.94x the time
+relative error 1.45% vs 1.44%), forward + backward 0.94-0.97x the time in three runs
 (benchmarks/results/cpu_layer_probe.txt).
 
 :func:`fuse_layers` puts this forward pass on every layer of a model with BERT's structure (plain
