@@ -33,7 +33,7 @@ print(json.dumps({{"name": sys.argv[1], "windows": steps, "cpu": time.process_ti
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SIGSTOP/SIGCONT and a shared monotonic clock")
 def test_two_processes_never_run_at_once_and_each_is_timed_by_its_own_work():
-    commands = [[sys.executable, "-c", _CHILD.format(steps=8, work=1_000_000), name] for name in ("a", "b")]
+    commands = [[sys.executable, "-c", _CHILD.format(steps=8, work=2_000_000), name] for name in ("a", "b")]
     started = time.perf_counter()
     (a, a_stopped), (b, b_stopped) = take_turns(commands, turn_seconds=0.05)
     assert (a["name"], b["name"]) == ("a", "b")
