@@ -142,7 +142,7 @@ class _Layer(torch.autograd.Function):
         # q, k and v heads first, one tensor [3, batch * heads, length, size] in one copy
         qkv_heads = qkv.permute(2, 0, 3, 1, 4).reshape(3, batch * heads, length, size)
         q, k, v = qkv_heads.unbind(0)
-        scores = torch.add(mask if mask is not None else _no_mask(), torch.bmm(q, k.transpose(1, 2)).view(
+        scores = torch.add(mask if mask is not None else _NO_MASK, torch.bmm(q, k.transpose(1, 2)).view(
             batch, heads, length, length), alpha=scaling).view(batch * heads, length, length)  # fp32
         probabilities = torch.softmax(scores, -1)
         kept_a = keep_mask((batch, heads, length, length), p_attention).view(scores.shape)
@@ -239,7 +239,3 @@ def _into(target: torch.Tensor, heads_first: torch.Tensor, batch: int) -> None:
 
 
 _NO_MASK = torch.zeros((1, 1, 1, 1))  # dimensioned, so that adding it makes fp32 scores
-
-
-def _no_mask() -> torch.Tensor:
-    return _NO_MASK
