@@ -125,3 +125,22 @@ def test_a_layer_whose_linear_modules_are_wrapped_keeps_its_own_forward():
     layer.attention.self.query = wrapped
     assert not fusable(layer)
     assert fuse_layers(model).layers == [model.bert.encoder.layer[1]]
+
+
+def test_a_layer_given_a_key_value_cache_keeps_its_own_forward():
+    """Prefix tuning hands each layer its prefix as a cache (``cache`` since transformers 5.24)."""
+    from peft import PrefixTuningConfig, TaskType, get_peft_model
+
+    from finegrain.methods.peft_methods import PrefixTuning
+
+    model = _model()
+    config = PrefixTuningConfig(task_type=TaskType.TOKEN_CLS, num_virtual_tokens=4)
+    prefixed = PrefixTuning().wrap(get_peft_model(model, config)).train()
+    logits, grads = _step(prefixed, bf16=False)
+    fused = fuse_layers(model)
+    try:
+        fused_logits, fused_grads = _step(prefixed, bf16=False)
+    finally:
+        fused.restore()
+    assert torch.equal(fused_logits, logits)
+    assert all(torch.equal(fused_grads[name], grad) for name, grad in grads.items())

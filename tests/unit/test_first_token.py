@@ -9,6 +9,7 @@ import torch
 from transformers import (BertConfig, BertForSequenceClassification, DistilBertConfig,
                           DistilBertForSequenceClassification, RobertaConfig, RobertaForSequenceClassification)
 
+from finegrain.methods.peft_methods import PrefixTuning
 from finegrain.tasks.classification.first_token import first_token_last_layer, is_first_token_only
 
 SIZES = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)
@@ -89,9 +90,9 @@ def test_prefix_tuning_falls_back_to_the_plain_layer():
     torch.manual_seed(0)
     base = BertForSequenceClassification(BertConfig(vocab_size=60, num_labels=3, **SIZES))
     config = PrefixTuningConfig(task_type=TaskType.SEQ_CLS, num_virtual_tokens=4)
-    plain = get_peft_model(copy.deepcopy(base), config)
+    plain = PrefixTuning().wrap(get_peft_model(copy.deepcopy(base), config))  # the prefix as a key/value cache
     patched = copy.deepcopy(plain)
-    assert first_token_last_layer(patched.base_model)
+    assert first_token_last_layer(patched.peft_model.base_model)
     _assert_same(plain, patched, _batch(60))
 
 

@@ -23,6 +23,7 @@ from pydantic import Field, model_validator
 from finegrain.config import Section
 from finegrain.errors import ConfigError, ModelError
 from finegrain.methods._common import base_model_path, check_target_modules, head_modules
+from finegrain.methods.peft_wrappers import PrefixKeyValues, VirtualTokenTrim, unwrap_peft
 from finegrain.registry import METHODS
 from finegrain.tasks.modeling import quiet_transformers
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:  # peft is imported where used: it costs ~2.5 s, and name look
 
 __all__ = [
     "AdaLora", "AdaLoraParams", "IA3", "IA3Params", "Lora", "LoraParams", "PrefixTuning",
-    "PrefixParams", "PromptTuning", "PromptParams", "VirtualTokenTrim", "task_type",
+    "PrefixParams", "PromptTuning", "PromptParams", "task_type",
 ]
 
 Targets = list[str] | Literal["all-linear"]
@@ -52,41 +53,9 @@ def task_type(model: torch.nn.Module) -> TaskType:
     )
 
 
-class VirtualTokenTrim(torch.nn.Module):
-    """Drops the virtual-token positions that prompt tuning prepends to token-level logits.
-
-    PEFT 0.21 prepends ``num_virtual_tokens`` soft tokens to the input for token classification
-    and returns logits for them too, so logits no longer line up with the labels. This wrapper
-    keeps the interface the loop relies on: ``model(input_ids=..., attention_mask=...).logits``
-    with one row per real token (and pads ``labels`` with -100 if they are passed).
-    """
-
-    def __init__(self, peft_model: PeftModel, num_virtual_tokens: int):
-        super().__init__()
-        self.peft_model = peft_model
-        self.num_virtual_tokens = num_virtual_tokens
-
-    def forward(self, labels: torch.Tensor | None = None, **inputs: Any) -> Any:
-        if labels is not None:
-            padding = labels.new_full((labels.shape[0], self.num_virtual_tokens), -100)
-            labels = torch.cat([padding, labels], dim=1)
-        output = self.peft_model(labels=labels, **inputs)
-        output.logits = output.logits[:, self.num_virtual_tokens :]
-        return output
-
-
 def merge_peft(model: torch.nn.Module) -> torch.nn.Module:
     """Fold the adapter into the base weights: a plain transformers model with the trained head."""
-    return _unwrap(model).merge_and_unload()
-
-
-def _unwrap(model: torch.nn.Module) -> PeftModel:
-    from peft import PeftModel
-
-    inner = model.peft_model if isinstance(model, VirtualTokenTrim) else model
-    if not isinstance(inner, PeftModel):
-        raise ModelError(f"Expected the PeftModel returned by apply(), got {type(inner).__name__}.")
-    return inner
+    return unwrap_peft(model).merge_and_unload()
 
 
 class _PeftMethod:
@@ -118,7 +87,7 @@ class _PeftMethod:
         return self.wrap(peft_model)
 
     def save(self, model: torch.nn.Module, directory: Path) -> None:
-        _unwrap(model).save_pretrained(directory)
+        unwrap_peft(model).save_pretrained(directory)
 
     def load(self, directory: Path, build_base: Callable[[str], torch.nn.Module]) -> torch.nn.Module:
         from peft import PeftConfig, PeftModel
@@ -233,7 +202,7 @@ class AdaLora(_PeftMethod):
 
         The importance of each rank is |weight x gradient|, so the gradients must still be there.
         """
-        peft_model = _unwrap(model)
+        peft_model = unwrap_peft(model)
         if any(p.grad is None for n, p in peft_model.named_parameters() if "lora_" in n and p.requires_grad):
             raise ModelError(
                 "AdaLoRA's on_step() found no gradients: its rank allocation scores |weight x gradient|.",
@@ -339,6 +308,9 @@ class PrefixTuning(_VirtualTokenChecks, _PeftMethod):
             prefix_projection=p.projection, encoder_hidden_size=p.projection_size,
             modules_to_save=list(head_names),
         )
+
+    def wrap(self, model: PeftModel) -> torch.nn.Module:
+        return PrefixKeyValues(model)
 
 
 class PromptParams(Section):

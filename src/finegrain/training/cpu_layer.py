@@ -41,6 +41,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from finegrain.tasks.modeling import passes_cache
 from finegrain.training.cpu_dropout import _additive, _masked, _tokens_first, keep_mask
 
 __all__ = ["fuse_layers", "FusedLayers", "fusable"]
@@ -100,9 +101,8 @@ def _fused_forward(layer: nn.Module, stock: Any) -> Any:
                 **kwargs: Any) -> torch.Tensor:
         p_attention = attention_module.dropout.p
         p_hidden = layer.output.dropout.p
-        unusual = (any(a is not None for a in args) or kwargs.get("output_attentions")
-                   or any(kwargs.get(name) is not None for name in (
-                       "encoder_hidden_states", "encoder_attention_mask", "past_key_values")))
+        unusual = (any(a is not None for a in args) or kwargs.get("output_attentions") or passes_cache(kwargs)
+                   or any(kwargs.get(name) is not None for name in ("encoder_hidden_states", "encoder_attention_mask")))
         if (not layer.training or unusual or hidden_states.device.type != "cpu" or not 0 < p_attention < 1
                 or not 0 < p_hidden < 1 or layer.attention.output.dropout.p != p_hidden
                 or hidden_states.dtype != torch.float32):

@@ -36,6 +36,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from finegrain.tasks.modeling import passes_cache
+
 __all__ = ["first_token_last_layer", "is_first_token_only"]
 
 _MARK = "_finegrain_first_token"
@@ -80,7 +82,7 @@ def _recognised(layer: nn.Module) -> bool:
 def _make_forward(original):
     def forward(layer: nn.Module, hidden_states: torch.Tensor, attention_mask: torch.Tensor | None = None,
                 *args: Any, **kwargs: Any) -> torch.Tensor:
-        if kwargs.get("past_key_values") is not None or any(arg is not None for arg in args):
+        if passes_cache(kwargs) or any(arg is not None for arg in args):
             return original(hidden_states, attention_mask, *args, **kwargs)
         return _first_token_forward(layer, hidden_states, attention_mask)
 
