@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from finegrain.errors import DataError
+from finegrain.text_encoding import decode_text
 
 __all__ = ["read_conll", "read_token_jsonl"]
 
@@ -26,23 +27,14 @@ _CSV_HEADER_WORDS = {"text", "label", "labels", "sentence", "review", "category"
 
 
 def _read_text(path: Path) -> str:
-    """The file decoded as UTF-8 (BOM allowed), with errors that name the byte and line."""
+    """The file as text (UTF-8, or the encoding a BOM names), with errors that name the byte and line."""
     if not path.is_file():
         raise DataError(
             "file not found" if not path.exists() else "not a file",
             where=str(path),
             hint="check the path in data.train / data.validation / data.test",
         )
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise DataError(
-            f"not valid UTF-8: byte 0x{raw[error.start]:02x} at byte offset {error.start} (line {line})",
-            where=f"{path}:{line}",
-            hint="re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.txt > out.txt`",
-        ) from None
+    text = decode_text(path.read_bytes(), str(path))
     if not text.strip():
         raise DataError("file is empty", where=str(path), hint="give a file with at least one sentence")
     return text

@@ -10,7 +10,6 @@ where the sentence starts).
 
 from __future__ import annotations
 
-import codecs
 import csv
 import difflib
 import io
@@ -24,6 +23,7 @@ import pandas as pd
 from finegrain.data.conll import read_conll
 from finegrain.errors import DataError
 from finegrain.registry import suggest
+from finegrain.text_encoding import decode_text
 
 __all__ = ["ROW", "SUPPORTED_EXTENSIONS", "read_table", "require_columns"]
 
@@ -155,31 +155,12 @@ def _read_file(path: Path, fmt: str) -> pd.DataFrame:
         return _read_parquet(path)
     if fmt == "conll":
         return read_conll(path)
-    text = _decode(path)
+    text = decode_text(path.read_bytes(), str(path))
     if fmt == "jsonl":
         return _read_jsonl(text, path)
     if fmt == "json":
         return _read_json(text, path)
     return _read_delimited(text, path, fmt)
-
-
-def _decode(path: Path) -> str:
-    """UTF-8 (a BOM is allowed); anything else names the byte offset and line of the first bad byte."""
-    raw = path.read_bytes()
-    skip = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
-    try:
-        return raw[skip:].decode("utf-8")
-    except UnicodeDecodeError as err:
-        offset = err.start + skip
-        line = raw.count(b"\n", 0, offset) + 1
-        raise DataError(
-            f"byte 0x{raw[offset]:02x} at byte offset {offset} (line {line}) is not valid UTF-8;"
-            " finegrain reads text files as UTF-8.",
-            where=str(path),
-            hint=f"re-encode the file from the encoding it was saved in, e.g. `iconv -f latin1 -t utf-8"
-                 f" {path.name} > utf8-{path.name}` (cp1252 for files from Excel on Windows), or save it"
-                 " as 'CSV UTF-8'. Built-in datasets handle their own encodings.",
-        ) from None
 
 
 def _read_delimited(text: str, path: Path, fmt: str) -> pd.DataFrame:
