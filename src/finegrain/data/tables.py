@@ -10,9 +10,7 @@ where the sentence starts).
 
 from __future__ import annotations
 
-import csv
 import difflib
-import io
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from finegrain.data.conll import read_conll
+from finegrain.data.delimited import read_delimited
 from finegrain.errors import DataError
 from finegrain.registry import suggest
 from finegrain.text_encoding import decode_text
@@ -41,7 +40,6 @@ SUPPORTED_EXTENSIONS: dict[str, str] = {
     ".bio": "conll",
     ".bioes": "conll",
 }
-_DELIMITERS = {"csv": ",", "tsv": "\t"}
 _EXAMPLE_RECORD = '{"text": "...", "label": "pos"}'
 _CONFIG_KEYS = {"tokens": "text", "tags": "label"}  # token data: data.text / data.label choose these
 _JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number",
@@ -164,53 +162,8 @@ def _read_file(path: Path, fmt: str) -> pd.DataFrame:
 
 
 def _read_delimited(text: str, path: Path, fmt: str) -> pd.DataFrame:
-    """csv/tsv with Python's csv module: unlike pandas it lets us catch rows with too few fields."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_DELIMITERS[fmt])
-    header: list[str] | None = None
-    header_line, last_line = 0, 0
-    rows: list[list[str]] = []
-    try:
-        for record in reader:
-            start, last_line = last_line + 1, reader.line_num
-            if not record:  # a blank line
-                continue
-            if header is None:
-                header, header_line = record, start
-                _check_header(header, path, header_line)
-            elif len(record) != len(header):
-                raise _ragged_error(path, fmt, header, header_line, record, start, last_line)
-            else:
-                rows.append(record)
-    except csv.Error as err:
-        raise DataError(f"line {reader.line_num} cannot be parsed as {fmt.upper()} ({err}).", where=str(path),
-                        hint='a field that starts with a double quote must end with one; write a quote'
-                             ' inside a quoted field twice ("").') from None
-    if header is None:
-        raise DataError("holds only blank lines.", where=str(path), hint="write a header line and examples.")
+    header, rows = read_delimited(text, str(path), fmt)
     return _with_rows(pd.DataFrame(rows, columns=header, dtype=object), range(1, len(rows) + 1), path)
-
-
-def _check_header(header: list[str], path: Path, line: int) -> None:
-    seen: set[str] = set()
-    for name in header:
-        if name in seen:
-            raise DataError(f"column '{name}' appears twice in the header (line {line}).", where=str(path),
-                            hint="give every column a distinct name.")
-        seen.add(name)
-
-
-def _ragged_error(path: Path, fmt: str, header: list[str], header_line: int, record: list[str],
-                  start: int, end: int) -> DataError:
-    delimiter = "a comma" if fmt == "csv" else "a tab"
-    span = f" (the row runs on to line {end}: an unclosed double quote joins lines)" if end > start else ""
-    if len(record) > len(header):
-        hint = f"a value that contains {delimiter} must be wrapped in double quotes; or remove the extra field."
-    else:
-        hint = "add the missing fields (an empty value is allowed: two delimiters in a row) or fix the row."
-    return DataError(
-        f"line {start} has {len(record)} fields but the header (line {header_line}) has"
-        f" {len(header)} ({', '.join(header)}){span}.",
-        where=str(path), hint=hint)
 
 
 def _read_jsonl(text: str, path: Path) -> pd.DataFrame:
