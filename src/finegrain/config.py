@@ -67,6 +67,8 @@ class DataConfig(Section):
     test: str | None = None
     text: str = "text"
     label: str = "label"
+    # CoNLL files: the tag's column (0 is the token, -1 the last); None: the last, said when there are 3+
+    tag_column: int | None = None
     validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
     max_train_examples: int | None = Field(None, ge=2)  # stratified subsample of train
 

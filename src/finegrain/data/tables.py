@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from finegrain.errors import DataError
 from finegrain.registry import suggest
 from finegrain.text_encoding import decode_text
 
-__all__ = ["ROW", "SUPPORTED_EXTENSIONS", "read_table", "require_columns"]
+__all__ = ["ROW", "SUPPORTED_EXTENSIONS", "ColumnOptions", "read_table", "require_columns"]
 
 ROW = "row"
 SUPPORTED_EXTENSIONS: dict[str, str] = {
@@ -46,11 +47,27 @@ _JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", floa
                bool: "boolean", type(None): "null"}
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+@dataclass(frozen=True)
+class ColumnOptions:
+    """The settings that choose the columns to read, as errors and warnings name them: the run
+    config's by default; ``finegrain eval`` has its own flags."""
+
+    text: str = "data.text"
+    label: str = "data.label"
+    tag_column: str = "data.tag_column"  # CoNLL files: the tag's column index
+
+    def of(self, canonical: str) -> str:
+        """The setting for a canonical column (token data: tokens is chosen by text, tags by label)."""
+        return {"text": self.text, "label": self.label}[_CONFIG_KEYS.get(canonical, canonical)]
+
+
+def read_table(path: str | Path, *, tag_column: int | None = None,
+               options: ColumnOptions = ColumnOptions()) -> pd.DataFrame:
     """Read one table; the format comes from the extension, or a folder from ``save_to_disk``.
 
     Text columns stay strings ("NA" is text, not a missing value). A ``row`` column holds the
-    1-based data row, so errors can say where in the file an example came from.
+    1-based data row, so errors can say where in the file an example came from. ``tag_column``
+    picks a CoNLL file's tag column (None: the last); ``options`` name the settings in messages.
 
     Example:
         >>> import tempfile, pathlib
@@ -65,7 +82,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if path.is_dir():
         frame = _read_saved_dataset(path)
     else:
-        frame = _read_file(path, _format_of(path))
+        frame = _read_file(path, _format_of(path), tag_column, options)
     if len(frame) == 0:
         columns = ", ".join(str(c) for c in frame.columns if c != ROW) or "none"
         raise DataError(f"has no data rows (columns: {columns}).", where=str(path),
@@ -73,32 +90,33 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def require_columns(frame: pd.DataFrame, wanted: dict[str, str], source: str) -> pd.DataFrame:
+def require_columns(frame: pd.DataFrame, wanted: dict[str, str], source: str,
+                    options: ColumnOptions = ColumnOptions()) -> pd.DataFrame:
     """Select the user's columns under canonical names, e.g. ``{"text": "review"}``, plus ``row``.
 
     Every missing column is reported at once, with the columns found, the closest match and
-    the config key (``data.text=...``) that chooses it.
+    the setting (``data.text=...``, or what ``options`` name) that chooses it.
     """
     found = [str(c) for c in frame.columns if c != ROW]
     missing = {canonical: column for canonical, column in wanted.items() if column not in found}
     if missing:
-        raise _missing_columns_error(missing, found, source)
+        raise _missing_columns_error(missing, found, source, options)
     rows = frame[ROW].to_numpy() if ROW in frame else range(1, len(frame) + 1)
     for canonical, column in wanted.items():
-        _check_no_missing_values(frame[column], rows, canonical, source)
+        _check_no_missing_values(frame[column], rows, options.of(canonical), source)
     selected = pd.DataFrame({canonical: frame[column].to_numpy() for canonical, column in wanted.items()})
     selected[ROW] = list(rows)
     return selected
 
 
-def _missing_columns_error(missing: dict[str, str], found: list[str], source: str) -> DataError:
+def _missing_columns_error(missing: dict[str, str], found: list[str], source: str,
+                           options: ColumnOptions) -> DataError:
     """Every missing column at once; token data (tokens/tags) in a text/label file is named as such."""
     problems = " ".join(
-        f"Column '{column}' (set by data.{_CONFIG_KEYS.get(canonical, canonical)}={column}) was not found."
-        f"{suggest(column, found)}"
+        f"Column '{column}' (set by {options.of(canonical)}={column}) was not found.{suggest(column, found)}"
         for canonical, column in missing.items()
     )
-    keys = " and ".join(f"data.{_CONFIG_KEYS.get(canonical, canonical)}=<column>" for canonical in missing)
+    keys = " and ".join(f"{options.of(canonical)}=<column>" for canonical in missing)
     hint = f"set {keys} to one of the found columns, or rename the column in the file."
     if set(missing) & set(_CONFIG_KEYS) and {"text", "label"} <= set(found):
         problems = ("This looks like text-classification data (columns text, label), but token"
@@ -108,13 +126,13 @@ def _missing_columns_error(missing: dict[str, str], found: list[str], source: st
     return DataError(f"{problems} Found columns: {', '.join(found) or 'none'}.", where=source, hint=hint)
 
 
-def _check_no_missing_values(values: pd.Series, rows: Iterable[Any], canonical: str, source: str) -> None:
+def _check_no_missing_values(values: pd.Series, rows: Iterable[Any], option: str, source: str) -> None:
     """Nulls (a jsonl key left out, a parquet null) cannot be trained on; name the first row."""
     empty = values.isna().to_numpy()
     if empty.any():
         first = list(rows)[int(empty.argmax())]
         raise DataError(
-            f"column '{values.name}' (data.{canonical}) has no value at row {first}"
+            f"column '{values.name}' ({option}) has no value at row {first}"
             f" ({int(empty.sum())} rows without a value in all).",
             where=source, hint="fill in those values or remove the rows.")
 
@@ -145,14 +163,14 @@ def _missing_file_error(path: Path) -> DataError:
                      hint=f"check the path; relative paths start from the current folder, {Path.cwd()}.")
 
 
-def _read_file(path: Path, fmt: str) -> pd.DataFrame:
+def _read_file(path: Path, fmt: str, tag_column: int | None, options: ColumnOptions) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise DataError("is empty (0 bytes).", where=str(path),
                         hint="write the examples into it, or point at the file that holds them.")
     if fmt == "parquet":
         return _read_parquet(path)
     if fmt == "conll":
-        return read_conll(path)
+        return read_conll(path, tag_column=tag_column, option=options.tag_column)
     text = decode_text(path.read_bytes(), str(path))
     if fmt == "jsonl":
         return _read_jsonl(text, path)
