@@ -14,7 +14,7 @@ from collections import Counter
 
 import pandas as pd
 
-from finegrain.data.labels import LabelMap
+from finegrain.data.labels import LabelMap, spelling_variants
 from finegrain.data.split import Split
 from finegrain.errors import DataError
 
@@ -153,18 +153,11 @@ def _rows_by_label(split: Split, multi_label: bool) -> dict[str, list[int]]:
 
 
 def _case_variants(rows_of: dict[str, list[int]]) -> list[str]:
-    """'Neutral' (row 7) beside 'neutral' (40 rows): each spelling next to the group's most frequent
-    (on a tie, the one the file has first)."""
-    groups: dict[str, list[str]] = {}
-    for name in rows_of:
-        groups.setdefault(" ".join(name.split()).casefold(), []).append(name)
-    described = []
-    for names in (names for names in groups.values() if len(names) > 1):
-        main = max(names, key=lambda name: len(rows_of[name]))  # max keeps the first of equals
-        others = ", ".join(f"'{name}' ({_rows_phrase(rows_of[name])})" for name in names if name != main)
-        count = len(rows_of[main])
-        described.append(f"{others} beside '{main}' ({count} row{'s' if count > 1 else ''})")
-    return described
+    """'Neutral' (row 7) beside 'neutral' (40 rows)."""
+    counts = {name: len(rows) for name, rows in rows_of.items()}
+    return [", ".join(f"'{name}' ({_rows_phrase(rows_of[name])})" for name in others)
+            + f" beside '{main}' ({counts[main]} row{'s' if counts[main] > 1 else ''})"
+            for main, others in spelling_variants(counts)]
 
 
 def _rows_phrase(rows: list[int]) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from finegrain.data.labels import spelling_variants
 from finegrain.data.split import Split
 from finegrain.errors import DataError
 from finegrain.tasks.ner.schemes import (SCHEMES, convert, detect_scheme, normalize_scheme, repair, split_tag,
@@ -169,14 +170,8 @@ def warn_type_spellings(split: Split) -> None:
                 counts[entity_type] = counts.get(entity_type, 0) + 1
                 if entity_type not in first:
                     first[entity_type] = token_where(split, index, position)
-    groups: dict[str, list[str]] = {}
-    for entity_type in counts:
-        groups.setdefault(entity_type.casefold(), []).append(entity_type)
-    described = []
-    for names in (names for names in groups.values() if len(names) > 1):
-        main = max(names, key=counts.__getitem__)  # max keeps the first of equals: the file's first
-        others = ", ".join(f"'{name}' ({_tags(counts[name])}, first at {first[name]})" for name in names if name != main)
-        described.append(f"{others} beside '{main}' ({_tags(counts[main])})")
+    described = [", ".join(f"'{name}' ({_tags(counts[name])}, first at {first[name]})" for name in others)
+                 + f" beside '{main}' ({_tags(counts[main])})" for main, others in spelling_variants(counts)]
     if described:
         LOGGER.warning("finegrain: entity types that differ only in case are different types in the %s data: %s. If"
                        " they are one type, write it one way.", split.name, "; ".join(described))
