@@ -15,10 +15,15 @@ from typing import Any
 
 from finegrain.config import RunConfig, load_config
 from finegrain.data.sources import load_source
+from finegrain.data.tables import ColumnOptions
+from finegrain.errors import ConfigError
 from finegrain.training.predictor import Predictor, load_predictor, run_splits
 from finegrain.training.runner import RunResult, run_training
 
 __all__ = ["train", "evaluate", "load", "RunResult", "Predictor"]
+
+# how `finegrain eval` chooses the columns of other data: messages name these, not data.text
+EVAL_OPTIONS = ColumnOptions(text="--text-column", label="--label-column", tag_column="--tag-column")
 
 
 def train(config: RunConfig | dict[str, Any] | str | Path, overrides: list[str] | None = None, *,
@@ -35,17 +40,30 @@ def load(run_dir: str | Path, device: str | None = None) -> Predictor:
     return load_predictor(run_dir, device)
 
 
-def evaluate(run_dir: str | Path, data: str | None = None) -> dict[str, dict[str, Any]]:
+def evaluate(run_dir: str | Path, data: str | None = None, *, text_column: str | None = None,
+             label_column: str | None = None, tag_column: int | None = None) -> dict[str, dict[str, Any]]:
     """Metrics of a finished run on ``data`` (a file, or a built-in whose test split is used), or on
     its own validation/test splits.
 
+    ``text_column``/``label_column`` name ``data``'s columns when they differ from the run's
+    (``data.text``/``data.label``), and ``tag_column`` a CoNLL file's tag column; they mirror
+    ``finegrain eval --text-column/--label-column/--tag-column``, which messages name.
     Results on extra data are also written to ``RUN/evaluations/<name>.json``.
+
+    Example:
+        >>> finegrain.evaluate("runs/reviews", "new.csv", text_column="review", label_column="stars")  # doctest: +SKIP
     """
+    if data is None and (text_column, label_column, tag_column) != (None, None, None):
+        raise ConfigError("--text-column, --label-column and --tag-column name the columns of --data, but no"
+                          " --data was given (the run's own splits are read with its config).",
+                          hint="add --data FILE, or leave out the column options.")
     predictor = load_predictor(run_dir)
     cfg = predictor.config
     if data is None:
         return {name: predictor.evaluate(split) for name, split in run_splits(predictor).items()}
-    split = load_source(data, "test", predictor.task.columns(cfg.data.text, cfg.data.label))
+    columns = predictor.task.columns(text_column or cfg.data.text, label_column or cfg.data.label)
+    split = load_source(data, "test", columns, options=EVAL_OPTIONS,
+                        tag_column=tag_column if tag_column is not None else cfg.data.tag_column)
     split.name = "evaluation"
     name = Path(data).stem if Path(data).exists() else data
     metrics = predictor.evaluate(split)
@@ -53,4 +71,3 @@ def evaluate(run_dir: str | Path, data: str | None = None) -> dict[str, dict[str
     folder.mkdir(exist_ok=True)
     (folder / f"{name.replace('/', '_').replace(':', '_')}.json").write_text(json.dumps(metrics, indent=2))
     return {name: metrics}
-

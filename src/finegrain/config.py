@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from finegrain.errors import ConfigError, FinegrainError
 from finegrain.registry import METHODS, TASKS, suggest
+from finegrain.text_encoding import decode_text
 
 __all__ = [
     "ComponentConfig",
@@ -66,6 +67,8 @@ class DataConfig(Section):
     test: str | None = None
     text: str = "text"
     label: str = "label"
+    # CoNLL files: the tag's column (0 is the token, -1 the last); None: the last, said when there are 3+
+    tag_column: int | None = None
     validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
     max_train_examples: int | None = Field(None, ge=2)  # stratified subsample of train
 
@@ -206,12 +209,13 @@ def merge_sections(base: dict[str, Any], update: dict[str, Any]) -> dict[str, An
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping, with file:line errors for syntax problems."""
     path = Path(path)
+    if path.is_dir():
+        raise _folder_error(path)
     if not path.is_file():
         raise ConfigError(f"Config file '{path}' does not exist.", hint="Check the path, or start from configs/.")
+    text = decode_text(path.read_bytes(), str(path), error_type=ConfigError)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as error:
-        raise ConfigError(f"'{path}' is not UTF-8 text ({error.reason} at byte {error.start}).") from None
+        data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -224,6 +228,16 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"'{path}' must hold a mapping of sections (task, model, method, data, train, output),"
                           f" found a {type(data).__name__}.")
     return data
+
+
+def _folder_error(path: Path) -> ConfigError:
+    """A folder where a YAML file was expected; a run directory's own config.yaml is named first."""
+    inside = sorted(path.glob("*.yaml")) + sorted(path.glob("*.yml"))
+    listed = ", ".join(str(p) for p in inside[:5]) + (f" and {len(inside) - 5} more" if len(inside) > 5 else "")
+    found = f" YAML files in it: {listed}." if inside else " It holds no .yaml file."
+    return ConfigError(f"is a folder, but a YAML config file was expected.{found}", where=str(path),
+                       hint="give the path of a YAML file (a run directory keeps its config in RUN/config.yaml),"
+                            " or start from one in configs/.")
 
 
 def load_config(source: str | Path | dict[str, Any], overrides: list[str] | None = None) -> RunConfig:

@@ -62,6 +62,25 @@ def test_eval_prints_tables_and_writes_json_for_extra_data(trained, sentiment_fi
     assert json.loads(written.read_text())["accuracy"] == saved
 
 
+
+def test_eval_on_other_column_names_teaches_and_takes_the_column_flags(trained, sentiment_files, tmp_path, capsys):
+    import finegrain
+
+    run_dir, _ = trained
+    renamed = tmp_path / "renamed.csv"
+    renamed.write_text(sentiment_files["test"].read_text(encoding="utf-8").replace("text,label", "review,stars", 1),
+                       encoding="utf-8")
+    code, _, err = cli(capsys, "eval", run_dir, "--data", renamed)
+    assert code == 2 and "Column 'text' (set by --text-column=text) was not found" in err
+    assert "--text-column=<column> and --label-column=<column>" in err and "data.text" not in err
+    code, out, _ = cli(capsys, "eval", run_dir, "--data", renamed, "--text-column", "review", "--label-column", "stars")
+    saved = json.loads((run_dir / "metrics.json").read_text())["test"]["accuracy"]
+    assert code == 0 and json.loads((run_dir / "evaluations" / "renamed.json").read_text())["accuracy"] == saved
+    metrics = finegrain.evaluate(run_dir, str(renamed), text_column="review", label_column="stars")
+    assert metrics["renamed"]["accuracy"] == saved
+    code, _, err = cli(capsys, "eval", run_dir, "--text-column", "review")
+    assert code == 2 and "no --data was given" in err
+
 @pytest.fixture(scope="module")
 def one_by_one(trained) -> dict[str, dict]:
     """Each text predicted alone: what the CLI must give for it wherever it sits in the input."""

@@ -43,3 +43,12 @@ def test_dotted_overrides_parse_values_and_reject_malformed_ones():
     assert config.train.lr == 1e-4 and config.method.name == "lora" and config.method.params == {"r": 4}
     with pytest.raises(ConfigError, match="section.key=value"):
         load_config({"data": {"train": "x"}, "output": "o"}, ["train.lr"])
+
+
+def test_a_folder_given_as_config_is_named_a_folder_with_the_yaml_files_inside(tmp_path):
+    (tmp_path / "config.yaml").write_text("data: {train: x.csv}\noutput: o\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_config(tmp_path)
+    text = str(error.value)
+    assert "is a folder" in text and "does not exist" not in text
+    assert "a YAML file" in text and str(tmp_path / "config.yaml") in text

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
-from finegrain.errors import DataError
+from finegrain.config import load_config
 from finegrain.data.conll import read_conll, read_token_jsonl
+from finegrain.data.sources import load_source
+from finegrain.errors import DataError
+from finegrain.tasks.ner.task import NerTask
+from finegrain.training.setup import configured_splits
 
 
 def write(path, text: str, encoding: str = "utf-8"):
@@ -101,3 +106,31 @@ def test_token_jsonl_errors_name_the_line(tmp_path, line, message):
     with pytest.raises(DataError) as caught:
         read_token_jsonl(path)
     assert message in str(caught.value) and f"{path}:2" in str(caught.value)
+
+
+def test_more_than_two_columns_says_which_is_the_tag_once(tmp_path, caplog):
+    path = write(tmp_path / "pos.conll", "EU\tNNP\tB-ORG\nrejects\tVBZ\tO\n\nPeter\tNNP\tB-PER\n")
+    with caplog.at_level(logging.WARNING, logger="finegrain"):
+        assert read_conll(path)["tags"].tolist() == [["B-ORG", "O"], ["B-PER"]]
+    assert len(caplog.records) == 1
+    message = caplog.text
+    assert str(path) in message and "3 columns" in message and "column 2 (the last" in message
+    assert "'EU | NNP | B-ORG'" in message and "data.tag_column=N" in message
+
+
+def test_two_columns_or_a_chosen_tag_column_warn_nothing(tmp_path, caplog):
+    path = write(tmp_path / "pos.conll", "EU\tNNP\tB-ORG\nrejects\tVBZ\tO\n")
+    with caplog.at_level(logging.WARNING, logger="finegrain"):
+        read_conll(write(tmp_path / "two.conll", "EU\tB-ORG\n"))
+        assert read_conll(path, tag_column=-1)["tags"].tolist() == [["B-ORG", "O"]]
+    assert caplog.text == ""
+
+
+def test_the_tag_column_setting_reaches_the_reader(tmp_path):
+    path = write(tmp_path / "pos.conll", "EU\tNNP\tB-ORG\nrejects\tVBZ\tO\n")
+    config = load_config({"task": "ner", "data": {"train": str(path), "validation": str(path), "tag_column": 1},
+                          "output": "o"})
+    splits = configured_splits(NerTask(), config.data, seed=0)
+    assert splits["train"].frame["tags"].tolist() == [["NNP", "VBZ"]]
+    with pytest.raises(DataError, match=r"(?s)tag_column=5.*data\.tag_column=N"):
+        load_source(str(path), "test", {"tokens": "tokens", "tags": "tags"}, tag_column=5)

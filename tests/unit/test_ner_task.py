@@ -168,3 +168,14 @@ def test_bioes_data_trains_in_iob2_and_scores_in_bioes():
 def test_unknown_scheme_lists_the_choices(tmp_path, tiny_model_dir):
     with pytest.raises(ConfigError, match="IOB1, IOB2, IOE1, IOE2, BIOES"):
         finegrain.train(config(tiny_model_dir, {"train": "x.conll"}, tmp_path / "run", scheme="BIOX"))
+
+
+def test_entity_types_differing_only_in_case_are_warned_about_where_they_first_are(caplog):
+    task = NerTask(NerParams())
+    checked = task.check(_split({"tokens": [["a", "b"], ["c", "d"], ["e"]],
+                                 "tags": [["B-PER", "O"], ["O", "B-Per"], ["B-PER"]]}, source="train.conll"))
+    with caplog.at_level(logging.WARNING, logger="finegrain"):
+        labels = task.label_map(checked)
+    assert {"B-PER", "B-Per"} <= set(labels.names)  # trained as the data says
+    assert "differ only in case" in caplog.text and "'Per' (1 tag, first at train.conll:3) beside 'PER' (2 tags)" \
+        in caplog.text

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -106,6 +108,42 @@ def test_ragged_tsv_row(tmp_path):
     path.write_text("text\tlabel\n\nok\tpos\nx\ty\tz\n", encoding="utf-8")
     assert "line 4 has 3 fields" in error_of(path)
 
+
+
+def test_a_one_megabyte_text_is_read_and_the_csv_limit_is_left_as_it_was(tmp_path):
+    path = tmp_path / "data.csv"
+    long_text = "word " * 200_000
+    path.write_text(f'text,label\n"{long_text}",pos\nshort,neg\n', encoding="utf-8")
+    limit = csv.field_size_limit()
+    read = read_table(path)
+    assert read["text"].tolist() == [long_text, "short"] and csv.field_size_limit() == limit
+
+
+@pytest.mark.parametrize("rest", ["bad,neg\n", "bad,neg\n" * 20_000], ids=["small", "over-the-old-limit"])
+def test_a_quote_never_closed_is_named_with_its_line(tmp_path, rest):
+    path = tmp_path / "data.csv"
+    path.write_text(f'text,label\nfine,pos\ngood,"pos\n{rest}', encoding="utf-8")
+    message = error_of(path)
+    assert "line 3" in message and "never closed" in message and 'write a quote inside a quoted field twice' in message
+
+
+@pytest.mark.parametrize(("name", "content", "said"), [
+    ("data.csv", "text\tlabel\ngood, nice\tpos\nbad\tneg\n", "tab-separated"),
+    ("data.tsv", "text,label\n\"good\tnice\",pos\nbad,neg\n", "comma-separated"),
+])
+def test_the_other_delimiter_is_read_when_the_header_has_only_it(tmp_path, caplog, name, content, said):
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="finegrain"):
+        read = read_table(path)
+    assert read["label"].tolist() == ["pos", "neg"] and read["text"].tolist()[1] == "bad"
+    assert f"{path} looks {said}" in caplog.text and "rename" in caplog.text
+
+
+def test_a_header_with_both_delimiters_keeps_the_extensions(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("text,label\ta\nx,y\n", encoding="utf-8")
+    assert list(read_table(path).columns) == ["text", "label\ta", "row"]
 
 @pytest.mark.parametrize(("content", "expected"), [
     ('{"text": "a"}\n{"text": \n', "line 2 is not valid JSON"),

@@ -3,6 +3,7 @@
 Example:
     finegrain eval runs/bbc-full
     finegrain eval runs/bbc-full --data new-articles.csv
+    finegrain eval runs/reviews --data other.csv --text-column review --label-column stars
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         epilog="Example: finegrain eval runs/bbc-full --data bbc-news:test")
     parser.add_argument("run_dir", metavar="RUN_DIR", help="the output directory of 'finegrain train'")
     parser.add_argument("--data", metavar="FILE|NAME", help="labelled data to evaluate on instead")
+    parser.add_argument("--text-column", metavar="NAME", help="--data's text column (default: the run's data.text)")
+    parser.add_argument("--label-column", metavar="NAME",
+                        help="--data's label column (default: the run's data.label)")
+    parser.add_argument("--tag-column", metavar="N", type=int,
+                        help="a CoNLL --data file's tag column (0 is the token, -1 the last; default: the run's)")
     parser.set_defaults(handler=run)
 
 
@@ -29,7 +35,8 @@ def run(args: argparse.Namespace) -> int:
     """Print the metric tables; with --data, also where the JSON results were written."""
     from finegrain.api import evaluate  # heavy (torch, transformers)
 
-    metrics = evaluate(args.run_dir, args.data)
+    metrics = evaluate(args.run_dir, args.data, text_column=args.text_column, label_column=args.label_column,
+                       tag_column=args.tag_column)
     console = make_console()
     print_metrics(console, metrics)
     if args.data is not None:

@@ -16,8 +16,9 @@ import sys
 from pathlib import Path
 
 from finegrain.errors import DataError
+from finegrain.text_encoding import decode_text
 
-__all__ = ["add_parser", "run", "read_texts", "decode_utf8", "parse_lines", "parse_jsonl"]
+__all__ = ["add_parser", "run", "read_texts", "parse_lines", "parse_jsonl"]
 
 _TABLE_EXTENSIONS = (".csv", ".tsv", ".tab", ".json", ".jsonl", ".ndjson", ".parquet")
 
@@ -70,24 +71,10 @@ def read_texts(source: str, text_column: str) -> list[str]:
 
 
 def _parse_raw(raw: bytes, where: str, text_column: str) -> list[str]:
-    text = decode_utf8(raw, where)
+    text = decode_text(raw, where)
     if text.lstrip().startswith("{"):
         return parse_jsonl(text, where, text_column)
     return parse_lines(text, where)
-
-
-def decode_utf8(raw: bytes, where: str) -> str:
-    """UTF-8 text (a BOM is allowed); otherwise an error with the byte offset and line."""
-    bom = b"\xef\xbb\xbf"
-    skip = len(bom) if raw.startswith(bom) else 0
-    try:
-        return raw[skip:].decode("utf-8")
-    except UnicodeDecodeError as error:
-        offset = error.start + skip
-        line = raw.count(b"\n", 0, offset) + 1
-        raise DataError(f"byte 0x{raw[offset]:02x} at byte offset {offset} (line {line}) is not valid UTF-8.",
-                        where=where, hint="re-encode the input as UTF-8, e.g. `iconv -f latin1 -t utf-8 IN > OUT`"
-                        " (cp1252 for files from Excel on Windows).") from None
 
 
 def parse_lines(text: str, where: str) -> list[str]:

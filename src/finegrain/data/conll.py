@@ -13,36 +13,30 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pandas as pd
 
 from finegrain.errors import DataError
+from finegrain.text_encoding import decode_text
 
 __all__ = ["read_conll", "read_token_jsonl"]
 
+LOGGER = logging.getLogger("finegrain")
 _DOCSTART = "-DOCSTART-"
 _CSV_HEADER_WORDS = {"text", "label", "labels", "sentence", "review", "category", "class", "target"}
 
 
 def _read_text(path: Path) -> str:
-    """The file decoded as UTF-8 (BOM allowed), with errors that name the byte and line."""
+    """The file as text (UTF-8, or the encoding a BOM names), with errors that name the byte and line."""
     if not path.is_file():
         raise DataError(
             "file not found" if not path.exists() else "not a file",
             where=str(path),
             hint="check the path in data.train / data.validation / data.test",
         )
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise DataError(
-            f"not valid UTF-8: byte 0x{raw[error.start]:02x} at byte offset {error.start} (line {line})",
-            where=f"{path}:{line}",
-            hint="re-save the file as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.txt > out.txt`",
-        ) from None
+    text = decode_text(path.read_bytes(), str(path))
     if not text.strip():
         raise DataError("file is empty", where=str(path), hint="give a file with at least one sentence")
     return text
@@ -72,15 +66,22 @@ def _reject_csv(first_line: str, path: Path) -> None:
         )
 
 
-def _tag_index(n_columns: int, tag_column: int, where: str) -> int:
-    index = tag_column if tag_column >= 0 else n_columns + tag_column
+def _tag_index(columns: list[str], tag_column: int | None, option: str, where: str) -> int:
+    """The tag's column index; with more than two columns and no choice, the last, said once."""
+    n_columns = len(columns)
+    chosen = -1 if tag_column is None else tag_column
+    index = chosen if chosen >= 0 else n_columns + chosen
     if n_columns < 2 or not 0 < index < n_columns:
         raise DataError(
-            f"expected a token column and a tag column (tag_column={tag_column}), found {n_columns} column(s)",
+            f"expected a token column and a tag column (tag_column={chosen}), found {n_columns} column(s)",
             where=where,
-            hint="write `token<TAB>tag` per line; with more columns, pick the tag with tag_column "
+            hint=f"write `token<TAB>tag` per line; with more columns, pick the tag with {option}=N "
             "(0 is the token, -1 the last column)",
         )
+    if tag_column is None and n_columns > 2:
+        LOGGER.warning("finegrain: %s: %d columns per token line ('%s'); column %d (the last; column 0 is the"
+                       " token) is read as the tag. To read another, set %s=N (-1: the last).",
+                       where, n_columns, " | ".join(columns), index, option)
     return index
 
 
@@ -95,12 +96,14 @@ def _check_width(columns: list[str], expected: int, first_line: int, path: Path,
         )
 
 
-def read_conll(path: str | Path, *, tag_column: int = -1) -> pd.DataFrame:
+def read_conll(path: str | Path, *, tag_column: int | None = None,
+               option: str = "data.tag_column") -> pd.DataFrame:
     """Sentences of a CoNLL file: one ``token ... tag`` line per token, blank lines between sentences.
 
     Columns are tab-separated (or whitespace-separated when a line has no tab); the token is the
-    first column and the tag ``tag_column`` (default: the last). ``-DOCSTART-`` lines and empty
-    sentences are skipped.
+    first column and the tag ``tag_column`` (None: the last, with a warning when there are more
+    than two columns, since a POS or chunk column may be meant). ``option`` is the setting that
+    chooses the tag column, as messages name it. ``-DOCSTART-`` lines and empty sentences are skipped.
     """
     path = Path(path)
     lines = _lines(_read_text(path))
@@ -118,7 +121,7 @@ def read_conll(path: str | Path, *, tag_column: int = -1) -> pd.DataFrame:
             continue
         if not width:
             width, width_line = len(columns), lineno
-            tag_index = _tag_index(width, tag_column, f"{path}:{lineno}")
+            tag_index = _tag_index(columns, tag_column, option, f"{path}:{lineno}")
         _check_width(columns, width, width_line, path, lineno)
         if not tokens:
             start = lineno

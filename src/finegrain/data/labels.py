@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["LabelMap"]
+__all__ = ["LabelMap", "spelling_variants"]
 
 
 @dataclass(frozen=True)
@@ -48,3 +49,21 @@ class LabelMap:
     @classmethod
     def load(cls, path: Path) -> LabelMap:
         return cls(tuple(json.loads(path.read_text(encoding="utf-8"))["labels"]))
+
+
+def spelling_variants(counts: Mapping[str, int]) -> list[tuple[str, list[str]]]:
+    """Names that differ only in case or spacing, as (the most frequent, [the others]) per group; on
+    a tie the one met first in ``counts`` leads. They are distinct classes, probably by mistake.
+
+    Example:
+        >>> spelling_variants({"neutral": 40, "pos": 9, "Neutral": 1, "very  good": 2, "very good": 2})
+        [('neutral', ['Neutral']), ('very  good', ['very good'])]
+    """
+    groups: dict[str, list[str]] = {}
+    for name in counts:
+        groups.setdefault(" ".join(name.split()).casefold(), []).append(name)
+    variants = []
+    for names in (names for names in groups.values() if len(names) > 1):
+        main = max(names, key=counts.__getitem__)  # max keeps the first of equals
+        variants.append((main, [name for name in names if name != main]))
+    return variants

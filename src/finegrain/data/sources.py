@@ -12,7 +12,7 @@ from pathlib import Path
 
 from finegrain.data.sampling import stratified_split, stratified_subsample
 from finegrain.data.split import Split
-from finegrain.data.tables import ROW, SUPPORTED_EXTENSIONS, read_table, require_columns
+from finegrain.data.tables import ROW, SUPPORTED_EXTENSIONS, ColumnOptions, read_table, require_columns
 from finegrain.errors import DataError
 from finegrain.registry import DATASETS, suggest
 
@@ -23,13 +23,14 @@ _BUILTIN_SPLITS = ("train", "validation", "test")
 
 def load_splits(train: str, validation: str | None, test: str | None, *, columns: dict[str, str],
                 stratify: str | None, validation_fraction: float, max_train_examples: int | None,
-                seed: int) -> dict[str, Split]:
+                seed: int, tag_column: int | None = None) -> dict[str, Split]:
     """Load ``train`` and ``validation`` (and ``test`` when given) as :class:`Split` objects.
 
     A built-in ``train`` brings its own validation and test splits where those are None; a file
     ``train`` without ``validation`` gives up a stratified ``validation_fraction`` of its rows.
     ``max_train_examples`` then subsamples train, keeping class proportions. ``columns`` maps
-    canonical names to the file's columns (built-ins already use the canonical ones).
+    canonical names to the file's columns (built-ins already use the canonical ones);
+    ``tag_column`` picks the tag column of CoNLL files (None: the last).
 
     Example:
         >>> splits = load_splits("bbc-news", None, None, columns={"text": "text", "label": "label"},
@@ -37,7 +38,7 @@ def load_splits(train: str, validation: str | None, test: str | None, *, columns
         >>> {name: len(split) for name, split in splits.items()}
         {'train': 100, 'validation': 213, 'test': 212}
     """
-    train_split = load_source(train, "train", columns)
+    train_split = load_source(train, "train", columns, tag_column=tag_column)
     if _is_builtin_train(train):
         dataset = DATASETS.canonical(train.partition(":")[0])
         validation = validation if validation is not None else f"{dataset}:validation"
@@ -51,18 +52,22 @@ def load_splits(train: str, validation: str | None, test: str | None, *, columns
         validation_split = Split("validation", held.reset_index(drop=True), train_split.source)
         train_split = Split("train", rest.reset_index(drop=True), train_split.source)
     else:
-        validation_split = load_source(validation, "validation", columns)
+        validation_split = load_source(validation, "validation", columns, tag_column=tag_column)
     if max_train_examples is not None:
         frame = stratified_subsample(train_split.frame, column, max_train_examples, seed)
         train_split = Split("train", frame.reset_index(drop=True), train_split.source)
     splits = {"train": train_split, "validation": validation_split}
     if test is not None:
-        splits["test"] = load_source(test, "test", columns)
+        splits["test"] = load_source(test, "test", columns, tag_column=tag_column)
     return splits
 
 
-def load_source(spec: str, role: str, columns: dict[str, str]) -> Split:
+def load_source(spec: str, role: str, columns: dict[str, str], *, tag_column: int | None = None,
+                options: ColumnOptions = ColumnOptions()) -> Split:
     """One split from a file or a built-in; a bare built-in name means its split named ``role``.
+
+    ``tag_column`` picks a CoNLL file's tag column; ``options`` name the settings that choose
+    columns in messages (the run config's by default).
 
     Example:
         >>> len(load_source("bbc-news", "test", {"text": "text", "label": "label"}))
@@ -70,7 +75,8 @@ def load_source(spec: str, role: str, columns: dict[str, str]) -> Split:
     """
     kind = _resolve(spec, role)
     if isinstance(kind, Path):
-        return Split(role, require_columns(read_table(kind), columns, spec), spec)
+        frame = read_table(kind, tag_column=tag_column, options=options)
+        return Split(role, require_columns(frame, columns, spec, options), spec)
     dataset, split = kind
     split = split or role
     return Split(role, DATASETS.get(dataset).load()[split], f"{dataset}:{split}")

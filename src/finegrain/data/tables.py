@@ -10,22 +10,22 @@ where the sentence starts).
 
 from __future__ import annotations
 
-import codecs
-import csv
 import difflib
-import io
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from finegrain.data.conll import read_conll
+from finegrain.data.delimited import read_delimited
 from finegrain.errors import DataError
 from finegrain.registry import suggest
+from finegrain.text_encoding import decode_text
 
-__all__ = ["ROW", "SUPPORTED_EXTENSIONS", "read_table", "require_columns"]
+__all__ = ["ROW", "SUPPORTED_EXTENSIONS", "ColumnOptions", "read_table", "require_columns"]
 
 ROW = "row"
 SUPPORTED_EXTENSIONS: dict[str, str] = {
@@ -41,18 +41,33 @@ SUPPORTED_EXTENSIONS: dict[str, str] = {
     ".bio": "conll",
     ".bioes": "conll",
 }
-_DELIMITERS = {"csv": ",", "tsv": "\t"}
 _EXAMPLE_RECORD = '{"text": "...", "label": "pos"}'
 _CONFIG_KEYS = {"tokens": "text", "tags": "label"}  # token data: data.text / data.label choose these
 _JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number",
                bool: "boolean", type(None): "null"}
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
+@dataclass(frozen=True)
+class ColumnOptions:
+    """The settings that choose the columns to read, as errors and warnings name them: the run
+    config's by default; ``finegrain eval`` has its own flags."""
+
+    text: str = "data.text"
+    label: str = "data.label"
+    tag_column: str = "data.tag_column"  # CoNLL files: the tag's column index
+
+    def of(self, canonical: str) -> str:
+        """The setting for a canonical column (token data: tokens is chosen by text, tags by label)."""
+        return {"text": self.text, "label": self.label}[_CONFIG_KEYS.get(canonical, canonical)]
+
+
+def read_table(path: str | Path, *, tag_column: int | None = None,
+               options: ColumnOptions = ColumnOptions()) -> pd.DataFrame:
     """Read one table; the format comes from the extension, or a folder from ``save_to_disk``.
 
     Text columns stay strings ("NA" is text, not a missing value). A ``row`` column holds the
-    1-based data row, so errors can say where in the file an example came from.
+    1-based data row, so errors can say where in the file an example came from. ``tag_column``
+    picks a CoNLL file's tag column (None: the last); ``options`` name the settings in messages.
 
     Example:
         >>> import tempfile, pathlib
@@ -67,7 +82,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if path.is_dir():
         frame = _read_saved_dataset(path)
     else:
-        frame = _read_file(path, _format_of(path))
+        frame = _read_file(path, _format_of(path), tag_column, options)
     if len(frame) == 0:
         columns = ", ".join(str(c) for c in frame.columns if c != ROW) or "none"
         raise DataError(f"has no data rows (columns: {columns}).", where=str(path),
@@ -75,32 +90,33 @@ def read_table(path: str | Path) -> pd.DataFrame:
     return frame
 
 
-def require_columns(frame: pd.DataFrame, wanted: dict[str, str], source: str) -> pd.DataFrame:
+def require_columns(frame: pd.DataFrame, wanted: dict[str, str], source: str,
+                    options: ColumnOptions = ColumnOptions()) -> pd.DataFrame:
     """Select the user's columns under canonical names, e.g. ``{"text": "review"}``, plus ``row``.
 
     Every missing column is reported at once, with the columns found, the closest match and
-    the config key (``data.text=...``) that chooses it.
+    the setting (``data.text=...``, or what ``options`` name) that chooses it.
     """
     found = [str(c) for c in frame.columns if c != ROW]
     missing = {canonical: column for canonical, column in wanted.items() if column not in found}
     if missing:
-        raise _missing_columns_error(missing, found, source)
+        raise _missing_columns_error(missing, found, source, options)
     rows = frame[ROW].to_numpy() if ROW in frame else range(1, len(frame) + 1)
     for canonical, column in wanted.items():
-        _check_no_missing_values(frame[column], rows, canonical, source)
+        _check_no_missing_values(frame[column], rows, options.of(canonical), source)
     selected = pd.DataFrame({canonical: frame[column].to_numpy() for canonical, column in wanted.items()})
     selected[ROW] = list(rows)
     return selected
 
 
-def _missing_columns_error(missing: dict[str, str], found: list[str], source: str) -> DataError:
+def _missing_columns_error(missing: dict[str, str], found: list[str], source: str,
+                           options: ColumnOptions) -> DataError:
     """Every missing column at once; token data (tokens/tags) in a text/label file is named as such."""
     problems = " ".join(
-        f"Column '{column}' (set by data.{_CONFIG_KEYS.get(canonical, canonical)}={column}) was not found."
-        f"{suggest(column, found)}"
+        f"Column '{column}' (set by {options.of(canonical)}={column}) was not found.{suggest(column, found)}"
         for canonical, column in missing.items()
     )
-    keys = " and ".join(f"data.{_CONFIG_KEYS.get(canonical, canonical)}=<column>" for canonical in missing)
+    keys = " and ".join(f"{options.of(canonical)}=<column>" for canonical in missing)
     hint = f"set {keys} to one of the found columns, or rename the column in the file."
     if set(missing) & set(_CONFIG_KEYS) and {"text", "label"} <= set(found):
         problems = ("This looks like text-classification data (columns text, label), but token"
@@ -110,13 +126,13 @@ def _missing_columns_error(missing: dict[str, str], found: list[str], source: st
     return DataError(f"{problems} Found columns: {', '.join(found) or 'none'}.", where=source, hint=hint)
 
 
-def _check_no_missing_values(values: pd.Series, rows: Iterable[Any], canonical: str, source: str) -> None:
+def _check_no_missing_values(values: pd.Series, rows: Iterable[Any], option: str, source: str) -> None:
     """Nulls (a jsonl key left out, a parquet null) cannot be trained on; name the first row."""
     empty = values.isna().to_numpy()
     if empty.any():
         first = list(rows)[int(empty.argmax())]
         raise DataError(
-            f"column '{values.name}' (data.{canonical}) has no value at row {first}"
+            f"column '{values.name}' ({option}) has no value at row {first}"
             f" ({int(empty.sum())} rows without a value in all).",
             where=source, hint="fill in those values or remove the rows.")
 
@@ -147,15 +163,15 @@ def _missing_file_error(path: Path) -> DataError:
                      hint=f"check the path; relative paths start from the current folder, {Path.cwd()}.")
 
 
-def _read_file(path: Path, fmt: str) -> pd.DataFrame:
+def _read_file(path: Path, fmt: str, tag_column: int | None, options: ColumnOptions) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise DataError("is empty (0 bytes).", where=str(path),
                         hint="write the examples into it, or point at the file that holds them.")
     if fmt == "parquet":
         return _read_parquet(path)
     if fmt == "conll":
-        return read_conll(path)
-    text = _decode(path)
+        return read_conll(path, tag_column=tag_column, option=options.tag_column)
+    text = decode_text(path.read_bytes(), str(path))
     if fmt == "jsonl":
         return _read_jsonl(text, path)
     if fmt == "json":
@@ -163,73 +179,9 @@ def _read_file(path: Path, fmt: str) -> pd.DataFrame:
     return _read_delimited(text, path, fmt)
 
 
-def _decode(path: Path) -> str:
-    """UTF-8 (a BOM is allowed); anything else names the byte offset and line of the first bad byte."""
-    raw = path.read_bytes()
-    skip = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
-    try:
-        return raw[skip:].decode("utf-8")
-    except UnicodeDecodeError as err:
-        offset = err.start + skip
-        line = raw.count(b"\n", 0, offset) + 1
-        raise DataError(
-            f"byte 0x{raw[offset]:02x} at byte offset {offset} (line {line}) is not valid UTF-8;"
-            " finegrain reads text files as UTF-8.",
-            where=str(path),
-            hint=f"re-encode the file from the encoding it was saved in, e.g. `iconv -f latin1 -t utf-8"
-                 f" {path.name} > utf8-{path.name}` (cp1252 for files from Excel on Windows), or save it"
-                 " as 'CSV UTF-8'. Built-in datasets handle their own encodings.",
-        ) from None
-
-
 def _read_delimited(text: str, path: Path, fmt: str) -> pd.DataFrame:
-    """csv/tsv with Python's csv module: unlike pandas it lets us catch rows with too few fields."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_DELIMITERS[fmt])
-    header: list[str] | None = None
-    header_line, last_line = 0, 0
-    rows: list[list[str]] = []
-    try:
-        for record in reader:
-            start, last_line = last_line + 1, reader.line_num
-            if not record:  # a blank line
-                continue
-            if header is None:
-                header, header_line = record, start
-                _check_header(header, path, header_line)
-            elif len(record) != len(header):
-                raise _ragged_error(path, fmt, header, header_line, record, start, last_line)
-            else:
-                rows.append(record)
-    except csv.Error as err:
-        raise DataError(f"line {reader.line_num} cannot be parsed as {fmt.upper()} ({err}).", where=str(path),
-                        hint='a field that starts with a double quote must end with one; write a quote'
-                             ' inside a quoted field twice ("").') from None
-    if header is None:
-        raise DataError("holds only blank lines.", where=str(path), hint="write a header line and examples.")
+    header, rows = read_delimited(text, str(path), fmt)
     return _with_rows(pd.DataFrame(rows, columns=header, dtype=object), range(1, len(rows) + 1), path)
-
-
-def _check_header(header: list[str], path: Path, line: int) -> None:
-    seen: set[str] = set()
-    for name in header:
-        if name in seen:
-            raise DataError(f"column '{name}' appears twice in the header (line {line}).", where=str(path),
-                            hint="give every column a distinct name.")
-        seen.add(name)
-
-
-def _ragged_error(path: Path, fmt: str, header: list[str], header_line: int, record: list[str],
-                  start: int, end: int) -> DataError:
-    delimiter = "a comma" if fmt == "csv" else "a tab"
-    span = f" (the row runs on to line {end}: an unclosed double quote joins lines)" if end > start else ""
-    if len(record) > len(header):
-        hint = f"a value that contains {delimiter} must be wrapped in double quotes; or remove the extra field."
-    else:
-        hint = "add the missing fields (an empty value is allowed: two delimiters in a row) or fix the row."
-    return DataError(
-        f"line {start} has {len(record)} fields but the header (line {header_line}) has"
-        f" {len(header)} ({', '.join(header)}){span}.",
-        where=str(path), hint=hint)
 
 
 def _read_jsonl(text: str, path: Path) -> pd.DataFrame:

@@ -59,7 +59,7 @@ def prepare_study_data(study: StudyConfig, task: Any, root: Path) -> StudyData:
     data = study.data
     splits = load_splits(data.train, data.validation, data.test, columns=task.columns(data.text, data.label),
                          stratify=task.stratify, validation_fraction=data.validation_fraction,
-                         max_train_examples=None, seed=_TEST_SEED)
+                         max_train_examples=None, seed=_TEST_SEED, tag_column=data.tag_column)
     train, note = splits["train"], "the test split"
     if "test" not in splits:  # a study needs held-out examples that no cell trains or selects on
         rest, held = stratified_split(train.frame, task.stratify, data.validation_fraction, _TEST_SEED)

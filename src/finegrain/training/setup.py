@@ -61,7 +61,7 @@ def configured_splits(task: Any, data: DataConfig, seed: int) -> dict[str, Split
     """The splits the data section describes, as read from disk (not yet checked by the task)."""
     return load_splits(data.train, data.validation, data.test, columns=task.columns(data.text, data.label),
                        stratify=task.stratify, validation_fraction=data.validation_fraction,
-                       max_train_examples=data.max_train_examples, seed=seed)
+                       max_train_examples=data.max_train_examples, seed=seed, tag_column=data.tag_column)
 
 
 def read_splits(task: Any, data: DataConfig, seed: int) -> dict[str, Split]:

@@ -66,6 +66,7 @@ class ClassificationTask:
         """The label map of the training data; also remembers class frequencies for class weights."""
         values = self._flat_labels(train)
         checks.check_label_count(train, values)
+        checks.warn_label_spellings(train, self.params.multi_label)
         labels = LabelMap.from_values(values)
         counts = Counter(values)
         frequency = torch.tensor([counts[name] for name in labels.names], dtype=torch.float)

@@ -22,13 +22,15 @@ from typing import Any
 
 import pandas as pd
 
+from finegrain.data.labels import spelling_variants
 from finegrain.data.split import Split
 from finegrain.errors import DataError
-from finegrain.tasks.ner.schemes import SCHEMES, convert, detect_scheme, normalize_scheme, repair, validate_tag
+from finegrain.tasks.ner.schemes import (SCHEMES, convert, detect_scheme, normalize_scheme, repair, split_tag,
+                                        validate_tag)
 from finegrain.tasks.ner.spans import split_words
 
 __all__ = ["TRAINING_SCHEME", "LOGGER", "sentence_where", "token_where", "as_words", "check_sentences", "raw_sentences",
-           "check_tags", "unseen_tags", "scheme_choices"]
+           "check_tags", "unseen_tags", "scheme_choices", "warn_type_spellings"]
 
 TRAINING_SCHEME = "IOB2"  # first-sub-token labelling needs only B/I/O, and every scheme converts to it
 LOGGER = logging.getLogger("finegrain")
@@ -154,6 +156,29 @@ def unseen_tags(tag_lists: Sequence[Sequence[str]], known: Sequence[str]) -> dic
             if tag not in known_set:
                 counts[tag] = counts.get(tag, 0) + 1
     return dict(sorted(counts.items()))
+
+
+def warn_type_spellings(split: Split) -> None:
+    """Entity types that differ only in case ('Per' beside 'PER') become different types: kept, with
+    a warning that names where each rarer spelling first is."""
+    counts: dict[str, int] = {}
+    first: dict[str, str] = {}
+    for index, tags in enumerate(split.frame["tags"]):
+        for position, tag in enumerate(tags):
+            entity_type = split_tag(tag)[1]
+            if entity_type is not None:
+                counts[entity_type] = counts.get(entity_type, 0) + 1
+                if entity_type not in first:
+                    first[entity_type] = token_where(split, index, position)
+    described = [", ".join(f"'{name}' ({_tags(counts[name])}, first at {first[name]})" for name in others)
+                 + f" beside '{main}' ({_tags(counts[main])})" for main, others in spelling_variants(counts)]
+    if described:
+        LOGGER.warning("finegrain: entity types that differ only in case are different types in the %s data: %s. If"
+                       " they are one type, write it one way.", split.name, "; ".join(described))
+
+
+def _tags(count: int) -> str:
+    return f"{count} tag{'s' if count > 1 else ''}"
 
 
 def scheme_choices() -> str:

@@ -93,6 +93,7 @@ class NerTask:
             raise DataError("the training data has no entities: every tag is 'O', so there is nothing to learn.",
                             where=train.source,
                             hint="check that data.label names the tag column and that entities are tagged.")
+        checks.warn_type_spellings(train)
         return LabelMap.from_values(["O"] + [f"{prefix}-{t}" for t in types for prefix in ("B", "I")])
 
     def check_labels(self, split: Split, labels: LabelMap) -> None:
