@@ -211,3 +211,24 @@ def test_predict_into_a_closed_pipe_exits_quietly(finished):
     finally:
         os.close(write)
     assert done.returncode == 141 and done.stderr == b"", done.stderr.decode()
+
+
+def test_predictions_into_an_unwritable_path_are_a_user_error(finished, tmp_path, capsys):
+    (tmp_path / "in.txt").write_text("good\nbad\n")
+    (tmp_path / "file").write_text("not a folder")
+    code = main(["predict", str(finished), "--input", str(tmp_path / "in.txt"), "--output",
+                 str(tmp_path / "file" / "out.jsonl")])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot write the predictions" in err and "Traceback" not in err
+
+
+def test_a_killed_overwrite_cannot_be_resumed_and_is_started_over(old_run, tiny_model_dir, sentiment_files, capsys):
+    leftover = old_run.with_name(".run.overwrite")  # what a kill -9 of an --overwrite leaves
+    leftover.mkdir()
+    (leftover / "config.yaml").write_text((old_run / "config.yaml").read_text())
+    before = digests(old_run)
+    code = main(train_args(tiny_model_dir, sentiment_files, old_run, "train.max_steps=3", "--resume"))
+    err = capsys.readouterr().err
+    assert code == 2 and str(leftover) in err and "--overwrite" in err and digests(old_run) == before
+    assert main(train_args(tiny_model_dir, sentiment_files, old_run, "train.max_steps=1", "--overwrite")) == 0
+    assert siblings(old_run) == ["run"] and run_json(old_run)["steps"] == 1
