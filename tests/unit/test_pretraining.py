@@ -282,3 +282,20 @@ def test_cli_pretrain(corpus, tmp_path, capsys):
     assert "held-out" in capsys.readouterr().out
     assert main(["pretrain", str(path), "masking.whole_wrd=true"]) == 2
     assert "Did you mean 'whole_word'" in capsys.readouterr().err
+
+
+def test_failed_pretrain_leaves_no_stub_and_failed_overwrite_keeps_the_model(corpus, tmp_path, capsys):
+    from finegrain.cli.main import main
+
+    path = tmp_path / "pretrain.yaml"
+    path.write_text(yaml.safe_dump(_config(corpus, tmp_path / "out", train={"max_steps": 2, "eval_every": 2})))
+    too_large = "model.vocab_size=5000"  # more than this corpus can fill: fails after the output is opened
+    assert main(["pretrain", str(path), too_large]) == 2
+    assert "vocab_size=5000" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pretrain.yaml"]  # nothing to block the corrected run
+    assert main(["pretrain", str(path)]) == 0
+    model = {p.name: p.read_bytes() for p in (tmp_path / "out" / "model").iterdir()}
+    assert main(["pretrain", str(path), too_large, "--overwrite"]) == 2
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out" / "model").iterdir()} == model
+    assert (tmp_path / "out" / "metrics.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "pretrain.yaml"]

@@ -76,6 +76,8 @@ def test_resume_after_kill_matches_uninterrupted_run(tmp_path, tiny_model_dir, s
     whole_history = [json.loads(line) for line in (tmp_path / "whole" / "log.jsonl").read_text().splitlines()]
     evals = [r["eval"] for r in history if "eval" in r]
     assert evals[-1] == [r["eval"] for r in whole_history if "eval" in r][-1]
+    # the steps between the last checkpoint and the kill are logged once, by the resumed run
+    assert [r["step"] for r in history if "step" in r] == [r["step"] for r in whole_history if "step" in r]
 
 
 @pytest.mark.skipif(shutil.which("accelerate") is None and not (Path(sys.executable).parent / "accelerate").exists(),

@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     """Read the texts, predict, write one JSON line per text."""
     if args.batch_size < 1:
         raise DataError(f"--batch-size must be at least 1 (got {args.batch_size}).", hint="e.g. --batch-size 32")
+    _check_streams(args.input, args.output)
     from finegrain.api import load  # heavy (torch, transformers)
 
     predictor = load(args.run_dir)
@@ -51,9 +52,29 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("".join(line + "\n" for line in lines))
         sys.stdout.flush()
     else:
-        Path(args.output).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        try:
+            Path(args.output).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        except OSError as error:
+            raise DataError(f"cannot write the predictions: {error.strerror or error}.", where=args.output,
+                            hint="give --output a path in a folder you can write to.") from None
         print(f"wrote {len(lines)} predictions to {args.output}")
     return 0
+
+
+def _check_streams(source: str, output: str | None) -> None:
+    """A standard stream the shell closed (``<&-``, ``>&-``) is None in Python; say so before the slow load.
+
+    A closed stdout is an error, as for coreutils (``ls >&-``: "write error: Bad file descriptor"):
+    the predictions would be lost without a word. A reader that stops early (``| head -1``) is not:
+    main.py exits quietly on the broken pipe.
+    """
+    if source == "-" and sys.stdin is None:
+        raise DataError("stdin is closed, so there are no texts to read.", where="<stdin>",
+                        hint="pipe the texts in (cat texts.txt | finegrain predict RUN --input -), or give a file:"
+                        " --input FILE.")
+    if output is None and sys.stdout is None:
+        raise DataError("stdout is closed, so the predictions would have nowhere to go.", where="<stdout>",
+                        hint="write them to a file with --output predictions.jsonl, or leave stdout open.")
 
 
 def read_texts(source: str, text_column: str) -> list[str]:

@@ -34,7 +34,8 @@ from finegrain.tasks.modeling import quiet_transformers
 from finegrain.training.checkpoint import atomic_write_dir, write_json_atomic
 from finegrain.training.loop import evaluate_split, fit
 from finegrain.training.precision import autocast_dtype
-from finegrain.training.run_dir import RunDir, prepare_run_dir
+from finegrain.training.run_dir import RunDir, check_model_kept, prepare_run_dir, run_dir_for
+from finegrain.training.run_guard import guard_run
 from finegrain.training.runner import build_accelerator, library_versions
 from finegrain.training.setup import load_tokenizer
 
@@ -68,8 +69,17 @@ def run_pretraining(config: PretrainConfig, *, resume: bool = False, overwrite: 
     _check_enough_text(train_docs, config.model.max_length)
     accelerator = build_accelerator(config.train)
     run = _open_output(accelerator, config, resume=resume, overwrite=overwrite)
+    with guard_run(run, accelerator):
+        metrics = _pretrain_into(run, config, train_docs, held_docs, accelerator, resume=resume, started=started)
+    return PretrainResult(run.final, RunDir(run.final).model, metrics)
+
+
+def _pretrain_into(run: RunDir, config: PretrainConfig, train_docs: list[str], held_docs: list[str],
+                   accelerator: Accelerator, *, resume: bool, started: float) -> dict[str, Any]:
+    """Everything written into the open output folder; returns the metrics."""
     if resume and run.is_finished():
-        return PretrainResult(run.path, run.model, json.loads(run.metrics.read_text(encoding="utf-8")))
+        check_model_kept(run)
+        return json.loads(run.metrics.read_text(encoding="utf-8"))
     tokenizer, model_path = _tokenizer(config, run, train_docs, resume=resume)
     features = {name: encode_documents(docs, tokenizer, config.model.max_length, pack=config.masking.pack)
                 for name, docs in (("train", train_docs), ("validation", held_docs))}
@@ -95,8 +105,7 @@ def run_pretraining(config: PretrainConfig, *, resume: bool = False, overwrite: 
     result = fit(accelerator=accelerator, model=model, task=objective, method=None, labels=LabelMap(()),
                  train_features=features["train"], validation=held_out, validation_features=features["validation"],
                  train=config.train, lr=lr, pad_id=pad_id, run=run, save_best=save_best, resume=resume)
-    metrics = _finish(accelerator, run, info, result, started)
-    return PretrainResult(run.path, run.model, metrics)
+    return _finish(accelerator, run, info, result, started)
 
 
 def _finish(accelerator: Accelerator, run: RunDir, info: dict[str, Any], result: Any, started: float) -> dict:
@@ -139,7 +148,7 @@ def _open_output(accelerator: Accelerator, config: PretrainConfig, *, resume: bo
     if accelerator.is_main_process:
         run = prepare_run_dir(config.output, dump_pretrain_config(config), resume=resume, overwrite=overwrite)
     accelerator.wait_for_everyone()
-    return run or RunDir(Path(config.output))
+    return run or run_dir_for(config.output, overwrite=overwrite)
 
 
 def _tokenizer(config: PretrainConfig, run: RunDir, documents: list[str], *, resume: bool) -> tuple[Any, str | None]:

@@ -108,6 +108,8 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
     """
     checkpoint = latest_checkpoint(run.checkpoint) if resume else None
     resumed = read_state(checkpoint) if checkpoint is not None else None
+    if resume and accelerator.is_main_process:
+        _truncate_log(run, resumed.global_step if resumed is not None else 0)
     # when resuming, the checkpoint says whether it holds a compact embedding, not the setting
     compact_wanted = resumed.compact_embeddings if resumed is not None else train.compact_embeddings
     compact = compact_embeddings(model, [train_features, validation_features]) if compact_wanted else None
@@ -339,6 +341,24 @@ def _checkpoint(accelerator: Accelerator, run: RunDir, state: TrainerState) -> N
         (staging / STATE_FILE).write_text(json.dumps(state_dict(state), indent=2), encoding="utf-8")
         swap_in(staging, run.checkpoint)
     accelerator.wait_for_everyone()
+
+
+def _truncate_log(run: RunDir, step: int) -> None:
+    """Keep the log records up to ``step``, the checkpoint's: a killed session logged steps after it,
+    which the resumed run takes (and logs) again."""
+    if not run.log.is_file():
+        return
+    kept = []
+    for line in run.log.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:  # a line the kill cut short
+            continue
+        if record.get("eval", record)["step"] <= step:
+            kept.append(line + "\n")
+    tmp = run.log.with_name(f".{run.log.name}.tmp")
+    tmp.write_text("".join(kept), encoding="utf-8")
+    tmp.replace(run.log)
 
 
 def _log(accelerator: Accelerator, run: RunDir, record: dict[str, Any]) -> None:

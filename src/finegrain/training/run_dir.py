@@ -4,28 +4,38 @@ A run directory holds everything needed to use the run again: ``config.yaml`` (r
 ``labels.json``, ``model/`` (Hugging Face / PEFT format, tokenizer included), ``metrics.json``,
 ``run.json`` (versions, seed, timings, parameter counts), ``report.md`` with ``plots/``,
 ``log.jsonl`` and ``checkpoints/last`` (for --resume).
+
+With --overwrite the new run is written beside the old one, in ``.NAME.overwrite``, and takes its
+place only once it has finished (:mod:`finegrain.training.run_guard`): a replacement that fails
+leaves the finished run as it was.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
 
 from finegrain.errors import RunDirError
+from finegrain.training.checkpoint import latest_checkpoint
 
-__all__ = ["RunDir", "prepare_run_dir", "open_run_dir", "changed_keys"]
-
-_OWNED = ("config.yaml", "labels.json", "model", "metrics.json", "run.json", "report.md", "plots",
-          "log.jsonl", "checkpoints", ".model.tmp", ".model.old")
+__all__ = ["RunDir", "prepare_run_dir", "open_run_dir", "run_dir_for", "check_model_kept", "changed_keys"]
 
 
 @dataclass(frozen=True)
 class RunDir:
     path: Path
+    replaces: Path | None = None  # with --overwrite: the run this one replaces once it has finished
+    created: Path | None = None  # the highest folder this session created for the run (removed if it fails early)
+
+    @property
+    def final(self) -> Path:
+        """Where the run lives once it has finished."""
+        return self.replaces or self.path
 
     @property
     def config(self) -> Path:
@@ -63,27 +73,41 @@ class RunDir:
             return False
         return json.loads(self.info.read_text(encoding="utf-8")).get("status") == "finished"
 
+    def has_progress(self) -> bool:
+        """Whether training got far enough to leave something worth keeping: a model or a checkpoint."""
+        return self.model.is_dir() or latest_checkpoint(self.checkpoint) is not None
+
+
+def run_dir_for(path: str | Path, *, overwrite: bool) -> RunDir:
+    """The folder a run writes to: ``path``, or with ``overwrite`` the staging folder beside it."""
+    path = Path(path)
+    if not overwrite:
+        return RunDir(path)
+    absolute = Path(os.path.abspath(path))  # a name even for '.', without following links
+    return RunDir(absolute.with_name(f".{absolute.name}.overwrite"), replaces=path)
+
 
 def prepare_run_dir(path: str | Path, config_text: str, *, resume: bool, overwrite: bool) -> RunDir:
-    """Create or reuse a run directory; refuse to mix a different run into it."""
+    """Create or reuse a run directory; refuse to mix a different run into it.
+
+    With ``overwrite`` the returned run is the staging folder (see the module docstring).
+    """
     run = RunDir(Path(path))
     if resume and overwrite:
         raise RunDirError("--resume and --overwrite contradict each other.", hint="Choose one.")
     if run.path.exists() and not run.path.is_dir():
         raise RunDirError(f"The output '{run.path}' is a file, not a directory.", hint="Choose another output.")
+    if resume:
+        _refuse_killed_overwrite(run.path)
     if run.path.is_dir() and any(run.path.iterdir()):
         if not run.is_run():
             raise RunDirError(
                 f"The output directory '{run.path}' holds files that are not a finegrain run; refusing to write there.",
                 hint="Choose an empty or new output directory (output=... or --output).",
             )
-        if overwrite:
-            for name in _OWNED:
-                target = run.path / name
-                shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
-        elif resume:
+        if resume:
             _check_same_config(run, config_text)
-        else:
+        elif not overwrite:
             state = "a finished run" if run.is_finished() else "an unfinished run"
             raise RunDirError(
                 f"The output directory '{run.path}' already holds {state}.",
@@ -91,10 +115,37 @@ def prepare_run_dir(path: str | Path, config_text: str, *, resume: bool, overwri
             )
     elif resume:
         raise RunDirError(f"Nothing to resume: '{run.path}' holds no run.", hint="Run again without --resume.")
-    run.path.mkdir(parents=True, exist_ok=True)
-    if not run.config.is_file():
-        run.config.write_text(config_text, encoding="utf-8")
-    return run
+    run = run_dir_for(path, overwrite=overwrite)
+    if overwrite:  # what a killed replacement left: it cannot be resumed, so it starts over
+        shutil.rmtree(run.path, ignore_errors=True)
+    return _create(run, config_text)
+
+
+def _create(run: RunDir, config_text: str) -> RunDir:
+    """Make the run's folder (with its parents) and its config; remember what did not exist before."""
+    created = next((folder for folder in reversed((run.path, *run.path.parents)) if not folder.exists()), None)
+    try:
+        run.path.mkdir(parents=True, exist_ok=True)
+        if not run.config.is_file():
+            run.config.write_text(config_text, encoding="utf-8")
+    except OSError as error:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        raise RunDirError(f"Cannot write the output directory '{run.final}': {error.strerror or error}"
+                          f" ('{error.filename or run.path}').",
+                          hint="Choose an output folder you can write to (output=... or --output),"
+                          " or make this one writable.") from None
+    return replace(run, created=created)
+
+
+def _refuse_killed_overwrite(path: Path) -> None:
+    staging = run_dir_for(path, overwrite=True).path
+    if staging.exists():
+        raise RunDirError(
+            f"An --overwrite of '{path}' was stopped before it finished and left its unfinished replacement in"
+            f" '{staging}', which --resume cannot continue; the run in '{path}' (if any) is as it was.",
+            hint=f"Run the --overwrite command again (it starts the replacement over), or delete '{staging}'"
+            f" to --resume the run in '{path}'.")
 
 
 def _check_same_config(run: RunDir, config_text: str) -> None:
@@ -123,9 +174,21 @@ def open_run_dir(path: str | Path) -> RunDir:
     run = RunDir(Path(path))
     if not run.path.is_dir():
         raise RunDirError(f"Run directory '{run.path}' does not exist.", hint="Give the output folder of a finegrain train run.")
-    if not run.is_run() or not run.model.is_dir():
-        raise RunDirError(
-            f"'{run.path}' is not a finished finegrain run (no config.yaml or model/ folder).",
-            hint="Train it first (finegrain train ... or --resume an interrupted run).",
-        )
+    if not run.is_run():
+        raise RunDirError(f"'{run.path}' is not a finegrain run (no config.yaml).",
+                          hint="Give the output folder of a finegrain train run.")
+    if run.is_finished():
+        check_model_kept(run)
+    elif not run.model.is_dir():
+        raise RunDirError(f"'{run.path}' is an unfinished run: it has no model/ folder yet.",
+                          hint="Continue it: the same 'finegrain train' command with --resume.")
     return run
+
+
+def check_model_kept(run: RunDir) -> None:
+    """A finished run whose model/ folder was deleted: nothing to use, and nothing --resume can rebuild."""
+    if not run.model.is_dir():
+        raise RunDirError(
+            f"'{run.path}' is a finished run, but its model/ folder is missing: there is no model to use.",
+            hint="Train it again: the command that made it ('finegrain train ...') with --overwrite. model/ was the"
+            " only copy of the kept model (checkpoints/last holds the last training step, not the kept model).")

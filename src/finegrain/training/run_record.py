@@ -20,7 +20,7 @@ from finegrain.data.split import Split
 from finegrain.errors import RunDirError
 from finegrain.evaluation.report import write_report
 from finegrain.training.checkpoint import write_json_atomic
-from finegrain.training.run_dir import RunDir, prepare_run_dir
+from finegrain.training.run_dir import RunDir, prepare_run_dir, run_dir_for
 
 __all__ = ["library_versions", "open_output", "check_labels_unchanged", "run_info", "finish_run", "now", "report_info"]
 
@@ -41,7 +41,7 @@ def open_output(accelerator: Accelerator, config: RunConfig, *, resume: bool, ov
     if accelerator.is_main_process:
         run = prepare_run_dir(config.output, dump_config(config), resume=resume, overwrite=overwrite)
     accelerator.wait_for_everyone()
-    return run or RunDir(Path(config.output))
+    return run or run_dir_for(config.output, overwrite=overwrite)
 
 
 def check_labels_unchanged(run: RunDir, labels: LabelMap) -> None:

@@ -27,7 +27,8 @@ from finegrain.training.estimator_runner import is_estimator, run_estimator
 from finegrain.training.loop import evaluate_split, fit, planned_total_steps
 from finegrain.training.optim import resolve_lr
 from finegrain.training.precision import autocast_dtype, resolve_precision
-from finegrain.training.run_dir import RunDir
+from finegrain.training.run_dir import RunDir, check_model_kept
+from finegrain.training.run_guard import guard_run
 from finegrain.training.run_record import check_labels_unchanged, finish_run, library_versions, open_output, run_info
 from finegrain.training.setup import Prepared, prepare
 
@@ -67,11 +68,20 @@ def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = F
     prepared = prepare(config)
     accelerator = build_accelerator(config.train)
     run = open_output(accelerator, config, resume=resume, overwrite=overwrite)
+    with guard_run(run, accelerator):
+        metrics = _train_into(run, config, prepared, accelerator, resume=resume, started=started)
+    return RunResult(run.final, metrics)
+
+
+def _train_into(run: RunDir, config: RunConfig, prepared: Prepared, accelerator: Accelerator, *, resume: bool,
+                started: float) -> dict[str, dict[str, Any]]:
+    """Everything written into the open run folder; returns the metrics."""
     if run.is_finished() and resume:
-        return RunResult(run.path, json.loads(run.metrics.read_text(encoding="utf-8")))
+        check_model_kept(run)
+        return json.loads(run.metrics.read_text(encoding="utf-8"))
     check_labels_unchanged(run, prepared.labels)
     if is_estimator(prepared.method):
-        return RunResult(run.path, run_estimator(config, prepared, accelerator, run, started))
+        return run_estimator(config, prepared, accelerator, run, started)
     set_seed(config.train.seed)
     model = prepared.task.build_model(prepared.model_path, prepared.labels, random_init=config.model.random_init)
     _plan_method(prepared, config.train)
@@ -101,7 +111,7 @@ def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = F
                     steps=state.global_step, total_steps=result.total_steps)
         finish_run(run, config, info, metrics, train_seconds=state.train_seconds, samples=state.samples_seen,
                    peak_memory_mb=result.peak_memory_mb, peak_rss_mb=result.peak_rss_mb, started=started)
-    return RunResult(run.path, metrics)
+    return metrics
 
 
 def _plan_method(prepared: Prepared, train: TrainConfig) -> None:
