@@ -17,7 +17,7 @@ from transformers.utils import logging as hf_logging
 
 from finegrain.errors import ModelError
 from finegrain.registry import METHODS
-from finegrain.training.distributed import in_input_order, save_gathered
+from finegrain.training.distributed import in_input_order, save_gathered, sharded_logits
 from finegrain.training.inference import Shard, predict_logits, predict_shard
 
 hf_logging.set_verbosity_error()
@@ -31,9 +31,11 @@ class CountingModel(torch.nn.Module):
         super().__init__()
         self.per_token = per_token
         self.rows: list[int] = []
+        self.inference_mode: list[bool] = []
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> SimpleNamespace:
         self.rows.append(len(input_ids))
+        self.inference_mode.append(torch.is_inference_mode_enabled())
         values = (input_ids * attention_mask).float().unsqueeze(-1).expand(-1, -1, 3)
         return SimpleNamespace(logits=values if self.per_token else values.sum(1))
 
@@ -72,6 +74,17 @@ def test_lockstep_runs_as_many_forward_passes_on_every_process():
     shares = [_shard(model, features, Shard(rank, 2, lockstep=True)) for rank, model in enumerate(models)]
     assert [len(model.rows) for model in models] == [3, 3]  # process 1 repeats a batch...
     assert sorted(i for share in shares for i in share) == list(range(9))  # ...and keeps nothing from it
+    assert not any(flag for model in models for flag in model.inference_mode)  # no_grad: FSDP fails otherwise
+
+
+def test_a_sharded_model_in_one_process_runs_without_inference_mode_and_the_same_numbers():
+    features, model = _features(9), CountingModel(True)
+    whole = predict_logits(CountingModel(True), features, _collate, batch_size=2, device=torch.device("cpu"),
+                           dtype=None)
+    ours = sharded_logits(model, features, _collate, batch_size=2, device=torch.device("cpu"), dtype=None,
+                          shard=Shard(lockstep=True))
+    assert all((a == b).all() for a, b in zip(ours, whole, strict=True))
+    assert model.inference_mode == [False] * 5
 
 
 def test_more_processes_than_batches_leaves_some_idle():

@@ -65,10 +65,11 @@ def sharded_logits(model: torch.nn.Module, features: list[dict[str, Any]], colla
                    device: torch.device, dtype: torch.dtype | None, shard: Shard) -> list[np.ndarray]:
     """Logits per feature in input order, each process running only its ``shard``; every process
     must call this when ``shard.processes > 1`` (the gathering is a collective)."""
-    if shard.processes == 1:
+    if shard.processes == 1 and not shard.lockstep:
         return predict_logits(model, features, collate, batch_size=batch_size, device=device, dtype=dtype)
     local = predict_shard(model, features, collate, batch_size=batch_size, device=device, dtype=dtype, shard=shard)
-    return in_input_order(gather_object(list(local.items())), len(features))
+    pairs = list(local.items())
+    return in_input_order(gather_object(pairs) if shard.processes > 1 else pairs, len(features))
 
 
 def in_input_order(pairs: list[tuple[int, np.ndarray]], count: int) -> list[np.ndarray]:

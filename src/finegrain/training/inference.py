@@ -28,9 +28,10 @@ class Shard:
 
     The batches are those one process would run (longest first), dealt in turn: batch ``i`` goes to
     process ``i % processes``. Each example so keeps its one-process batch, padding and numbers.
-    With ``lockstep`` every process runs the same number of forward passes, a short one repeating a
-    batch whose outputs it drops: a model whose weights are sharded (FSDP, ZeRO-3) gathers them
-    inside each forward pass, a collective every process must join.
+    ``lockstep`` is for a model whose weights are sharded (FSDP, ZeRO-3): it gathers them inside each
+    forward pass, a collective every process must join, so every process runs the same number of
+    forward passes (a short one repeats a batch and drops its outputs), under ``no_grad``: FSDP's
+    unsharding has failed under ``inference_mode`` (pytorch/pytorch#113203, #197327).
     """
 
     rank: int = 0
@@ -65,7 +66,7 @@ def predict_shard(model: torch.nn.Module, features: list[dict[str, Any]], collat
     batches = ordered_batches([len(f["input_ids"]) for f in features], batch_size)
     mine = batches[shard.rank :: shard.processes]
     spare = math.ceil(len(batches) / shard.processes) - len(mine) if shard.lockstep else 0
-    with _torch_backend(model, device, dtype) as backend:
+    with _torch_backend(model, device, dtype, torch.no_grad if shard.lockstep else torch.inference_mode) as backend:
         rows = dict(_batch_rows(features, collate, mine, backend))
         for _ in range(spare):
             backend(_model_inputs(collate([features[i] for i in batches[0]])))
@@ -86,7 +87,9 @@ def _model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 @contextlib.contextmanager
-def _torch_backend(model: torch.nn.Module, device: torch.device, dtype: torch.dtype | None) -> Iterator[LogitsBackend]:
+def _torch_backend(model: torch.nn.Module, device: torch.device, dtype: torch.dtype | None,
+                   no_autograd: Callable[[], contextlib.AbstractContextManager] = torch.inference_mode,
+                   ) -> Iterator[LogitsBackend]:
     """``model`` as a backend, in eval mode and without autograd while the block runs."""
     was_training = model.training
     if any(module.training for module in model.modules()):  # a served model is in eval mode already: skip
@@ -94,7 +97,7 @@ def _torch_backend(model: torch.nn.Module, device: torch.device, dtype: torch.dt
     autocast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
 
     def backend(inputs: dict[str, torch.Tensor]) -> np.ndarray:
-        with torch.inference_mode(), autocast:
+        with no_autograd(), autocast:
             return model(**{k: v.to(device) for k, v in inputs.items()}).logits.float().cpu().numpy()
 
     try:
