@@ -131,9 +131,9 @@ def base_model_path(model: nn.Module) -> str:
     return str(Path(path).resolve()) if Path(path).is_dir() else str(path)
 
 
-def save_plain(model: nn.Module, directory: Path) -> None:
+def save_plain(model: nn.Module, directory: Path, state_dict: dict[str, torch.Tensor] | None = None) -> None:
     """Save a plain transformers model (safetensors + config): it opens with ``from_pretrained``."""
-    model.save_pretrained(directory)
+    model.save_pretrained(directory, state_dict=state_dict)
 
 
 def load_plain(directory: Path, build_base: Callable[[str], torch.nn.Module]) -> torch.nn.Module:

@@ -119,11 +119,13 @@ class Adapter:
         self.base_path = base_model_path(model)
         return model
 
-    def save(self, model: torch.nn.Module, directory: Path) -> None:
+    def save(self, model: torch.nn.Module, directory: Path, *,
+             state_dict: dict[str, torch.Tensor] | None = None) -> None:
         if self.head_names is None:
             raise ModelError("Adapter.save() needs the model returned by this method's apply().")
         directory.mkdir(parents=True, exist_ok=True)
-        state = {name: tensor for name, tensor in model.state_dict().items() if self._saved(name)}
+        weights = model.state_dict() if state_dict is None else state_dict
+        state = {name: tensor for name, tensor in weights.items() if self._saved(name)}
         save_file({name: t.detach().contiguous().cpu() for name, t in state.items()}, str(directory / WEIGHTS_FILE))
         record = {**self.params.model_dump(), "base_model": self.base_path, "head_names": self.head_names}
         (directory / CONFIG_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

@@ -27,8 +27,13 @@ class Method(Protocol):
     def apply(self, model: torch.nn.Module, head_names: list[str]) -> torch.nn.Module:
         """Return the model to train, with exactly the intended parameters requiring grad."""
 
-    def save(self, model: torch.nn.Module, directory: Path) -> None:
-        """Write what :meth:`load` needs into ``directory`` (safetensors, HF/PEFT formats)."""
+    def save(self, model: torch.nn.Module, directory: Path, *,
+             state_dict: dict[str, torch.Tensor] | None = None) -> None:
+        """Write what :meth:`load` needs into ``directory`` (safetensors, HF/PEFT formats).
+
+        ``state_dict``, when given, holds the weights to write, keyed as ``model.state_dict()``: the
+        full weights gathered from all processes when each holds a shard of ``model`` (FSDP, ZeRO-3).
+        """
 
     def load(self, directory: Path, build_base: Callable[[str], torch.nn.Module]) -> torch.nn.Module:
         """Restore a trained model from ``directory``.

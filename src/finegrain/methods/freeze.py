@@ -60,8 +60,9 @@ class Freeze:
             head.requires_grad_(True)
         return model
 
-    def save(self, model: torch.nn.Module, directory: Path) -> None:
-        save_plain(model, directory)
+    def save(self, model: torch.nn.Module, directory: Path, *,
+             state_dict: dict[str, torch.Tensor] | None = None) -> None:
+        save_plain(model, directory, state_dict)
 
     def load(self, directory: Path, build_base: Callable[[str], torch.nn.Module]) -> torch.nn.Module:
         return load_plain(directory, build_base)

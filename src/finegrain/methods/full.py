@@ -38,8 +38,9 @@ class FullFineTuning:
             parameter.requires_grad_(True)
         return model
 
-    def save(self, model: torch.nn.Module, directory: Path) -> None:
-        model.save_pretrained(directory)
+    def save(self, model: torch.nn.Module, directory: Path, *,
+             state_dict: dict[str, torch.Tensor] | None = None) -> None:
+        model.save_pretrained(directory, state_dict=state_dict)
 
     def load(self, directory: Path, build_base: Callable[[str], torch.nn.Module]) -> torch.nn.Module:
         return build_base(str(directory))

@@ -40,8 +40,9 @@ class LinearProbe:
         freeze_all_but(model, (p for head in heads for p in head.parameters()))
         return model
 
-    def save(self, model: torch.nn.Module, directory: Path) -> None:
-        save_plain(model, directory)
+    def save(self, model: torch.nn.Module, directory: Path, *,
+             state_dict: dict[str, torch.Tensor] | None = None) -> None:
+        save_plain(model, directory, state_dict)
 
     def load(self, directory: Path, build_base: Callable[[str], torch.nn.Module]) -> torch.nn.Module:
         return load_plain(directory, build_base)

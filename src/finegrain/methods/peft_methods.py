@@ -86,8 +86,14 @@ class _PeftMethod:
         peft_model.active_peft_config.base_model_name_or_path = base_path
         return self.wrap(peft_model)
 
-    def save(self, model: torch.nn.Module, directory: Path) -> None:
-        unwrap_peft(model).save_pretrained(directory)
+    def save(self, model: torch.nn.Module, directory: Path, *,
+             state_dict: dict[str, torch.Tensor] | None = None) -> None:
+        # PEFT filters the adapter's weights out of ``state_dict`` (keyed as the PeftModel's), except
+        # prefix and prompt tuning's virtual tokens, which it recomputes from the live module.
+        peft_model = unwrap_peft(model)
+        if state_dict is not None and peft_model is not model:  # keyed as the PeftWrapper around it
+            state_dict = {key.removeprefix("peft_model."): value for key, value in state_dict.items()}
+        peft_model.save_pretrained(directory, state_dict=state_dict)
 
     def load(self, directory: Path, build_base: Callable[[str], torch.nn.Module]) -> torch.nn.Module:
         from peft import PeftConfig, PeftModel

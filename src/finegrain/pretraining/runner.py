@@ -11,6 +11,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,8 @@ from finegrain.pretraining.model import MaskedLanguageModel, load_masked_lm, new
 from finegrain.pretraining.objective import MaskedLMObjective
 from finegrain.pretraining.tokenizer import train_tokenizer
 from finegrain.tasks.modeling import quiet_transformers
-from finegrain.training.checkpoint import atomic_write_dir, write_json_atomic
+from finegrain.training.checkpoint import write_json_atomic
+from finegrain.training.distributed import save_gathered
 from finegrain.training.loop import evaluate_split, fit
 from finegrain.training.precision import autocast_dtype
 from finegrain.training.run_dir import RunDir, check_model_kept, prepare_run_dir, run_dir_for
@@ -97,9 +99,8 @@ def _pretrain_into(run: RunDir, config: PretrainConfig, train_docs: list[str], h
     if accelerator.is_main_process:
         write_json_atomic(run.info, info)
 
-    def save_best(trained: MaskedLanguageModel) -> None:
-        if accelerator.is_main_process:
-            atomic_write_dir(run.model, lambda folder: _save(trained, tokenizer, folder))
+    def save_best(trained: torch.nn.Module) -> None:  # every process: gathering sharded weights is a collective
+        save_gathered(accelerator, trained, run.model, partial(_save, tokenizer=tokenizer))
 
     held_out = Split("validation", pd.DataFrame({"text": held_docs}), config.data.validation or "held-out share")
     result = fit(accelerator=accelerator, model=model, task=objective, method=None, labels=LabelMap(()),
@@ -207,9 +208,11 @@ def _evaluate(objective: MaskedLMObjective, model: torch.nn.Module, features: li
     return metrics
 
 
-def _save(trained: MaskedLanguageModel, tokenizer: Any, folder: Path) -> None:
+def _save(trained: MaskedLanguageModel, state_dict: dict[str, torch.Tensor], folder: Path, *, tokenizer: Any) -> None:
+    # the wrapper adds no weights: its state dict is the Hugging Face model's, under "model."
+    weights = {key.removeprefix("model."): value for key, value in state_dict.items()}
     with quiet_transformers():
-        trained.model.save_pretrained(folder)
+        trained.model.save_pretrained(folder, state_dict=weights)
         tokenizer.save_pretrained(folder)
 
 

@@ -31,7 +31,8 @@ from finegrain.training.checkpoint import STATE_FILE, TrainerState, latest_check
 from finegrain.training.compact_vocab import compact_embeddings
 from finegrain.training.cpu_dropout import cpu_dropout, one_stream
 from finegrain.training.cpu_layer import fuse_layers
-from finegrain.training.inference import predict_logits
+from finegrain.training.distributed import evaluation_model, evaluation_shard, sharded_logits, weights_sharded
+from finegrain.training.inference import Shard
 from finegrain.training.memory import PeakMemory
 from finegrain.training.optim import build_optimizer, build_schedule, clip_gradients
 from finegrain.training.precision import autocast_dtype
@@ -52,17 +53,19 @@ class FitResult:
 
 def evaluate_split(model: torch.nn.Module, task: Any, split: Split, features: list[dict[str, Any]],
                    labels: LabelMap, *, batch_size: int, pad_id: int, device: torch.device,
-                   dtype: torch.dtype | None) -> tuple[dict[str, Any], list]:
+                   dtype: torch.dtype | None, shard: Shard = Shard()) -> tuple[dict[str, Any], list]:
     """Metrics of ``split`` and the per-feature logits (input order).
 
-    An objective with ``evaluate_model`` (masked-LM) scores the model itself: it has no
-    per-example logits to return, and a vocabulary's worth per token would not fit in memory.
+    With a ``shard`` of several processes, each runs its share and every one gets all the logits
+    and the same metrics (all must call this). An objective with ``evaluate_model`` (masked-LM)
+    scores the model itself, in every process: it has no per-example logits to return, and a
+    vocabulary's worth per token would not fit in memory.
     """
     evaluate_model = getattr(task, "evaluate_model", None)
     if evaluate_model is not None:
         return evaluate_model(model, features, batch_size=batch_size, pad_id=pad_id, device=device, dtype=dtype), []
-    logits = predict_logits(model, features, partial(task.collate, pad_id=pad_id),
-                            batch_size=batch_size, device=device, dtype=dtype)
+    logits = sharded_logits(model, features, partial(task.collate, pad_id=pad_id),
+                            batch_size=batch_size, device=device, dtype=dtype, shard=shard)
     return task.evaluate(split, features, logits, labels), logits
 
 
@@ -104,6 +107,10 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
         resume: bool) -> FitResult:
     """Train ``model`` and keep its best version (by the task's primary metric) through ``save_best``.
 
+    Every process evaluates its share of ``validation`` and gets the same scores; every process calls
+    ``save_best`` with the model as accelerate prepared it (to gather sharded weights before saving:
+    :func:`finegrain.training.distributed.save_gathered`).
+
     ``lr`` is the resolved learning rate (``train.lr``, or the method's default when that is None).
     """
     checkpoint = latest_checkpoint(run.checkpoint) if resume else None
@@ -112,7 +119,9 @@ def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: 
         _truncate_log(run, resumed.global_step if resumed is not None else 0)
     # when resuming, the checkpoint says whether it holds a compact embedding, not the setting
     compact_wanted = resumed.compact_embeddings if resumed is not None else train.compact_embeddings
-    compact = compact_embeddings(model, [train_features, validation_features]) if compact_wanted else None
+    # FSDP and DeepSpeed take over the parameters at prepare: an embedding swapped in later to save would bypass them
+    compact = compact_embeddings(model, [train_features, validation_features]) \
+        if compact_wanted and not weights_sharded(accelerator) else None
     if compact is not None:  # the saved model holds the full embedding matrix
         save_best = _expanded(compact, save_best)
     dropout = layers = None
@@ -267,14 +276,14 @@ def _evaluate_and_keep_best(session: _Session, validation: Split | None, feature
     """Evaluate, keep the best model, update early stopping, checkpoint."""
     accelerator, state, task = session.accelerator, session.state, session.task
     state.last_eval_step = state.global_step
-    model = accelerator.unwrap_model(session.model)
     if validation is None:  # nothing to select on: the latest model is the one kept
-        save_best(model)
+        save_best(session.model)
         _checkpoint(accelerator, session.run, state)
         return
-    metrics, _ = evaluate_split(model, task, validation, features, labels, batch_size=session.train.eval_batch_size,
-                                pad_id=pad_id, device=accelerator.device,
-                                dtype=autocast_dtype(accelerator.mixed_precision))
+    metrics, _ = evaluate_split(evaluation_model(accelerator, session.model), task, validation, features, labels,
+                                batch_size=session.train.eval_batch_size, pad_id=pad_id, device=accelerator.device,
+                                dtype=autocast_dtype(accelerator.mixed_precision),
+                                shard=evaluation_shard(accelerator, lockstep=weights_sharded(accelerator)))
     score = float(metrics[task.primary_metric])
     record = {"step": state.global_step, "epoch": state.epoch, task.primary_metric: score,
               "accuracy": metrics.get("accuracy"),
@@ -283,7 +292,7 @@ def _evaluate_and_keep_best(session: _Session, validation: Split | None, feature
     _log(accelerator, session.run, {"eval": record})
     if state.best_metric is None or score > state.best_metric:
         state.best_metric, state.best_step, state.evals_without_gain = score, state.global_step, 0
-        save_best(model)
+        save_best(session.model)
     else:
         state.evals_without_gain += 1
     state.stopped_early = bool(session.train.patience and state.evals_without_gain >= session.train.patience)

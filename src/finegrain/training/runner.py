@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from finegrain.errors import ConfigError
 from finegrain.methods.base import count_parameters
 from finegrain.tasks.modeling import quiet_transformers
 from finegrain.training.batching import LengthGroupedBatchSampler
-from finegrain.training.checkpoint import atomic_write_dir, write_json_atomic
+from finegrain.training.checkpoint import write_json_atomic
+from finegrain.training.distributed import evaluation_shard, save_gathered
 from finegrain.training.estimator_runner import is_estimator, run_estimator
 from finegrain.training.loop import evaluate_split, fit, planned_total_steps
 from finegrain.training.optim import resolve_lr
@@ -94,9 +96,8 @@ def _train_into(run: RunDir, config: RunConfig, prepared: Prepared, accelerator:
         prepared.labels.save(run.labels)
         write_json_atomic(run.info, info)
 
-    def save_best(trained: torch.nn.Module) -> None:
-        if accelerator.is_main_process:
-            atomic_write_dir(run.model, lambda folder: _save_model(prepared, trained, folder))
+    def save_best(trained: torch.nn.Module) -> None:  # every process: gathering sharded weights is a collective
+        save_gathered(accelerator, trained, run.model, partial(_save_model, prepared))
 
     pad_id = prepared.tokenizer.pad_token_id or 0
     result = fit(accelerator=accelerator, model=model, task=prepared.task, method=prepared.method,
@@ -123,15 +124,16 @@ def _plan_method(prepared: Prepared, train: TrainConfig) -> None:
         hook(planned_total_steps(len(sampler), train))
 
 
-def _save_model(prepared: Prepared, model: torch.nn.Module, folder: Path) -> None:
+def _save_model(prepared: Prepared, model: torch.nn.Module, state_dict: dict[str, torch.Tensor], folder: Path) -> None:
     with quiet_transformers():
-        prepared.method.save(model, folder)
+        prepared.method.save(model, folder, state_dict=state_dict)
         prepared.tokenizer.save_pretrained(folder)
 
 
 def _final_metrics(prepared: Prepared, run: RunDir, accelerator: Accelerator, batch_size: int,
                    pad_id: int) -> dict[str, dict[str, Any]]:
-    """Reload the best saved model (as a user would) and evaluate it on validation and test."""
+    """Reload the best saved model (as a user would) and evaluate it on validation and test, each
+    process on its share of the batches."""
     task, labels = prepared.task, prepared.labels
     best = prepared.method.load(run.model, lambda path: task.build_model(path, labels)).to(accelerator.device)
     dtype = autocast_dtype(accelerator.mixed_precision)
@@ -140,5 +142,5 @@ def _final_metrics(prepared: Prepared, run: RunDir, accelerator: Accelerator, ba
         if name in prepared.splits:
             metrics[name], _ = evaluate_split(best, task, prepared.splits[name], prepared.features[name], labels,
                                               batch_size=batch_size, pad_id=pad_id, device=accelerator.device,
-                                              dtype=dtype)
+                                              dtype=dtype, shard=evaluation_shard(accelerator))
     return metrics
