@@ -10,7 +10,8 @@ the adapter sits exactly where the papers put it: after the projection, before t
 LayerNorm. The up-projection starts at zero, so the adapted model starts as the base model.
 
 Saved folder: ``adapter.safetensors`` (adapter and head weights) and ``adapter_config.json``
-(variant, reduction factor, base model folder, head names).
+(variant, reduction factor, base model name as :func:`~finegrain.methods._common.base_model_path`
+gives it, head names).
 """
 
 from __future__ import annotations

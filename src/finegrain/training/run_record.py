@@ -54,8 +54,12 @@ def check_labels_unchanged(run: RunDir, labels: LabelMap) -> None:
 
 
 def run_info(config: RunConfig, model_path: str, labels: LabelMap, splits: dict[str, Split], accelerator: Accelerator,
-             trainable: int, total: int) -> dict[str, Any]:
-    """The ``run.json`` of a run that has started: what runs, where, on what, with how many parameters."""
+             trainable: int, total: int, *, base_model: str | None) -> dict[str, Any]:
+    """The ``run.json`` of a run that has started: what runs, where, on what, with how many parameters.
+
+    ``base_model`` is the portable reference to the base model the run needs again when it is loaded
+    (None when it needs none); ``model_path``, where it was found on this machine, is only a hint.
+    """
     return {
         "status": "running",
         "started_at": now(),
@@ -63,6 +67,7 @@ def run_info(config: RunConfig, model_path: str, labels: LabelMap, splits: dict[
         "method": config.method.name,
         "model": config.model.name,
         "model_path": model_path,
+        **({} if base_model is None else {"base_model": base_model}),
         "seed": config.train.seed,
         "device": str(accelerator.device),
         "precision": accelerator.mixed_precision,
