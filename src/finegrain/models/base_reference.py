@@ -28,7 +28,8 @@ from finegrain.errors import ModelError
 from finegrain.models.catalog import resolve_model
 from finegrain.registry import MODELS
 
-__all__ = ["portable_reference", "locate_base", "is_run_relative", "BASE_OPTION_HINT"]
+__all__ = ["portable_reference", "locate_base", "is_run_relative", "registered_language",
+           "registered_description", "BASE_OPTION_HINT"]
 
 BASE_OPTION_HINT = "--base PATH (finegrain predict, eval, serve, export) or finegrain.load(run, base=PATH)"
 """How a user points a run at its base model; every message about a missing base names it."""
@@ -54,6 +55,21 @@ def portable_reference(model_name: str, resolved: str, run_dir: Path) -> str:
 
 def is_run_relative(reference: str) -> bool:
     return reference.startswith(("./", "../")) or reference in (".", "..")
+
+
+def registered_language(reference: str | None) -> str | None:
+    """The language code of a registered model (``en`` for the default's "en (uncased)"), else None."""
+    language = getattr(_entry(reference), "language", "")
+    return language.split()[0] if language else None
+
+
+def registered_description(reference: str | None) -> str | None:
+    """What a registered model is, in the catalog's words; None for other references."""
+    return getattr(_entry(reference), "description", None)
+
+
+def _entry(reference: str | None) -> object | None:
+    return MODELS.get(reference) if reference is not None and reference in MODELS else None
 
 
 def locate_base(recorded: str | None, run_dir: Path, *, base: str | None = None, hints: Sequence[str] = ()) -> str:

@@ -67,7 +67,7 @@ def run_estimator(config: RunConfig, prepared: Prepared, accelerator: Accelerato
     with quiet_transformers():
         atomic_write_dir(run.model, method.save)
     info = run_info(config, prepared.model_path, labels, prepared.splits, accelerator, stats.trainable, stats.total,
-                    base_model=prepared.base_reference if method.loads_base else None)
+                    base_model=None if method.encoder == "none" else prepared.base_reference)
     info["lr"] = lr
     write_json_atomic(run.info, info)
     best = build_method(config).load(run.model, context)  # evaluate what was saved, as a user loads it
@@ -101,7 +101,7 @@ def estimator_logits(estimator: Any, context: EstimatorContext, split: Split) ->
 def estimator_backend(directory: Path, config: RunConfig, task: Any, method: Any, device: torch.device,
                       model_path: str | None) -> Callable[[Split, int], tuple[list[dict[str, Any]], list]]:
     """A Predictor backend: the saved estimator in ``directory``, loaded once, as ``(split, batch_size) ->
-    (features, logits)``. ``model_path`` is the base encoder, for a method that ``loads_base`` (else None)."""
+    (features, logits)``. ``model_path`` is the base encoder, for a method whose ``encoder`` is "base" (else None)."""
     precision = resolve_precision(config.train.precision, device.type)
 
     def context(batch_size: int) -> EstimatorContext:

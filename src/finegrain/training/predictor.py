@@ -84,7 +84,7 @@ def load_predictor(run_dir: str | Path, device: str | None = None, *, base: str 
     labels = LabelMap.load(run.labels)
     target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if is_estimator(method):
-        model_path = run_base_path(run, config.model.name, base=base) if method.loads_base else None
+        model_path = run_base_path(run, config.model.name, base=base) if method.encoder == "base" else None
         backend = estimator_backend(run.model, config, task, method, target, model_path)
         return Predictor(run, config, task, labels, None, None, target, split_logits=backend)
     model = method.load(run.model, run_base_builder(run, config.model.name, task, labels, base=base))

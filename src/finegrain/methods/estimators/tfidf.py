@@ -50,7 +50,7 @@ class Tfidf:
     kind: ClassVar[str] = "estimator"
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
     mergeable: ClassVar[bool] = False
-    loads_base: ClassVar[bool] = False  # no encoder at all
+    encoder: ClassVar[str] = "none"  # no encoder at all
 
     def __init__(self, params: TfidfParams | None = None):
         self.params = params or TfidfParams()
