@@ -106,8 +106,9 @@ def pretrained_card(facts: PretrainedFacts) -> ModelCard:
         f"# {facts.name}",
         f"A BERT-style masked-language model ({facts.parameters:,} parameters), pretrained {origin} by"
         f" finegrain {facts.version}.",
-        "## Training data\n\n" + f"Corpora: {corpora}.\n\n" + _table(
-            ["part", "sequences", "tokens"], [[part, f"{seq:,}", f"{tok:,}"] for part, (seq, tok) in facts.data.items()]),
+        f"## Training data\n\nCorpora: {corpora}.\n\n" + _table(
+            ["part", "sequences", "tokens"],
+            [[part, f"{sequences:,}", f"{tokens:,}"] for part, (sequences, tokens) in facts.data.items()]),
         "## Evaluation\n\nMasked-LM scores on the held-out text, before training and for the kept model:\n\n"
         + _table(["metric", "before", "after"], rows),
         "## How to use\n\nAs the base of a fine-tuning run: `finegrain train ... model.name=RUN_FOLDER`; or"
@@ -165,11 +166,12 @@ def _usage(facts: FineTunedFacts) -> str:
              "import finegrain", "", 'predictor = finegrain.load("RUN_FOLDER")  # base=... if the base model moved',
              'predictor.predict(["a text to label"])', "```"]
     if facts.library_name == "peft":
-        lines += ["", f"With PEFT, on the base model (`{facts.base_model}` as the run records it: a finegrain registered"
-                  " name, a hub name, or a folder relative to the run folder):", "", "```python",
-                  "from peft import PeftModel", f"from transformers import {_AUTO_CLASS.get(facts.pipeline_tag, 'AutoModel')}",
-                  "", f"base_model = {_AUTO_CLASS.get(facts.pipeline_tag, 'AutoModel')}.from_pretrained(BASE_MODEL_FOLDER,"
-                  f" num_labels={len(facts.labels)})", 'model = PeftModel.from_pretrained(base_model, "model")', "```"]
+        auto = _AUTO_CLASS.get(facts.pipeline_tag or "", "AutoModel")
+        lines += ["", f"With PEFT, on the base model (`{facts.base_model}` as the run records it: a finegrain"
+                  " registered name, a hub name, or a folder relative to the run folder):", "", "```python",
+                  "from peft import PeftModel", f"from transformers import {auto}", "",
+                  f"base_model = {auto}.from_pretrained(BASE_MODEL_FOLDER, num_labels={len(facts.labels)})",
+                  'model = PeftModel.from_pretrained(base_model, "model")', "```"]
     elif facts.library_name == "transformers":
         lines += ["", "With transformers alone: `AutoModelFor...Classification.from_pretrained(\"model\")`"
                   " (label names are in its config)."]

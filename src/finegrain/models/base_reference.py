@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from finegrain.errors import ModelError
-from finegrain.models.catalog import resolve_model
+from finegrain.models.catalog import ModelEntry, resolve_model
 from finegrain.registry import MODELS
 
 __all__ = ["portable_reference", "locate_base", "is_run_relative", "registered_language",
@@ -59,16 +59,18 @@ def is_run_relative(reference: str) -> bool:
 
 def registered_language(reference: str | None) -> str | None:
     """The language code of a registered model (``en`` for the default's "en (uncased)"), else None."""
-    language = getattr(_entry(reference), "language", "")
+    entry = _entry(reference)
+    language = entry.language if entry is not None else ""
     return language.split()[0] if language else None
 
 
 def registered_description(reference: str | None) -> str | None:
     """What a registered model is, in the catalog's words; None for other references."""
-    return getattr(_entry(reference), "description", None)
+    entry = _entry(reference)
+    return entry.description if entry is not None else None
 
 
-def _entry(reference: str | None) -> object | None:
+def _entry(reference: str | None) -> ModelEntry | None:
     return MODELS.get(reference) if reference is not None and reference in MODELS else None
 
 
@@ -83,7 +85,7 @@ def locate_base(recorded: str | None, run_dir: Path, *, base: str | None = None,
             return resolve_model(base)
         except ModelError as error:
             raise ModelError(f"The base model given (--base / base=) cannot be used: {error.message}",
-                             hint="Give the folder of the model the run was trained on (it holds config.json).") from None
+                             hint="Give the folder (with config.json) of the model the run was trained on.") from None
     tried: list[str] = []
     for reference in dict.fromkeys(item for item in (recorded, *hints) if item):
         found = _find(reference, Path(run_dir), tried)
