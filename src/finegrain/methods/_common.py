@@ -22,8 +22,6 @@ __all__ = [
     "freeze_all_but",
     "linear_names",
     "check_target_modules",
-    "base_model_path",
-    "name_base_model",
     "save_plain",
     "load_plain",
 ]
@@ -119,31 +117,6 @@ def check_target_modules(model: nn.Module, targets: list[str], head_names: list[
             where=where,
             hint="Pick names from that list, or use 'all-linear'.",
         )
-
-
-def base_model_path(model: nn.Module) -> str:
-    """The name adapter methods record for the base model (PEFT's ``base_model_name_or_path``).
-
-    It is the model's ``name_or_path``, recorded as given, as transformers and PEFT do: the name
-    the model was loaded by. Training runs set it to a portable reference (a registered name, or
-    a folder relative to the run; :func:`name_base_model`), never an absolute path.
-    """
-    path = getattr(model, "name_or_path", "") or getattr(getattr(model, "config", None), "_name_or_path", "")
-    if not path:
-        raise ModelError(
-            f"{type(model).__name__} does not record the folder it was loaded from (config._name_or_path).",
-            hint="Build the model with AutoModelFor*.from_pretrained(path) so the adapter can find its base.",
-        )
-    return str(path)
-
-
-def name_base_model(model: nn.Module, reference: str) -> None:
-    """Give ``model`` the name an adapter records for it (see :func:`base_model_path`).
-
-    ``config._name_or_path`` is not written to config.json, so a saved full model is unchanged.
-    """
-    model.name_or_path = reference
-    model.config.name_or_path = reference
 
 
 def save_plain(model: nn.Module, directory: Path, state_dict: dict[str, torch.Tensor] | None = None) -> None:

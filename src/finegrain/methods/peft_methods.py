@@ -4,7 +4,7 @@ Each method turns its ``Params`` into a PEFT config; the task's head modules alw
 ``modules_to_save``, otherwise PEFT silently leaves the head untrained and unsaved (PEFT
 issues #310, #577, #876). Saved folders are standard PEFT folders (adapter_config.json +
 adapter_model.safetensors, head included) whose ``base_model_name_or_path`` is the base model's
-name (:func:`~finegrain.methods._common.base_model_path`): in a training run, a registered name or
+name (:func:`~finegrain.methods.base.base_model_path`): in a training run, a registered name or
 a folder relative to the run (:mod:`finegrain.models.base_reference`), so the run can be moved.
 
 Hooks the training run calls when a method has them: ``set_total_steps(n)`` before
@@ -24,7 +24,8 @@ from pydantic import Field, model_validator
 
 from finegrain.config import Section
 from finegrain.errors import ConfigError, ModelError
-from finegrain.methods._common import base_model_path, check_target_modules, head_modules
+from finegrain.methods._common import check_target_modules, head_modules
+from finegrain.methods.base import base_model_path
 from finegrain.methods.peft_wrappers import PrefixKeyValues, VirtualTokenTrim, unwrap_peft
 from finegrain.registry import METHODS
 from finegrain.tasks.modeling import quiet_transformers

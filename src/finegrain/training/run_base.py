@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from finegrain.data.labels import LabelMap
-from finegrain.methods._common import name_base_model
+from finegrain.methods.base import name_base_model
 from finegrain.models.base_reference import locate_base
 from finegrain.registry import MODELS
 from finegrain.training.run_dir import RunDir

@@ -20,8 +20,7 @@ from accelerate.utils import set_seed
 
 from finegrain.config import RunConfig, TrainConfig
 from finegrain.errors import ConfigError
-from finegrain.methods._common import name_base_model
-from finegrain.methods.base import count_parameters
+from finegrain.methods.base import count_parameters, name_base_model
 from finegrain.tasks.modeling import quiet_transformers
 from finegrain.training.batching import LengthGroupedBatchSampler
 from finegrain.training.checkpoint import write_json_atomic
