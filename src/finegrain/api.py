@@ -35,19 +35,26 @@ def train(config: RunConfig | dict[str, Any] | str | Path, overrides: list[str] 
     return run_training(config, resume=resume, overwrite=overwrite)
 
 
-def load(run_dir: str | Path, device: str | None = None) -> Predictor:
-    """A predictor for a finished run: ``load(run).predict(["text", ...])``."""
-    return load_predictor(run_dir, device)
+def load(run_dir: str | Path, device: str | None = None, *, base: str | None = None) -> Predictor:
+    """A predictor for a finished run: ``load(run).predict(["text", ...])``.
+
+    ``base`` is the folder (or registered or hub name) of the run's base model, for an adapter run
+    copied without it: by default the run finds it by the name, or the path relative to the run,
+    that it recorded.
+    """
+    return load_predictor(run_dir, device, base=base)
 
 
 def evaluate(run_dir: str | Path, data: str | None = None, *, text_column: str | None = None,
-             label_column: str | None = None, tag_column: int | None = None) -> dict[str, dict[str, Any]]:
+             label_column: str | None = None, tag_column: int | None = None,
+             base: str | None = None) -> dict[str, dict[str, Any]]:
     """Metrics of a finished run on ``data`` (a file, or a built-in whose test split is used), or on
     its own validation/test splits.
 
     ``text_column``/``label_column`` name ``data``'s columns when they differ from the run's
     (``data.text``/``data.label``), and ``tag_column`` a CoNLL file's tag column; they mirror
-    ``finegrain eval --text-column/--label-column/--tag-column``, which messages name.
+    ``finegrain eval --text-column/--label-column/--tag-column``, which messages name; ``base`` as for
+    :func:`load`.
     Results on extra data are also written to ``RUN/evaluations/<name>.json``.
 
     Example:
@@ -57,7 +64,7 @@ def evaluate(run_dir: str | Path, data: str | None = None, *, text_column: str |
         raise ConfigError("--text-column, --label-column and --tag-column name the columns of --data, but no"
                           " --data was given (the run's own splits are read with its config).",
                           hint="add --data FILE, or leave out the column options.")
-    predictor = load_predictor(run_dir)
+    predictor = load_predictor(run_dir, base=base)
     cfg = predictor.config
     if data is None:
         return {name: predictor.evaluate(split) for name, split in run_splits(predictor).items()}

@@ -29,6 +29,7 @@ from finegrain.config import load_config
 from finegrain.errors import ConfigError
 from finegrain.data.labels import LabelMap
 from finegrain.methods.base import count_parameters
+from finegrain.models.base_reference import locate_base
 from finegrain.models.catalog import resolve_model
 from finegrain.registry import METHODS, TASKS
 from finegrain.training.predictor import run_splits
@@ -123,7 +124,7 @@ def _fresh_and_loaded(run: Path) -> tuple[torch.nn.Module, torch.nn.Module]:
 
     def build(path: str) -> torch.nn.Module:
         set_seed(0)  # the same random head init (and PEFT's frozen head copy) in both models
-        return task.build_model(path, labels)
+        return task.build_model(locate_base(path, run), labels)  # adapters record their base relative to the run
 
     method = build_method(config)
     for hook, value in (("set_total_steps", info["total_steps"]), ("check_against", config.model.max_length)):

@@ -109,7 +109,7 @@ def test_setfit_saves_its_fine_tuned_encoder_in_hugging_face_format(runs, tiny_m
 
 
 def test_embeddings_lr_saves_only_its_head(runs):
-    assert sorted(p.name for p in (runs["embeddings-lr"] / "model").iterdir()) == ["head.safetensors"]
+    assert sorted(p.name for p in (runs["embeddings-lr"] / "model").iterdir()) == ["README.md", "head.safetensors"]
     info = json.loads((runs["embeddings-lr"] / "run.json").read_text())
     assert info["parameters"]["trainable"] == 32 * 3 + 3  # hidden 32 x 3 classes + biases; the encoder is frozen
 

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from finegrain.cli.console import make_console, print_metrics
+from finegrain.cli.options import add_base_option
 
 __all__ = ["add_parser", "run"]
 
@@ -28,6 +29,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="--data's label column (default: the run's data.label)")
     parser.add_argument("--tag-column", metavar="N", type=int,
                         help="a CoNLL --data file's tag column (0 is the token, -1 the last; default: the run's)")
+    add_base_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from finegrain.api import evaluate  # heavy (torch, transformers)
 
     metrics = evaluate(args.run_dir, args.data, text_column=args.text_column, label_column=args.label_column,
-                       tag_column=args.tag_column)
+                       tag_column=args.tag_column, base=args.base)
     console = make_console()
     print_metrics(console, metrics)
     if args.data is not None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from finegrain.cli.options import add_base_option
+
 __all__ = ["add_parser", "run", "format_parity"]
 
 _FORMATS = ("hf", "onnx", "onnx-int8")  # finegrain.serving.export.FORMATS, without importing torch for --help
@@ -26,6 +28,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="the output directory of 'finegrain train'")
     parser.add_argument("--format", choices=_FORMATS, default="hf", help="what to write (default hf)")
     parser.add_argument("--out", metavar="DIR", help="output folder (default RUN_DIR/exports/FORMAT)")
+    add_base_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -33,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     """Export, then print the parity report."""
     from finegrain.serving.export import export_run  # heavy (torch, transformers, onnx)
 
-    report = export_run(args.run_dir, args.format, args.out)
+    report = export_run(args.run_dir, args.format, args.out, base=args.base)
     print(format_parity(report))
     return 0
 

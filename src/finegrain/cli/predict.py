@@ -15,6 +15,7 @@ import json
 import sys
 from pathlib import Path
 
+from finegrain.cli.options import add_base_option
 from finegrain.errors import DataError
 from finegrain.text_encoding import decode_text
 
@@ -33,6 +34,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="txt (one text per line), jsonl with a 'text' field, csv/tsv; '-' reads stdin")
     parser.add_argument("--output", metavar="FILE", help="write jsonl here instead of stdout")
     parser.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (default 64)")
+    add_base_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     _check_streams(args.input, args.output)
     from finegrain.api import load  # heavy (torch, transformers)
 
-    predictor = load(args.run_dir)
+    predictor = load(args.run_dir, base=args.base)
     texts = read_texts(args.input, predictor.config.data.text)
     predictions = predictor.predict(texts, batch_size=args.batch_size)
     lines = [json.dumps({"text": text, **prediction}, ensure_ascii=False)

@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+from finegrain.cli.options import add_base_option
 from finegrain.errors import ConfigError, RunDirError
 from finegrain.serving.settings import ServeSettings
 
@@ -45,6 +46,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help=f"characters per text (default {_DEFAULTS.max_chars}; more: 413)")
     parser.add_argument("--api-key", default=os.environ.get("FINEGRAIN_API_KEY"),
                         help="require this key in X-API-Key (default: $FINEGRAIN_API_KEY; none: open)")
+    add_base_option(parser)
     parser.set_defaults(handler=run)
 
 
@@ -56,24 +58,24 @@ def run(args: argparse.Namespace) -> int:
 
     options = dict(host=args.host, port=args.port, timeout_graceful_shutdown=30, log_level="info")
     if args.workers > 1:
-        os.environ[_ENVIRONMENT] = json.dumps({"path": args.path, "settings": settings})
+        os.environ[_ENVIRONMENT] = json.dumps({"path": args.path, "settings": settings, "base": args.base})
         uvicorn.run("finegrain.cli.serve:app_from_environment", factory=True, workers=args.workers, **options)
     else:
-        uvicorn.run(_build_app(args.path, settings), **options)
+        uvicorn.run(_build_app(args.path, settings, args.base), **options)
     return 0
 
 
 def app_from_environment():
     """The app of one worker process (uvicorn --workers imports it by name)."""
     spec = json.loads(os.environ[_ENVIRONMENT])
-    return _build_app(spec["path"], spec["settings"])
+    return _build_app(spec["path"], spec["settings"], spec.get("base"))
 
 
-def _build_app(path: str, settings: dict):
+def _build_app(path: str, settings: dict, base: str | None = None):
     from finegrain.serving.app import ServeSettings, create_app
     from finegrain.serving.export import open_predictor
 
-    return create_app(open_predictor(path), ServeSettings(**settings), source=path)
+    return create_app(open_predictor(path, base=base), ServeSettings(**settings), source=path)
 
 
 def _settings(args: argparse.Namespace) -> dict:

@@ -22,7 +22,6 @@ __all__ = [
     "freeze_all_but",
     "linear_names",
     "check_target_modules",
-    "base_model_path",
     "save_plain",
     "load_plain",
 ]
@@ -118,17 +117,6 @@ def check_target_modules(model: nn.Module, targets: list[str], head_names: list[
             where=where,
             hint="Pick names from that list, or use 'all-linear'.",
         )
-
-
-def base_model_path(model: nn.Module) -> str:
-    """The folder the base model was loaded from, which adapter methods record to load again."""
-    path = getattr(model, "name_or_path", "") or getattr(getattr(model, "config", None), "_name_or_path", "")
-    if not path:
-        raise ModelError(
-            f"{type(model).__name__} does not record the folder it was loaded from (config._name_or_path).",
-            hint="Build the model with AutoModelFor*.from_pretrained(path) so the adapter can find its base.",
-        )
-    return str(Path(path).resolve()) if Path(path).is_dir() else str(path)
 
 
 def save_plain(model: nn.Module, directory: Path, state_dict: dict[str, torch.Tensor] | None = None) -> None:

@@ -10,7 +10,8 @@ the adapter sits exactly where the papers put it: after the projection, before t
 LayerNorm. The up-projection starts at zero, so the adapted model starts as the base model.
 
 Saved folder: ``adapter.safetensors`` (adapter and head weights) and ``adapter_config.json``
-(variant, reduction factor, base model folder, head names).
+(variant, reduction factor, base model name as :func:`~finegrain.methods.base.base_model_path`
+gives it, head names).
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from torch import nn
 
 from finegrain.config import Section
 from finegrain.errors import ModelError, RunDirError
-from finegrain.methods._common import base_model_path, encoder_layers, freeze_all_but, head_modules
+from finegrain.methods._common import encoder_layers, freeze_all_but, head_modules
+from finegrain.methods.base import base_model_path
 from finegrain.registry import METHODS
 
 __all__ = ["Adapter", "AdapterParams", "AdaptedLinear", "BottleneckAdapter", "insert_adapters"]

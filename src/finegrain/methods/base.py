@@ -12,7 +12,9 @@ from typing import ClassVar, Protocol
 import torch
 from pydantic import BaseModel
 
-__all__ = ["Method", "count_parameters"]
+from finegrain.errors import ModelError
+
+__all__ = ["Method", "count_parameters", "base_model_path", "name_base_model"]
 
 
 class Method(Protocol):
@@ -39,7 +41,8 @@ class Method(Protocol):
         """Restore a trained model from ``directory``.
 
         ``build_base(path)`` builds the task's model (with its head and label names) from a
-        model folder: ``full`` loads its own saved folder, adapter methods their base model.
+        model folder: ``full`` loads its own saved folder, adapter methods their base model, by the
+        name :func:`base_model_path` gave at ``apply`` (the caller resolves it).
         """
 
 
@@ -53,3 +56,28 @@ def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
     trainable = sum(p.numel() for p in used if p.requires_grad)
     total = sum(p.numel() for p in used)
     return trainable, total
+
+
+def base_model_path(model: torch.nn.Module) -> str:
+    """The name adapter methods record for the base model (PEFT's ``base_model_name_or_path``).
+
+    It is the model's ``name_or_path``, recorded as given, as transformers and PEFT do: the name
+    the model was loaded by. Training runs set it to a portable reference (a registered name, or
+    a folder relative to the run; :func:`name_base_model`), never an absolute path.
+    """
+    path = getattr(model, "name_or_path", "") or getattr(getattr(model, "config", None), "_name_or_path", "")
+    if not path:
+        raise ModelError(
+            f"{type(model).__name__} does not record the folder it was loaded from (config._name_or_path).",
+            hint="Build the model with AutoModelFor*.from_pretrained(path) so the adapter can find its base.",
+        )
+    return str(path)
+
+
+def name_base_model(model: torch.nn.Module, reference: str) -> None:
+    """Give ``model`` the name an adapter records for it (see :func:`base_model_path`).
+
+    ``config._name_or_path`` is not written to config.json, so a saved full model is unchanged.
+    """
+    model.name_or_path = reference
+    model.config.name_or_path = reference

@@ -3,7 +3,9 @@
 Each method turns its ``Params`` into a PEFT config; the task's head modules always go into
 ``modules_to_save``, otherwise PEFT silently leaves the head untrained and unsaved (PEFT
 issues #310, #577, #876). Saved folders are standard PEFT folders (adapter_config.json +
-adapter_model.safetensors, head included) whose config records the base model folder.
+adapter_model.safetensors, head included) whose ``base_model_name_or_path`` is the base model's
+name (:func:`~finegrain.methods.base.base_model_path`): in a training run, a registered name or
+a folder relative to the run (:mod:`finegrain.models.base_reference`), so the run can be moved.
 
 Hooks the training run calls when a method has them: ``set_total_steps(n)`` before
 ``apply`` (AdaLoRA's schedule), ``on_step(model, step)`` after ``optimizer.step()`` and before
@@ -22,7 +24,8 @@ from pydantic import Field, model_validator
 
 from finegrain.config import Section
 from finegrain.errors import ConfigError, ModelError
-from finegrain.methods._common import base_model_path, check_target_modules, head_modules
+from finegrain.methods._common import check_target_modules, head_modules
+from finegrain.methods.base import base_model_path
 from finegrain.methods.peft_wrappers import PrefixKeyValues, VirtualTokenTrim, unwrap_peft
 from finegrain.registry import METHODS
 from finegrain.tasks.modeling import quiet_transformers
@@ -93,7 +96,9 @@ class _PeftMethod:
         peft_model = unwrap_peft(model)
         if state_dict is not None and peft_model is not model:  # keyed as the PeftWrapper around it
             state_dict = {key.removeprefix("peft_model."): value for key, value in state_dict.items()}
-        peft_model.save_pretrained(directory, state_dict=state_dict)
+        # save_embedding_layers: PEFT's "auto" looks the recorded base up (on the hub, for a registered name
+        # such as 'default') to see if the vocabulary grew; methods here adapt linear layers only.
+        peft_model.save_pretrained(directory, state_dict=state_dict, save_embedding_layers=False)
 
     def load(self, directory: Path, build_base: Callable[[str], torch.nn.Module]) -> torch.nn.Module:
         from peft import PeftConfig, PeftModel

@@ -24,6 +24,8 @@ from transformers import AutoTokenizer
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.errors import DataError
+from finegrain.evaluation.model_card import PretrainedFacts, pretrained_card, write_model_card
+from finegrain.models.base_reference import portable_reference, registered_language
 from finegrain.models.catalog import resolve_model
 from finegrain.pretraining.config import CorpusConfig, PretrainConfig, dump_pretrain_config
 from finegrain.pretraining.corpus import read_documents, read_sources, split_held_out
@@ -106,11 +108,12 @@ def _pretrain_into(run: RunDir, config: PretrainConfig, train_docs: list[str], h
     result = fit(accelerator=accelerator, model=model, task=objective, method=None, labels=LabelMap(()),
                  train_features=features["train"], validation=held_out, validation_features=features["validation"],
                  train=config.train, lr=lr, pad_id=pad_id, run=run, save_best=save_best, resume=resume)
-    return _finish(accelerator, run, info, result, started)
+    return _finish(accelerator, run, config, info, result, started)
 
 
-def _finish(accelerator: Accelerator, run: RunDir, info: dict[str, Any], result: Any, started: float) -> dict:
-    """metrics.json (the kept model's held-out scores, and the scores before training) and run.json."""
+def _finish(accelerator: Accelerator, run: RunDir, config: PretrainConfig, info: dict[str, Any], result: Any,
+            started: float) -> dict:
+    """metrics.json (the kept model's held-out scores, and the scores before training), the model card and run.json."""
     state = result.state
     best = next(record for record in state.history if record["step"] == state.best_step)
     metrics = {"validation": best, "initial": info["initial"]}
@@ -125,9 +128,22 @@ def _finish(accelerator: Accelerator, run: RunDir, info: dict[str, Any], result:
                             "wall_seconds_this_session": round(time.perf_counter() - started, 2)},
                     peak_memory_mb=round(result.peak_memory_mb, 1),
                     **({} if result.peak_rss_mb is None else {"peak_rss_mb": round(result.peak_rss_mb, 1)}))
+        _write_card(run, config, info, metrics)
         write_json_atomic(run.metrics, metrics)
         write_json_atomic(run.info, info)
     return metrics
+
+
+def _write_card(run: RunDir, config: PretrainConfig, info: dict[str, Any], metrics: dict[str, Any]) -> None:
+    """``model/README.md``: what was pretrained, on what, how well it predicts held-out masked tokens."""
+    base = None if config.model.name is None else portable_reference(config.model.name, info["model_path"],
+                                                                    Path(config.output))
+    facts = PretrainedFacts(
+        name=Path(config.output).resolve().name, base_model=base, language=registered_language(base),
+        parameters=info["parameters"], corpora=list(config.data.train),
+        data={name: (part["sequences"], part["tokens"]) for name, part in info["data"].items()},
+        initial=metrics["initial"], final=metrics["validation"], version=info["versions"].get("finegrain", "unknown"))
+    write_model_card(run.model, pretrained_card(facts))
 
 
 def _read_corpus(data: CorpusConfig, seed: int) -> tuple[list[str], list[str]]:

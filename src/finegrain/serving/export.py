@@ -46,12 +46,13 @@ TOLERANCE = {  # what "within tolerance" means per format; reported, never silen
 }
 
 
-def export_run(run_dir: str | Path, fmt: str = "hf", out_dir: str | Path | None = None) -> dict[str, Any]:
+def export_run(run_dir: str | Path, fmt: str = "hf", out_dir: str | Path | None = None, *,
+               base: str | None = None) -> dict[str, Any]:
     """Export the run at ``run_dir`` in format ``fmt`` to ``out_dir`` (default ``RUN/exports/FMT``);
-    return (and write) the parity report."""
+    return (and write) the parity report. ``base``: the run's base model, where the run no longer finds it."""
     if fmt not in FORMATS:
         raise ConfigError(f"Unknown export format '{fmt}'.", hint=f"Choose one of: {', '.join(FORMATS)}.")
-    source, method = load_for_merge(run_dir)
+    source, method = load_for_merge(run_dir, base=base)
     out = Path(out_dir) if out_dir is not None else source.run.path / "exports" / fmt
     _prepare_out(out)
     split = parity_split(source)
@@ -78,9 +79,9 @@ def export_run(run_dir: str | Path, fmt: str = "hf", out_dir: str | Path | None 
     return report
 
 
-def merge_run(run_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
+def merge_run(run_dir: str | Path, out_dir: str | Path, *, base: str | None = None) -> dict[str, Any]:
     """A merged plain Hugging Face model in ``out_dir`` (``export_run`` with format ``hf``)."""
-    return export_run(run_dir, "hf", out_dir)
+    return export_run(run_dir, "hf", out_dir, base=base)
 
 
 def is_export(path: str | Path) -> bool:
@@ -106,9 +107,10 @@ def load_export(path: str | Path, device: str | None = None, threads: int | None
     return Predictor(RunDir(folder), config, task, labels, None, tokenizer, torch.device("cpu"), backend=backend)
 
 
-def open_predictor(path: str | Path, device: str | None = None) -> Predictor:
-    """A run directory or an export folder, whichever ``path`` is."""
-    return load_export(path, device) if is_export(path) else load_predictor(path, device)
+def open_predictor(path: str | Path, device: str | None = None, *, base: str | None = None) -> Predictor:
+    """A run directory or an export folder, whichever ``path`` is; ``base`` is for a run whose base model
+    moved (an export holds its whole model)."""
+    return load_export(path, device) if is_export(path) else load_predictor(path, device, base=base)
 
 
 def _prepare_out(out: Path) -> None:

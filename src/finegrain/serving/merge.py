@@ -19,16 +19,17 @@ from finegrain.data.split import Split
 from finegrain.errors import ConfigError, DataError
 from finegrain.registry import METHODS
 from finegrain.tasks.modeling import quiet_transformers
-from finegrain.training.predictor import Predictor, run_splits
+from finegrain.training.predictor import Predictor, run_base_builder, run_splits
 from finegrain.training.run_dir import open_run_dir
 from finegrain.training.setup import build_method, build_task, load_tokenizer
 
 __all__ = ["load_for_merge", "merged_model", "check_mergeable", "parity_split", "parity_report"]
 
 
-def load_for_merge(run_dir: Any) -> tuple[Predictor, Any]:
+def load_for_merge(run_dir: Any, *, base: str | None = None) -> tuple[Predictor, Any]:
     """The run as an fp32 CPU predictor (parity numbers measure the export, not the hardware) and
-    its method; refuses methods that cannot merge before anything is loaded."""
+    its method; refuses methods that cannot merge before anything is loaded. ``base``: as for
+    :func:`~finegrain.training.predictor.load_predictor`."""
     run = open_run_dir(run_dir)
     config = load_config(run.config)
     check_mergeable(config.method.name)
@@ -36,7 +37,8 @@ def load_for_merge(run_dir: Any) -> tuple[Predictor, Any]:
     labels = LabelMap.load(run.labels)
     device = torch.device("cpu")
     with quiet_transformers():
-        model = method.load(run.model, lambda path: task.build_model(path, labels)).to(device).eval()
+        model = method.load(run.model, run_base_builder(run, config.model.name, task, labels, base=base))
+    model = model.to(device).eval()
     tokenizer = load_tokenizer(str(run.model), config.model.max_length)
     predictor = Predictor(run, config, task, labels, model, tokenizer, device)
     predictor.dtype = None  # fp32, whatever precision the run trained in

@@ -27,6 +27,7 @@ class Task(Protocol):
     name: ClassVar[str]
     Params: ClassVar[type[BaseModel]]
     primary_metric: ClassVar[str]  # a key of the metrics dict; greater is better
+    pipeline_tag: ClassVar[str]  # the Hugging Face hub's pipeline for the task, for model cards
     stratify: ClassVar[str | None]  # canonical column to stratify splits by, or None
     label_column: ClassVar[str]  # canonical column holding the gold labels ("label", NER: "tags")
     count_metric: ClassVar[str]  # "macro_f1" or "micro_f1": how example_counts sum to the headline

@@ -23,7 +23,6 @@ from finegrain.config import RunConfig, TrainConfig
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.errors import ConfigError, ModelError
-from finegrain.models.catalog import resolve_model
 from finegrain.methods.estimators.base import EstimatorContext
 from finegrain.tasks.modeling import quiet_transformers
 from finegrain.training.allocator import cap_kernel_caches
@@ -67,7 +66,8 @@ def run_estimator(config: RunConfig, prepared: Prepared, accelerator: Accelerato
     train_seconds = time.perf_counter() - fit_started
     with quiet_transformers():
         atomic_write_dir(run.model, method.save)
-    info = run_info(config, prepared.model_path, labels, prepared.splits, accelerator, stats.trainable, stats.total)
+    info = run_info(config, prepared.model_path, labels, prepared.splits, accelerator, stats.trainable, stats.total,
+                    base_model=None if method.encoder == "none" else prepared.base_reference)
     info["lr"] = lr
     write_json_atomic(run.info, info)
     best = build_method(config).load(run.model, context)  # evaluate what was saved, as a user loads it
@@ -81,7 +81,7 @@ def run_estimator(config: RunConfig, prepared: Prepared, accelerator: Accelerato
     return metrics
 
 
-def estimator_context(task: Any, model_path: str, max_length: int, train: TrainConfig, device: torch.device,
+def estimator_context(task: Any, model_path: str | None, max_length: int, train: TrainConfig, device: torch.device,
                       mixed_precision: str, *, fine_tune: Any = None) -> EstimatorContext:
     """What an estimator uses from this layer: tokenizer and encoder loading, batched embedding under the
     run's precision (``train.eval_batch_size`` per batch), and (when training) the one loop."""
@@ -98,11 +98,11 @@ def estimator_logits(estimator: Any, context: EstimatorContext, split: Split) ->
     return [{"example": i} for i in range(len(split))], list(log_probs)
 
 
-def estimator_backend(directory: Path, config: RunConfig, task: Any, method: Any,
-                      device: torch.device) -> Callable[[Split, int], tuple[list[dict[str, Any]], list]]:
+def estimator_backend(directory: Path, config: RunConfig, task: Any, method: Any, device: torch.device,
+                      model_path: str | None) -> Callable[[Split, int], tuple[list[dict[str, Any]], list]]:
     """A Predictor backend: the saved estimator in ``directory``, loaded once, as ``(split, batch_size) ->
-    (features, logits)``."""
-    model_path, precision = resolve_model(config.model.name), resolve_precision(config.train.precision, device.type)
+    (features, logits)``. ``model_path`` is the base encoder, for a method whose ``encoder`` is "base" (else None)."""
+    precision = resolve_precision(config.train.precision, device.type)
 
     def context(batch_size: int) -> EstimatorContext:
         train = config.train.model_copy(update={"eval_batch_size": batch_size})

@@ -17,10 +17,11 @@ from finegrain.errors import DataError
 from finegrain.training.estimator_runner import estimator_backend, is_estimator
 from finegrain.training.inference import LogitsBackend, ordered_logits, predict_logits
 from finegrain.training.precision import autocast_dtype, resolve_precision
+from finegrain.training.run_base import base_builder, run_base_path, run_hints
 from finegrain.training.run_dir import RunDir, open_run_dir
 from finegrain.training.setup import build_method, build_task, configured_splits, load_tokenizer
 
-__all__ = ["Predictor", "load_predictor", "run_splits"]
+__all__ = ["Predictor", "load_predictor", "run_base_builder", "run_splits"]
 
 
 class Predictor:
@@ -74,18 +75,27 @@ class Predictor:
         return self.task.evaluate(split, features, logits, self.labels)
 
 
-def load_predictor(run_dir: str | Path, device: str | None = None) -> Predictor:
+def load_predictor(run_dir: str | Path, device: str | None = None, *, base: str | None = None) -> Predictor:
+    """The run at ``run_dir``, ready to predict; ``base`` points at its base model where the run's own
+    reference to it no longer leads there (a run moved without its base model)."""
     run = open_run_dir(run_dir)
     config = load_config(run.config)
     task, method = build_task(config), build_method(config)
     labels = LabelMap.load(run.labels)
     target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if is_estimator(method):
-        backend = estimator_backend(run.model, config, task, method, target)
+        model_path = run_base_path(run, config.model.name, base=base) if method.encoder == "base" else None
+        backend = estimator_backend(run.model, config, task, method, target, model_path)
         return Predictor(run, config, task, labels, None, None, target, split_logits=backend)
-    model = method.load(run.model, lambda path: task.build_model(path, labels)).to(target).eval()
+    model = method.load(run.model, run_base_builder(run, config.model.name, task, labels, base=base))
     tokenizer = load_tokenizer(str(run.model), config.model.max_length)
-    return Predictor(run, config, task, labels, model, tokenizer, target)
+    return Predictor(run, config, task, labels, model.to(target).eval(), tokenizer, target)
+
+
+def run_base_builder(run: RunDir, model_name: str, task: Any, labels: LabelMap, *,
+                     base: str | None) -> Callable[[str], torch.nn.Module]:
+    """The ``build_base`` that loads a finished run: its recorded base, else where it trained from."""
+    return base_builder(task, labels, run, base=base, hints=run_hints(run, model_name))
 
 
 def run_splits(predictor: Predictor) -> dict[str, Split]:

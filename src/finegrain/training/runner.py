@@ -20,7 +20,7 @@ from accelerate.utils import set_seed
 
 from finegrain.config import RunConfig, TrainConfig
 from finegrain.errors import ConfigError
-from finegrain.methods.base import count_parameters
+from finegrain.methods.base import count_parameters, name_base_model
 from finegrain.tasks.modeling import quiet_transformers
 from finegrain.training.batching import LengthGroupedBatchSampler
 from finegrain.training.checkpoint import write_json_atomic
@@ -29,6 +29,7 @@ from finegrain.training.estimator_runner import is_estimator, run_estimator
 from finegrain.training.loop import evaluate_split, fit, planned_total_steps
 from finegrain.training.optim import resolve_lr
 from finegrain.training.precision import autocast_dtype, resolve_precision
+from finegrain.training.run_base import base_builder
 from finegrain.training.run_dir import RunDir, check_model_kept
 from finegrain.training.run_guard import guard_run
 from finegrain.training.run_record import check_labels_unchanged, finish_run, library_versions, open_output, run_info
@@ -86,11 +87,13 @@ def _train_into(run: RunDir, config: RunConfig, prepared: Prepared, accelerator:
         return run_estimator(config, prepared, accelerator, run, started)
     set_seed(config.train.seed)
     model = prepared.task.build_model(prepared.model_path, prepared.labels, random_init=config.model.random_init)
+    name_base_model(model, prepared.base_reference)  # what adapter methods record: portable, not this machine's path
     _plan_method(prepared, config.train)
     model = prepared.method.apply(model, prepared.task.head_names(model))
     trainable, total = count_parameters(model)
     lr = resolve_lr(config.train, prepared.method, prepared.task.name)
-    info = run_info(config, prepared.model_path, prepared.labels, prepared.splits, accelerator, trainable, total)
+    info = run_info(config, prepared.model_path, prepared.labels, prepared.splits, accelerator, trainable, total,
+                    base_model=prepared.base_reference)
     info["lr"] = lr
     if accelerator.is_main_process:
         prepared.labels.save(run.labels)
@@ -135,7 +138,8 @@ def _final_metrics(prepared: Prepared, run: RunDir, accelerator: Accelerator, ba
     """Reload the best saved model (as a user would) and evaluate it on validation and test, each
     process on its share of the batches."""
     task, labels = prepared.task, prepared.labels
-    best = prepared.method.load(run.model, lambda path: task.build_model(path, labels)).to(accelerator.device)
+    build_base = base_builder(task, labels, run, hints=(prepared.model_path,))
+    best = prepared.method.load(run.model, build_base).to(accelerator.device)
     dtype = autocast_dtype(accelerator.mixed_precision)
     metrics = {}
     for name in ("validation", "test"):

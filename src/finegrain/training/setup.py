@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from transformers import AutoTokenizer
@@ -13,6 +14,7 @@ from finegrain.data.labels import LabelMap
 from finegrain.data.sources import load_splits
 from finegrain.data.split import Split
 from finegrain.errors import ConfigError, ModelError
+from finegrain.models.base_reference import portable_reference
 from finegrain.models.catalog import model_max_positions, resolve_model
 from finegrain.registry import METHODS, TASKS
 
@@ -28,6 +30,7 @@ class Prepared:
     splits: dict[str, Split]
     labels: LabelMap
     features: dict[str, list[dict[str, Any]]]
+    base_reference: str  # how the run records its base model (models/base_reference.py)
 
 
 def build_task(config: RunConfig) -> Any:
@@ -86,4 +89,5 @@ def prepare(config: RunConfig) -> Prepared:
         if name != "train":
             task.check_labels(split, labels)
     features = {name: task.encode(split, tokenizer, labels, config.model.max_length) for name, split in splits.items()}
-    return Prepared(task, method, model_path, tokenizer, splits, labels, features)
+    reference = portable_reference(config.model.name, model_path, Path(config.output))
+    return Prepared(task, method, model_path, tokenizer, splits, labels, features, reference)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
 import torch
@@ -36,7 +36,7 @@ class EstimatorContext:
     None where nothing may train (prediction).
     """
 
-    model_path: str  # the run's encoder folder (model.name resolved)
+    model_path: str | None  # the run's encoder folder (model.name resolved); None when loading a method that needs none
     seed: int
     load_tokenizer: Callable[[str], Any]  # a fast tokenizer from a model folder, truncating at max_length
     load_encoder: Callable[[str], torch.nn.Module]  # AutoModel.from_pretrained, quietly
@@ -57,6 +57,9 @@ class EstimatorMethod(Protocol):
     kind: ClassVar[str]  # "estimator"
     tasks: ClassVar[tuple[str, ...]]  # the tasks it supports (single-label only)
     mergeable: ClassVar[bool]  # False: nothing to fold into transformer weights
+    # Where the encoder it predicts with comes from: "none" (no encoder), "saved" (fine-tuned, saved in the
+    # run), "base" (the run's base model, loaded again: the run saves only what it fitted on top)
+    encoder: ClassVar[Literal["none", "saved", "base"]]
 
     def check_task(self, task: Any) -> None:
         """Raise a ConfigError naming the methods that do support ``task`` when this one does not."""

@@ -31,6 +31,7 @@ class EmbeddingsLr:
     kind: ClassVar[str] = "estimator"
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
     mergeable: ClassVar[bool] = False
+    encoder: ClassVar[str] = "base"  # only the head is saved: the frozen encoder is the base model
 
     def __init__(self, params: EmbeddingsLrParams | None = None):
         self.params = params or EmbeddingsLrParams()

@@ -39,6 +39,7 @@ class SetFit:
     kind: ClassVar[str] = "estimator"
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
     mergeable: ClassVar[bool] = False
+    encoder: ClassVar[str] = "saved"  # the fine-tuned encoder is saved in the run
     default_lr: ClassVar[float] = 2e-5  # SetFit's body learning rate
 
     def __init__(self, params: SetFitParams | None = None):

@@ -50,6 +50,7 @@ class Tfidf:
     kind: ClassVar[str] = "estimator"
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
     mergeable: ClassVar[bool] = False
+    encoder: ClassVar[str] = "none"  # no encoder at all
 
     def __init__(self, params: TfidfParams | None = None):
         self.params = params or TfidfParams()

@@ -45,6 +45,7 @@ class ClassificationTask:
     name: ClassVar[str] = "classification"
     Params: ClassVar[type[ClassificationParams]] = ClassificationParams
     primary_metric: ClassVar[str] = "macro_f1"  # robust to class imbalance, unlike accuracy
+    pipeline_tag: ClassVar[str] = "text-classification"
     label_column: ClassVar[str] = "label"
 
     def __init__(self, params: ClassificationParams | None = None):

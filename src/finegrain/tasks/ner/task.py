@@ -64,6 +64,7 @@ class NerTask:
     name: ClassVar[str] = "ner"
     Params: ClassVar[type[NerParams]] = NerParams
     primary_metric: ClassVar[str] = "entity_f1"  # strict micro F1 over entities, the CoNLL headline
+    pipeline_tag: ClassVar[str] = "token-classification"
     label_column: ClassVar[str] = "tags"
     stratify: ClassVar[str | None] = None  # a sentence holds several entity types: no one class to keep
 
