@@ -56,6 +56,8 @@ def test_ner_answers_entity_spans_of_the_raw_text(predictors):
 @pytest.mark.parametrize(("kwargs", "status", "message"), [
     ({"content": b'{"texts": ["a"', "headers": {"content-type": "application/json"}}, 400, "not valid JSON"),
     ({"content": b'{"texts": ["a"]}', "headers": {"content-type": "text/plain"}}, 415, "Content-Type: application/json"),
+    ({"content": b'{"texts": ["caf\xe9"]}', "headers": {"content-type": "application/json"}}, 400,
+     "not valid UTF-8: byte 0xe9 at byte offset 15"),
     ({"json": {"texts": "good"}}, 422, "texts: Input should be a valid list"),
     ({"json": {"texts": ["good", 3]}}, 422, "texts.1: Input should be a valid string"),
     ({"json": ["good"]}, 422, 'expected a JSON object like {"texts"'),
@@ -91,6 +93,7 @@ def test_health_ready_info_docs_and_metrics(client):
     info = client.get("/v1/info").json()
     assert info["labels"] == ["neg", "neu", "pos"] and info["max_texts"] == 4 and "api_key" not in info
     assert "/v1/predict" in client.get("/openapi.json").json()["paths"]
+    assert client.get("/nowhere").json() == {"error": "Not Found"}  # the framework's refusals too
     client.post("/v1/predict", json={"texts": ["good", "bad", "table"]}, headers=KEY)
     client.post("/v1/predict", json={"texts": []}, headers=KEY)
     response = client.get("/metrics")
