@@ -8,8 +8,10 @@ Example:
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import socket
 from pathlib import Path
 
 from finegrain.errors import ConfigError, RunDirError
@@ -49,9 +51,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the options and the model path, then run uvicorn until Ctrl-C / SIGTERM."""
+    """Check the options, the model path and the port, then run uvicorn until Ctrl-C / SIGTERM."""
     settings = _settings(args)
     _check_path(Path(args.path))
+    _check_port(args.host, args.port)  # before the model loads, which can take a while
     import uvicorn
 
     options = dict(host=args.host, port=args.port, timeout_graceful_shutdown=30, log_level="info")
@@ -74,6 +77,24 @@ def _build_app(path: str, settings: dict):
     from finegrain.serving.export import open_predictor
 
     return create_app(open_predictor(path), ServeSettings(**settings), source=path)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Bind host:port and let go, as uvicorn binds it (SO_REUSEADDR), so a taken port is said at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # uvicorn's choice too
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise ConfigError(f"{address} is already in use: another process listens on it.", where="--port",
+                                  hint=f"give another --port, or stop the process that holds port {port}"
+                                       f" (ss -ltnp 'sport = :{port}' shows which).") from None
+            raise ConfigError(f"cannot listen on {address}: {error.strerror or error}.", where="--host",
+                              hint="give an address of this machine (127.0.0.1; 0.0.0.0 for all) and a port of"
+                                   " 1024 or more (lower ones need root).") from None
 
 
 def _settings(args: argparse.Namespace) -> dict:
