@@ -102,8 +102,8 @@ def test_health_ready_info_docs_and_metrics(client):
     assert 'finegrain_requests_total{method="POST",path="/v1/predict",status="200"}' in text
     assert 'finegrain_requests_total{method="POST",path="/v1/predict",status="422"}' in text
     assert "# TYPE finegrain_request_latency_seconds histogram" in text
-    count = int(next(line.split()[-1] for line in text.splitlines() if line.startswith("finegrain_batch_size_count")))
-    inf = int(next(line.split()[-1] for line in text.splitlines() if line.startswith('finegrain_batch_size_bucket{le="+Inf"}')))
+    count = float(next(line.split()[-1] for line in text.splitlines() if line.startswith("finegrain_batch_size_count")))
+    inf = float(next(line.split()[-1] for line in text.splitlines() if line.startswith('finegrain_batch_size_bucket{le="+Inf"}')))
     assert count == inf > 0
 
 
@@ -122,7 +122,7 @@ def test_concurrent_requests_are_served_in_shared_batches(predictors):
     responses, metrics = asyncio.run(scenario())
     assert all(r.status_code == 200 for r in responses)
     assert [r.json()["predictions"][0] for r in responses] == predictors["classification"].predict(texts)
-    batches = int(next(line.split()[-1] for line in metrics.splitlines() if line.startswith("finegrain_batch_size_count")))
+    batches = float(next(line.split()[-1] for line in metrics.splitlines() if line.startswith("finegrain_batch_size_count")))
     assert batches < len(texts) / 2, f"{len(texts)} concurrent requests took {batches} model calls"
 
 

@@ -11,7 +11,11 @@ import argparse
 import errno
 import json
 import os
+import shutil
 import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from finegrain.errors import ConfigError, RunDirError
@@ -20,6 +24,7 @@ from finegrain.serving.settings import ServeSettings
 __all__ = ["add_parser", "run", "app_from_environment"]
 
 _ENVIRONMENT = "FINEGRAIN_SERVE"  # how worker processes (--workers > 1) receive the settings
+_METRICS_FOLDER = "PROMETHEUS_MULTIPROC_DIR"  # where prometheus_client keeps each worker's metrics, summed by /metrics
 _DEFAULTS = ServeSettings()
 
 
@@ -33,7 +38,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("path", metavar="RUN_OR_EXPORT", help="a run directory or an export folder")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 for all)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    parser.add_argument("--workers", type=int, default=1, help="server processes, each with its own model (default 1)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes, each with its own model; /metrics sums them (default 1)")
     parser.add_argument("--max-batch", type=int, default=_DEFAULTS.max_batch,
                         help=f"texts per model call (default {_DEFAULTS.max_batch}; 1 = no batching)")
     parser.add_argument("--max-wait-ms", type=float, default=_DEFAULTS.max_wait_ms,
@@ -58,25 +64,52 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     options = dict(host=args.host, port=args.port, timeout_graceful_shutdown=30, log_level="info")
-    if args.workers > 1:
-        os.environ[_ENVIRONMENT] = json.dumps({"path": args.path, "settings": settings})
-        uvicorn.run("finegrain.cli.serve:app_from_environment", factory=True, workers=args.workers, **options)
-    else:
+    if args.workers == 1:
         uvicorn.run(_build_app(args.path, settings), **options)
+        return 0
+    # spawned workers inherit the environment; prometheus_client reads its variable when imported there
+    spec = json.dumps({"path": args.path, "settings": settings})
+    with _metrics_folder() as folder, _environment({_ENVIRONMENT: spec, _METRICS_FOLDER: folder}):
+        uvicorn.run("finegrain.cli.serve:app_from_environment", factory=True, workers=args.workers, **options)
     return 0
 
 
 def app_from_environment():
     """The app of one worker process (uvicorn --workers imports it by name)."""
     spec = json.loads(os.environ[_ENVIRONMENT])
-    return _build_app(spec["path"], spec["settings"])
+    return _build_app(spec["path"], spec["settings"], metrics_folder=os.environ[_METRICS_FOLDER])
 
 
-def _build_app(path: str, settings: dict):
+def _build_app(path: str, settings: dict, metrics_folder: str | None = None):
     from finegrain.serving.app import ServeSettings, create_app
     from finegrain.serving.export import open_predictor
 
-    return create_app(open_predictor(path), ServeSettings(**settings), source=path)
+    return create_app(open_predictor(path), ServeSettings(**settings), source=path, metrics_folder=metrics_folder)
+
+
+@contextmanager
+def _metrics_folder() -> Iterator[str]:
+    """A fresh folder per server: files left by an earlier one would be summed into its counters."""
+    folder = tempfile.mkdtemp(prefix="finegrain-metrics-")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set ``values`` in os.environ, then restore what was there (run() may be called in-process)."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _check_port(host: str, port: int) -> None:

@@ -61,13 +61,18 @@ class PredictResponse(BaseModel):
     predictions: list[dict[str, Any]]
 
 
-def create_app(predictor: Any, settings: ServeSettings = ServeSettings(), source: str = "") -> FastAPI:
-    """The FastAPI app serving ``predictor``; ``source`` (the run or export path) is shown in /v1/info."""
+def create_app(predictor: Any, settings: ServeSettings = ServeSettings(), source: str = "",
+               metrics_folder: str | None = None) -> FastAPI:
+    """The FastAPI app serving ``predictor``; ``source`` (the run or export path) is shown in /v1/info.
+
+    ``metrics_folder``: the PROMETHEUS_MULTIPROC_DIR of a server with several worker processes, whose
+    /metrics then sums them all (``finegrain serve --workers N`` sets it); None for one process.
+    """
     predict = predictor.predict
     if "batch_size" in inspect.signature(predict).parameters:
         predict = partial(predict, batch_size=settings.forward_batch)
     batcher = MicroBatcher(predict, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms)
-    metrics = ServiceMetrics(queued=batcher.queued)
+    metrics = ServiceMetrics(queued=batcher.queued, folder=metrics_folder)
     batcher.on_batch = metrics.batch
 
     @asynccontextmanager
