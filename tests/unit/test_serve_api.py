@@ -56,6 +56,8 @@ def test_ner_answers_entity_spans_of_the_raw_text(predictors):
 @pytest.mark.parametrize(("kwargs", "status", "message"), [
     ({"content": b'{"texts": ["a"', "headers": {"content-type": "application/json"}}, 400, "not valid JSON"),
     ({"content": b'{"texts": ["a"]}', "headers": {"content-type": "text/plain"}}, 415, "Content-Type: application/json"),
+    ({"content": b'{"texts": ["caf\xe9"]}', "headers": {"content-type": "application/json"}}, 400,
+     "not valid UTF-8: byte 0xe9 at byte offset 15"),
     ({"json": {"texts": "good"}}, 422, "texts: Input should be a valid list"),
     ({"json": {"texts": ["good", 3]}}, 422, "texts.1: Input should be a valid string"),
     ({"json": ["good"]}, 422, 'expected a JSON object like {"texts"'),
@@ -91,6 +93,7 @@ def test_health_ready_info_docs_and_metrics(client):
     info = client.get("/v1/info").json()
     assert info["labels"] == ["neg", "neu", "pos"] and info["max_texts"] == 4 and "api_key" not in info
     assert "/v1/predict" in client.get("/openapi.json").json()["paths"]
+    assert client.get("/nowhere").json() == {"error": "Not Found"}  # the framework's refusals too
     client.post("/v1/predict", json={"texts": ["good", "bad", "table"]}, headers=KEY)
     client.post("/v1/predict", json={"texts": []}, headers=KEY)
     response = client.get("/metrics")
@@ -99,8 +102,8 @@ def test_health_ready_info_docs_and_metrics(client):
     assert 'finegrain_requests_total{method="POST",path="/v1/predict",status="200"}' in text
     assert 'finegrain_requests_total{method="POST",path="/v1/predict",status="422"}' in text
     assert "# TYPE finegrain_request_latency_seconds histogram" in text
-    count = int(next(line.split()[-1] for line in text.splitlines() if line.startswith("finegrain_batch_size_count")))
-    inf = int(next(line.split()[-1] for line in text.splitlines() if line.startswith('finegrain_batch_size_bucket{le="+Inf"}')))
+    count = float(next(line.split()[-1] for line in text.splitlines() if line.startswith("finegrain_batch_size_count")))
+    inf = float(next(line.split()[-1] for line in text.splitlines() if line.startswith('finegrain_batch_size_bucket{le="+Inf"}')))
     assert count == inf > 0
 
 
@@ -119,7 +122,7 @@ def test_concurrent_requests_are_served_in_shared_batches(predictors):
     responses, metrics = asyncio.run(scenario())
     assert all(r.status_code == 200 for r in responses)
     assert [r.json()["predictions"][0] for r in responses] == predictors["classification"].predict(texts)
-    batches = int(next(line.split()[-1] for line in metrics.splitlines() if line.startswith("finegrain_batch_size_count")))
+    batches = float(next(line.split()[-1] for line in metrics.splitlines() if line.startswith("finegrain_batch_size_count")))
     assert batches < len(texts) / 2, f"{len(texts)} concurrent requests took {batches} model calls"
 
 

@@ -8,8 +8,14 @@ Example:
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
+import shutil
+import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from finegrain.cli.options import add_base_option
@@ -19,6 +25,7 @@ from finegrain.serving.settings import ServeSettings
 __all__ = ["add_parser", "run", "app_from_environment"]
 
 _ENVIRONMENT = "FINEGRAIN_SERVE"  # how worker processes (--workers > 1) receive the settings
+_METRICS_FOLDER = "PROMETHEUS_MULTIPROC_DIR"  # where prometheus_client keeps each worker's metrics, summed by /metrics
 _DEFAULTS = ServeSettings()
 
 
@@ -32,7 +39,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("path", metavar="RUN_OR_EXPORT", help="a run directory or an export folder")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 for all)")
     parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    parser.add_argument("--workers", type=int, default=1, help="server processes, each with its own model (default 1)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes, each with its own model; /metrics sums them (default 1)")
     parser.add_argument("--max-batch", type=int, default=_DEFAULTS.max_batch,
                         help=f"texts per model call (default {_DEFAULTS.max_batch}; 1 = no batching)")
     parser.add_argument("--max-wait-ms", type=float, default=_DEFAULTS.max_wait_ms,
@@ -51,31 +59,78 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check the options and the model path, then run uvicorn until Ctrl-C / SIGTERM."""
+    """Check the options, the model path and the port, then run uvicorn until Ctrl-C / SIGTERM."""
     settings = _settings(args)
     _check_path(Path(args.path))
+    _check_port(args.host, args.port)  # before the model loads, which can take a while
     import uvicorn
 
     options = dict(host=args.host, port=args.port, timeout_graceful_shutdown=30, log_level="info")
-    if args.workers > 1:
-        os.environ[_ENVIRONMENT] = json.dumps({"path": args.path, "settings": settings, "base": args.base})
-        uvicorn.run("finegrain.cli.serve:app_from_environment", factory=True, workers=args.workers, **options)
-    else:
+    if args.workers == 1:
         uvicorn.run(_build_app(args.path, settings, args.base), **options)
+        return 0
+    # spawned workers inherit the environment; prometheus_client reads its variable when imported there
+    spec = json.dumps({"path": args.path, "settings": settings, "base": args.base})
+    with _metrics_folder() as folder, _environment({_ENVIRONMENT: spec, _METRICS_FOLDER: folder}):
+        uvicorn.run("finegrain.cli.serve:app_from_environment", factory=True, workers=args.workers, **options)
     return 0
 
 
 def app_from_environment():
     """The app of one worker process (uvicorn --workers imports it by name)."""
     spec = json.loads(os.environ[_ENVIRONMENT])
-    return _build_app(spec["path"], spec["settings"], spec.get("base"))
+    return _build_app(spec["path"], spec["settings"], spec.get("base"), metrics_folder=os.environ[_METRICS_FOLDER])
 
 
-def _build_app(path: str, settings: dict, base: str | None = None):
+def _build_app(path: str, settings: dict, base: str | None = None, metrics_folder: str | None = None):
     from finegrain.serving.app import ServeSettings, create_app
     from finegrain.serving.export import open_predictor
 
-    return create_app(open_predictor(path, base=base), ServeSettings(**settings), source=path)
+    return create_app(open_predictor(path, base=base), ServeSettings(**settings), source=path,
+                      metrics_folder=metrics_folder)
+
+
+@contextmanager
+def _metrics_folder() -> Iterator[str]:
+    """A fresh folder per server: files left by an earlier one would be summed into its counters."""
+    folder = tempfile.mkdtemp(prefix="finegrain-metrics-")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set ``values`` in os.environ, then restore what was there (run() may be called in-process)."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _check_port(host: str, port: int) -> None:
+    """Bind host:port and let go, as uvicorn binds it (SO_REUSEADDR), so a taken port is said at once."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # uvicorn's choice too
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise ConfigError(f"{address} is already in use: another process listens on it.", where="--port",
+                                  hint=f"give another --port, or stop the process that holds port {port}"
+                                       f" (ss -ltnp 'sport = :{port}' shows which).") from None
+            raise ConfigError(f"cannot listen on {address}: {error.strerror or error}.", where="--host",
+                              hint="give an address of this machine (127.0.0.1; 0.0.0.0 for all) and a port of"
+                                   " 1024 or more (lower ones need root).") from None
 
 
 def _settings(args: argparse.Namespace) -> dict:

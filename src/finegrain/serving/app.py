@@ -2,9 +2,10 @@
 
 Built by :func:`create_app` around any :class:`~finegrain.training.predictor.Predictor` (a run, a
 merged export, ONNX): classification answers labels and scores, NER entity spans with character
-offsets. Every bad request gets a JSON ``{"error": ...}`` saying what to change: malformed JSON
-(400), another content type (415), wrong types or empty input (422), too many texts or characters (413, with the limits), a
-missing or wrong API key (401). fastapi is imported only here.
+offsets. Every bad request gets a JSON ``{"error": ...}`` saying what to change: malformed JSON or
+a body that is not UTF-8 (400), another content type (415), wrong types or empty input (422), too
+many texts or characters (413, with the limits), a missing or wrong API key (401), an unknown path
+(404). fastapi is imported only here.
 
 Example:
     >>> import uvicorn  # doctest: +SKIP
@@ -27,6 +28,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, StrictStr
+from starlette.exceptions import HTTPException
 
 from finegrain.errors import FinegrainError
 from finegrain.serving.batcher import MicroBatcher, ShuttingDown
@@ -59,13 +61,18 @@ class PredictResponse(BaseModel):
     predictions: list[dict[str, Any]]
 
 
-def create_app(predictor: Any, settings: ServeSettings = ServeSettings(), source: str = "") -> FastAPI:
-    """The FastAPI app serving ``predictor``; ``source`` (the run or export path) is shown in /v1/info."""
+def create_app(predictor: Any, settings: ServeSettings = ServeSettings(), source: str = "",
+               metrics_folder: str | None = None) -> FastAPI:
+    """The FastAPI app serving ``predictor``; ``source`` (the run or export path) is shown in /v1/info.
+
+    ``metrics_folder``: the PROMETHEUS_MULTIPROC_DIR of a server with several worker processes, whose
+    /metrics then sums them all (``finegrain serve --workers N`` sets it); None for one process.
+    """
     predict = predictor.predict
     if "batch_size" in inspect.signature(predict).parameters:
         predict = partial(predict, batch_size=settings.forward_batch)
     batcher = MicroBatcher(predict, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms)
-    metrics = ServiceMetrics(queued=batcher.queued)
+    metrics = ServiceMetrics(queued=batcher.queued, folder=metrics_folder)
     batcher.on_batch = metrics.batch
 
     @asynccontextmanager
@@ -130,6 +137,10 @@ def _add_handlers(app: FastAPI, settings: ServeSettings, metrics: ServiceMetrics
                                  f" (got {request.headers['content-type']})."}, status_code=415)
         return _validation_response(error.errors())
 
+    @app.exception_handler(HTTPException)
+    async def refused(request: Request, error: HTTPException) -> JSONResponse:
+        return JSONResponse({"error": _refusal(error)}, status_code=error.status_code, headers=error.headers)
+
     @app.exception_handler(FinegrainError)
     async def data_error(request: Request, error: FinegrainError) -> JSONResponse:
         return JSONResponse({"error": error.render()}, status_code=422)
@@ -191,6 +202,15 @@ def _validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
     return JSONResponse({"error": f"{'; '.join(problems)} ({expected})", "detail": [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors]},
         status_code=422)
+
+
+def _refusal(error: HTTPException) -> str:
+    """The framework's own refusals (a body it cannot read, 404, 405) in the service's words."""
+    cause = error.__cause__  # FastAPI raises its 400 "error parsing the body" from the decoding error
+    if isinstance(cause, UnicodeDecodeError):
+        return (f"the request body is not valid UTF-8: byte 0x{cause.object[cause.start]:02x} at byte offset"
+                f" {cause.start} ({cause.reason}); send the JSON encoded as UTF-8.")
+    return str(error.detail)
 
 
 def _check_texts(texts: list[str], settings: ServeSettings) -> None:
