@@ -169,3 +169,17 @@ def test_bad_parameters_are_config_errors(method, key, value, expected):
     with pytest.raises(ConfigError, match="problem") as error:
         load_config({"data": {"train": "x"}, "output": "o", "method": {"name": method, key: value}})
     assert expected in str(error.value)
+
+
+def test_a_resumed_setfit_run_logs_each_step_once(tmp_path, tiny_model_dir, sentiment_files):
+    """An interrupted estimator run is fitted again from the start, so its old log goes with it."""
+    config = {"model": {"name": str(tiny_model_dir), "max_length": 32}, "method": {"name": "setfit", "num_iterations": 2},
+              "data": {name: str(path) for name, path in sentiment_files.items()},
+              "train": {"max_steps": 20, "log_every": 5, "precision": "fp32"}, "output": str(tmp_path / "run")}
+    finegrain.train(config)
+    info_file = tmp_path / "run" / "run.json"
+    info = json.loads(info_file.read_text())
+    info_file.write_text(json.dumps({**info, "status": "interrupted"}))  # as a kill after the fit leaves it
+    finegrain.train(config, resume=True)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert steps == [5, 10, 15, 20]

@@ -55,6 +55,7 @@ def run_estimator(config: RunConfig, prepared: Prepared, accelerator: Accelerato
     context = estimator_context(prepared.task, prepared.model_path, config.model.max_length, config.train,
                                 accelerator.device, accelerator.mixed_precision, fine_tune=fine_tune)
     labels.save(run.labels)
+    run.log.unlink(missing_ok=True)  # a resumed estimator run fits again from the start: its old log goes too
     targets = np.array([feature["labels"] for feature in prepared.features["train"]])
     if accelerator.device.type == "cpu":
         cap_kernel_caches()  # before the estimator's first matrix product, or it changes nothing
