@@ -106,6 +106,14 @@ class TrainConfig(Section):
     seed: int = 0
     log_every: int = Field(10, ge=1)
 
+    @field_validator("cpu_speedups", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, value: Any) -> Any:
+        """YAML 1.1 reads an unquoted ``off`` as false (and ``on`` as true)."""
+        if isinstance(value, bool):
+            return "auto" if value else "off"
+        return value
+
 
 class RunConfig(Section):
     task: ComponentConfig = ComponentConfig(name="classification")
