@@ -105,10 +105,9 @@ def apply_speedups(model: nn.Module, setting: Literal["auto", "off"], *, acceler
             result = speedup.apply(model, setup)
             if result is not None:
                 applied[speedup.name] = result
-        if any(result.draws_masks for result in applied.values()):
-            # one seeding per forward pass, not per mask (masks.one_stream)
-            applied["mask_stream"] = Applied(restore=stream_per_forward_pass(model))
-        yield Speedups(applied)
+        if any(result.draws_masks for result in applied.values()):  # one seeding per forward pass, not per mask
+            applied["masks"] = Applied(restore=stream_per_forward_pass(model))
+        yield Speedups({name: result for name, result in applied.items() if name != "masks"})
     finally:
         for result in reversed(applied.values()):
             result.restore()
