@@ -124,3 +124,31 @@ def test_a_run_with_compact_embeddings_saves_what_a_dense_run_saves(tiny_model_d
     for name, tensor in dense.items():
         torch.testing.assert_close(compacted[name], tensor, atol=1e-5, rtol=1e-4, msg=name)
     assert compact_metrics["test"]["accuracy"] == dense_metrics["test"]["accuracy"]
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_rows_no_text_uses_decay_as_dense_adamw_decays_them_through_the_loop(tiny_model_dir, sentiment_files,
+                                                                          tmp_path):
+    """accelerate's prepare gives the optimizer new param-group dicts: the decay must follow the live ones
+    (it once read a group captured before prepare, whose lr stayed at warmup's 0: those rows never decayed)."""
+    from transformers import AutoTokenizer
+
+    def embedding(compact: bool) -> torch.Tensor:
+        config = {"model": {"name": str(tiny_model_dir), "max_length": 32},
+                  "data": {"train": str(sentiment_files["train"])},
+                  "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3, "weight_decay": 0.5, "seed": 0,
+                            "precision": "fp32"},
+                  "output": str(tmp_path / f"run-{compact}")}
+        with disabled(*(() if compact else ("compact_embeddings",))):
+            run = finegrain.train(config).run_dir
+        return load_file(str(run / "model" / "model.safetensors"))["bert.embeddings.word_embeddings.weight"]
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    texts = [line.rsplit(",", 1)[0] for line in sentiment_files["train"].read_text().splitlines()[1:]]
+    used = {i for ids in tokenizer(texts)["input_ids"] for i in ids} | set(tokenizer.all_special_ids)
+    unused = sorted(set(range(len(tokenizer))) - used)
+    assert unused
+    dense, compacted = embedding(False), embedding(True)
+    initial = load_file(str(tiny_model_dir / "model.safetensors"))["embeddings.word_embeddings.weight"]
+    assert not torch.allclose(dense[unused], initial[unused], rtol=1e-4, atol=0)  # the decay is visible
+    torch.testing.assert_close(compacted[unused], dense[unused], rtol=1e-6, atol=1e-9)
