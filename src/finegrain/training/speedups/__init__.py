@@ -16,13 +16,15 @@ What each relies on, and the tests that guard it:
     of the run uses only decays; a plain, trainable, untied ``nn.Embedding``; the training and validation
     features hold the ids the run reads (others read the decayed full matrix); the checkpoint records the
     compact form (``TrainerState.compact_embeddings``) and every save is of the full matrix. Guarded by
-    tests/unit/test_compact_embeddings.py (dense AdamW's weights; a run saves what a dense run saves) and
+    tests/unit/test_compact_embeddings.py (dense AdamW's weights, also through the whole loop; a run saves
+    what a dense run saves) and
     tests/unit/test_resume_and_distributed.py (a resumed run equals an uninterrupted one).
 ``cpu_dropout`` (cpu_dropout.py, masks.py): every mask is a function of torch's default generator (one
     draw seeds a PCG64 per forward pass), so seeds fix the masks and resumes draw the same ones; the
     attention function registered with transformers' ``AttentionInterface`` and selected by
     ``set_attn_implementation`` does SDPA's math and falls back to SDPA for anything unusual; nothing
-    saved changes. Guarded by tests/unit/test_cpu_dropout.py and the resume test above.
+    saved changes. Guarded by tests/unit/test_cpu_dropout.py, tests/unit/test_speedups.py (one draw from
+    torch's generator per forward pass) and the resume test above.
 ``fused_layers`` (fused_layers.py): a layer with BERT's structure (``fusable``), masks drawn in the
     stock layer's order, products in the autocast dtype; the stock forward outside training or for
     anything unusual. Guarded by tests/unit/test_fused_layers.py (the stock layer's outputs and
