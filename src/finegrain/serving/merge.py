@@ -31,7 +31,7 @@ def load_for_merge(run_dir: Any, *, base: str | None = None) -> tuple[Predictor,
     its method; refuses methods that cannot merge before anything is loaded. ``base``: as for
     :func:`~finegrain.training.predictor.load_predictor`."""
     run = open_run_dir(run_dir)
-    config = load_config(run.config)
+    config = load_config(run.config, saved=True)
     check_mergeable(config.method.name)
     task, method = build_task(config), build_method(config)
     labels = LabelMap.load(run.labels)

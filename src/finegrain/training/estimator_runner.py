@@ -25,7 +25,6 @@ from finegrain.data.split import Split
 from finegrain.errors import ConfigError, ModelError
 from finegrain.methods.estimators.base import EstimatorContext
 from finegrain.tasks.modeling import quiet_transformers
-from finegrain.training.allocator import cap_kernel_caches
 from finegrain.training.checkpoint import atomic_write_dir, write_json_atomic
 from finegrain.training.inference import predict_logits
 from finegrain.training.loop import fit
@@ -57,10 +56,8 @@ def run_estimator(config: RunConfig, prepared: Prepared, accelerator: Accelerato
     labels.save(run.labels)
     run.log.unlink(missing_ok=True)  # a resumed estimator run fits again from the start: its old log goes too
     targets = np.array([feature["labels"] for feature in prepared.features["train"]])
-    if accelerator.device.type == "cpu":
-        cap_kernel_caches()  # before the estimator's first matrix product, or it changes nothing
     memory = PeakMemory(accelerator.device)
-    memory.reset()
+    memory.reset()  # before the estimator's first matrix product: it caps the CPU kernel caches
     fit_started = time.perf_counter()
     with memory.watch():
         stats = method.fit(train_split.frame["text"].tolist(), targets, context)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from finegrain.config import without_retired
 from finegrain.errors import RunDirError
 from finegrain.training.checkpoint import latest_checkpoint
 
@@ -149,7 +150,8 @@ def _refuse_killed_overwrite(path: Path) -> None:
 
 
 def _check_same_config(run: RunDir, config_text: str) -> None:
-    saved = yaml.safe_load(run.config.read_text(encoding="utf-8"))
+    # keys a newer finegrain retired are not a change: the run resumes under what replaced them
+    saved = without_retired(yaml.safe_load(run.config.read_text(encoding="utf-8")))
     new = yaml.safe_load(config_text)
     changed = sorted(changed_keys(saved, new, ignore_added=True))
     if changed:
