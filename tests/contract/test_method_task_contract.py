@@ -10,13 +10,13 @@ are held to (b) and (d), to (a) when they train through the loop (those with a `
 and a task they do not declare in ``tasks`` must fail before anything is written, with a
 ConfigError naming the methods that support it.
 
-New methods and tasks are covered by registering them; data is built by task name.
+New methods and tasks are covered by registering them: each task brings its own tiny dataset
+(``tiny_dataset``), and a registered task without one fails here rather than being skipped.
 """
 
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,6 @@ from finegrain.models.catalog import resolve_model
 from finegrain.registry import METHODS, TASKS
 from finegrain.training.predictor import run_splits
 from finegrain.training.setup import build_method, build_task
-from conftest import FILLER, WORDS
 
 STEPS = 60
 BATCH = 16
@@ -60,35 +59,12 @@ LOOP_PAIRS = [(m, t) for m, t in PAIRS if not _estimator(m) or hasattr(METHODS.g
 UNSUPPORTED = [(m, t) for m, t in ALL_PAIRS if not _supports(m, t)]
 
 
-def write_conll(path: Path, n: int, seed: int) -> str:
-    """Sentences over the conftest WORDS: positive words are B-POS, negative B-NEG, the rest O."""
-    rng = random.Random(seed)
-    tags = {**{w: "B-POS" for w in WORDS["pos"]}, **{w: "B-NEG" for w in WORDS["neg"]}}
-    sentences = []
-    for _ in range(n):
-        words = rng.sample(FILLER + WORDS["neu"], rng.randint(2, 5)) + rng.sample(WORDS["pos"] + WORDS["neg"], 2)
-        rng.shuffle(words)
-        sentences.append("\n".join(f"{word}\t{tags.get(word, 'O')}" for word in words))
-    path.write_text("\n\n".join(sentences) + "\n", encoding="utf-8")
-    return str(path)
-
-
-def task_data(task: str, root: Path, sentiment_files: dict[str, Path]) -> dict[str, str]:
-    """Train/validation/test files for a task, by its registered name; skip unknown tasks."""
-    if task == "classification":
-        return {name: str(path) for name, path in sentiment_files.items()}
-    if task == "ner":
-        return {name: write_conll(root / f"{name}.conll", n, seed)
-                for (name, n, seed) in (("train", 120, 1), ("validation", 30, 2), ("test", 30, 3))}
-    pytest.skip(f"No tiny data recipe for task '{task}': add one to task_data() in this module.")
-
-
-def run_config(method: str, task: str, root: Path, tiny_model_dir: Path, sentiment_files) -> dict[str, Any]:
+def run_config(method: str, task: str, root: Path, tiny_model_dir: Path) -> dict[str, Any]:
     return {
         "task": task,
         "model": {"name": str(tiny_model_dir), "max_length": 32},
         "method": {"name": method, **TINY_PARAMS.get(method, {})},
-        "data": task_data(task, root, sentiment_files),
+        "data": TASKS.get(task).tiny_dataset(root),
         "train": {"max_steps": STEPS, "batch_size": BATCH, "lr": LR.get(method, DEFAULT_LR),
                   "precision": "fp32", "log_every": 1, "warmup": 0.0},
         "output": str(root / "run"),
@@ -96,20 +72,29 @@ def run_config(method: str, task: str, root: Path, tiny_model_dir: Path, sentime
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, tiny_model_dir, sentiment_files):
+def trained(tmp_path_factory, tiny_model_dir):
     """Train each (method, task) pair once per module, on first use."""
     runs: dict[tuple[str, str], Path] = {}
 
     def get(method: str, task: str) -> Path:
         if (method, task) not in runs:
             root = tmp_path_factory.mktemp(f"{method}-{task}")
-            runs[method, task] = finegrain.train(run_config(method, task, root, tiny_model_dir, sentiment_files)).run_dir
+            runs[method, task] = finegrain.train(run_config(method, task, root, tiny_model_dir)).run_dir
         return runs[method, task]
 
     return get
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.mark.parametrize("task", TASKS.names())
+def test_every_task_builds_its_tiny_dataset(task, tmp_path):
+    """Every registered task must bring train, validation and test files the contract runs can train on."""
+    data = TASKS.get(task).tiny_dataset(tmp_path)
+    assert {"train", "validation", "test"} <= set(data), f"{task}: tiny_dataset gave {sorted(data)}"
+    for name in ("train", "validation", "test"):
+        assert Path(data[name]).is_file() and Path(data[name]).stat().st_size > 0, f"{task}: no {name} file"
 
 
 def _read_json(path: Path) -> Any:
@@ -214,8 +199,8 @@ def test_estimator_run_records_its_costs(method, task, trained):
 
 
 @pytest.mark.parametrize(("method", "task"), UNSUPPORTED)
-def test_unsupported_task_fails_before_writing(method, task, tmp_path, tiny_model_dir, sentiment_files):
-    config = run_config(method, task, tmp_path, tiny_model_dir, sentiment_files)
+def test_unsupported_task_fails_before_writing(method, task, tmp_path, tiny_model_dir):
+    config = run_config(method, task, tmp_path, tiny_model_dir)
     with pytest.raises(ConfigError) as error:
         finegrain.train(config)
     supporting = [m for m in METHODS.names() if _supports(m, task)]

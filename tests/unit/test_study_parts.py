@@ -13,8 +13,9 @@ from finegrain.errors import ConfigError, DataError
 from finegrain.study.config import load_study_config
 from finegrain.study.plots import pareto_front
 from finegrain.study.sampling import nested_positions
-from finegrain.study.stats import bootstrap_weights, macro_f1, micro_f1, paired_test, seed_interval
+from finegrain.study.stats import bootstrap_weights, paired_test, seed_interval
 from finegrain.tasks.classification.task import ClassificationParams, ClassificationTask
+from finegrain.tasks.counts import macro_f1, micro_f1
 from finegrain.tasks.ner.task import NerTask
 
 
