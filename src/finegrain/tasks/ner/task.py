@@ -100,8 +100,6 @@ class NerTask:
         return {"tokens": "tokens" if text == "text" else text, "tags": "tags" if label == "label" else label}
 
     def check(self, split: Split) -> Split:
-        if "tokens" not in split.frame and "text" in split.frame:
-            return checks.raw_sentences(split, self.params.language)
         if "tokens" not in split.frame:
             found = ", ".join(str(c) for c in split.frame.columns if c != "row")
             raise DataError(f"NER data needs a 'tokens' column of words; found columns: {found or 'none'}.",
