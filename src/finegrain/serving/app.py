@@ -105,6 +105,14 @@ def create_app(predictor: Any, settings: ServeSettings = ServeSettings(), source
     async def describe() -> dict[str, Any]:
         return info
 
+    _add_predict(app, predictor.task.name, payload, batcher, settings, Depends(auth))
+    return app
+
+
+def _add_predict(app: FastAPI, task: str, payload: ServingPayload, batcher: MicroBatcher, settings: ServeSettings,
+                 auth: Any) -> None:
+    """``POST /v1/predict`` in the task's request and answer schemas (validated and in OpenAPI)."""
+
     async def predict(body: BaseModel) -> JSONResponse:
         inputs = getattr(body, payload.items)  # the request field the task names as its list of inputs
         _check_inputs(inputs, payload, settings)
@@ -113,12 +121,11 @@ def create_app(predictor: Any, settings: ServeSettings = ServeSettings(), source
         except ShuttingDown as error:
             raise ApiError(503, str(error)) from None
         # answered as is: the predictions are plain JSON already (FastAPI's re-encoding costs requests/s)
-        return JSONResponse({"task": predictor.task.name, "predictions": [payload.public(p) for p in predictions]})
+        return JSONResponse({"task": task, "predictions": [payload.public(p) for p in predictions]})
 
-    predict.__annotations__["body"] = payload.request  # FastAPI validates (and documents) the task's schema
-    app.post("/v1/predict", dependencies=[Depends(auth)], summary="predict a list of inputs",
+    predict.__annotations__["body"] = payload.request  # the body FastAPI reads is the task's schema
+    app.post("/v1/predict", dependencies=[auth], summary="predict a list of inputs",
              response_model=_response_model(payload))(predict)
-    return app
 
 
 def _add_handlers(app: FastAPI, settings: ServeSettings, metrics: ServiceMetrics, example: str) -> None:

@@ -64,9 +64,16 @@ class ClassificationTask:
     def __init__(self, params: ClassificationParams | None = None):
         self.params = params or ClassificationParams()
         self.stratify = None if self.params.multi_label else "label"
-        self.single_label = not self.params.multi_label
-        self.description = "multi-label classification" if self.params.multi_label else "single-label classification"
         self._class_weights: torch.Tensor | None = None
+
+    @property
+    def single_label(self) -> bool:
+        """One class per text: what fitted methods (tfidf, setfit, embeddings-lr) learn."""
+        return not self.params.multi_label
+
+    @property
+    def description(self) -> str:
+        return "multi-label classification" if self.params.multi_label else "single-label classification"
 
     def columns(self, text: str, label: str) -> dict[str, str]:
         return {"text": text, "label": label}
