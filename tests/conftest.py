@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 import os
-import random
 import shutil
 from pathlib import Path
 
 import pytest
 
-WORDS = {
-    "pos": ["good", "great", "love", "excellent", "happy", "nice", "wonderful", "best"],
-    "neg": ["bad", "awful", "hate", "terrible", "sad", "poor", "worst", "boring"],
-    "neu": ["table", "chair", "window", "paper", "street", "monday", "blue", "number"],
-}
-FILLER = ["the", "a", "movie", "was", "is", "it", "this", "and", "very", "so", "food", "day"]
+# The tiny data's words live beside the tasks' tiny datasets (the contract tests train on those); the
+# tiny model below has every one of them in its vocabulary.
+from finegrain.tasks.classification.tiny import make_sentiment_rows, write_csv  # noqa: E402,F401
+from finegrain.tasks.tiny import FILLER, WORDS  # noqa: E402,F401
 
 
 def make_tiny_model(path: Path) -> Path:
@@ -38,27 +34,6 @@ def make_tiny_model(path: Path) -> Path:
 
     torch.manual_seed(0)
     BertModel(config).save_pretrained(path)
-    return path
-
-
-def make_sentiment_rows(n: int, seed: int = 0) -> list[dict[str, str]]:
-    """Synthetic, learnable 3-class sentiment rows: the label's words decide the class."""
-    rng = random.Random(seed)
-    labels = list(WORDS)
-    rows = []
-    for i in range(n):
-        label = labels[i % len(labels)]
-        words = rng.sample(FILLER, rng.randint(2, 6)) + rng.sample(WORDS[label], rng.randint(1, 3))
-        rng.shuffle(words)
-        rows.append({"text": " ".join(words), "label": label})
-    return rows
-
-
-def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
     return path
 
 

@@ -12,13 +12,13 @@ are held to (b) and (d), to (a) when they train through the loop (those with a `
 and a task they do not declare in ``tasks`` must fail before anything is written, with a
 ConfigError naming the methods that support it.
 
-New methods and tasks are covered by registering them; data is built by task name.
+New methods and tasks are covered by registering them: each task brings its own tiny dataset
+(``tiny_dataset``), and a registered task without one fails here rather than being skipped.
 """
 
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,6 @@ from finegrain.models.catalog import resolve_model
 from finegrain.registry import METHODS, TASKS
 from finegrain.training.predictor import run_splits
 from finegrain.training.setup import build_method, build_task
-from conftest import FILLER, WORDS
 
 STEPS = 60
 BATCH = 16
@@ -69,36 +68,12 @@ def with_speedups(pairs: list[tuple[str, str]]) -> list[Any]:
         pytest.param(m, t, "off", id=f"{m}-{t}-speedups_off") for m, t in pairs if m in STOCK_METHODS]
 
 
-def write_conll(path: Path, n: int, seed: int) -> str:
-    """Sentences over the conftest WORDS: positive words are B-POS, negative B-NEG, the rest O."""
-    rng = random.Random(seed)
-    tags = {**{w: "B-POS" for w in WORDS["pos"]}, **{w: "B-NEG" for w in WORDS["neg"]}}
-    sentences = []
-    for _ in range(n):
-        words = rng.sample(FILLER + WORDS["neu"], rng.randint(2, 5)) + rng.sample(WORDS["pos"] + WORDS["neg"], 2)
-        rng.shuffle(words)
-        sentences.append("\n".join(f"{word}\t{tags.get(word, 'O')}" for word in words))
-    path.write_text("\n\n".join(sentences) + "\n", encoding="utf-8")
-    return str(path)
-
-
-def task_data(task: str, root: Path, sentiment_files: dict[str, Path]) -> dict[str, str]:
-    """Train/validation/test files for a task, by its registered name; skip unknown tasks."""
-    if task == "classification":
-        return {name: str(path) for name, path in sentiment_files.items()}
-    if task == "ner":
-        return {name: write_conll(root / f"{name}.conll", n, seed)
-                for (name, n, seed) in (("train", 120, 1), ("validation", 30, 2), ("test", 30, 3))}
-    pytest.skip(f"No tiny data recipe for task '{task}': add one to task_data() in this module.")
-
-
-def run_config(method: str, task: str, root: Path, tiny_model_dir: Path, sentiment_files,
-               speedups: str = "auto") -> dict[str, Any]:
+def run_config(method: str, task: str, root: Path, tiny_model_dir: Path, speedups: str = "auto") -> dict[str, Any]:
     return {
         "task": task,
         "model": {"name": str(tiny_model_dir), "max_length": 32},
         "method": {"name": method, **TINY_PARAMS.get(method, {})},
-        "data": task_data(task, root, sentiment_files),
+        "data": TASKS.get(task).tiny_dataset(root),
         "train": {"max_steps": STEPS, "batch_size": BATCH, "lr": LR.get(method, DEFAULT_LR),
                   "precision": "fp32", "log_every": 1, "warmup": 0.0, "cpu_speedups": speedups},
         "output": str(root / "run"),
@@ -106,14 +81,14 @@ def run_config(method: str, task: str, root: Path, tiny_model_dir: Path, sentime
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, tiny_model_dir, sentiment_files):
+def trained(tmp_path_factory, tiny_model_dir):
     """Train each (method, task, speed-ups) once per module, on first use."""
     runs: dict[tuple[str, str, str], Path] = {}
 
     def get(method: str, task: str, speedups: str = "auto") -> Path:
         if (method, task, speedups) not in runs:
             root = tmp_path_factory.mktemp(f"{method}-{task}-{speedups}")
-            config = run_config(method, task, root, tiny_model_dir, sentiment_files, speedups)
+            config = run_config(method, task, root, tiny_model_dir, speedups)
             runs[method, task, speedups] = finegrain.train(config).run_dir
         return runs[method, task, speedups]
 
@@ -121,6 +96,15 @@ def trained(tmp_path_factory, tiny_model_dir, sentiment_files):
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.mark.parametrize("task", TASKS.names())
+def test_every_task_builds_its_tiny_dataset(task, tmp_path):
+    """Every registered task must bring train, validation and test files the contract runs can train on."""
+    data = TASKS.get(task).tiny_dataset(tmp_path)
+    assert {"train", "validation", "test"} <= set(data), f"{task}: tiny_dataset gave {sorted(data)}"
+    for name in ("train", "validation", "test"):
+        assert Path(data[name]).is_file() and Path(data[name]).stat().st_size > 0, f"{task}: no {name} file"
 
 
 def _read_json(path: Path) -> Any:
@@ -164,7 +148,7 @@ def test_reloaded_run_reproduces_its_metrics(method, task, speedups, trained):
     assert again["validation"] == saved["validation"]
     assert again["test"] == saved["test"]
     first, second = finegrain.load(run), finegrain.load(run)
-    split = run_splits(first)["validation"]
+    split = first.task.check(run_splits(first)["validation"])  # as Predictor.evaluate reads it
     for a, b in zip(first.logits(split)[1], second.logits(split)[1], strict=True):
         assert (a == b).all()
 
@@ -225,8 +209,8 @@ def test_estimator_run_records_its_costs(method, task, trained):
 
 
 @pytest.mark.parametrize(("method", "task"), UNSUPPORTED)
-def test_unsupported_task_fails_before_writing(method, task, tmp_path, tiny_model_dir, sentiment_files):
-    config = run_config(method, task, tmp_path, tiny_model_dir, sentiment_files)
+def test_unsupported_task_fails_before_writing(method, task, tmp_path, tiny_model_dir):
+    config = run_config(method, task, tmp_path, tiny_model_dir)
     with pytest.raises(ConfigError) as error:
         finegrain.train(config)
     supporting = [m for m in METHODS.names() if _supports(m, task)]

@@ -7,21 +7,9 @@ import random
 from pathlib import Path
 
 import finegrain
-from conftest import FILLER, WORDS
+from finegrain.tasks.ner.tiny import write_conll
 
-NER_TAGS = {**{w: "B-POS" for w in WORDS["pos"]}, **{w: "B-NEG" for w in WORDS["neg"]}}
-
-
-def write_conll(path: Path, n: int, seed: int) -> str:
-    """Sentences over the conftest WORDS: positive words are B-POS, negative B-NEG, the rest O."""
-    rng = random.Random(seed)
-    sentences = []
-    for _ in range(n):
-        words = rng.sample(FILLER + WORDS["neu"], rng.randint(2, 5)) + rng.sample(WORDS["pos"] + WORDS["neg"], 2)
-        rng.shuffle(words)
-        sentences.append("\n".join(f"{word}\t{NER_TAGS.get(word, 'O')}" for word in words))
-    path.write_text("\n\n".join(sentences) + "\n", encoding="utf-8")
-    return str(path)
+__all__ = ["write_conll", "write_multi_label", "train_tiny"]
 
 
 def write_multi_label(path: Path, n: int, seed: int) -> str:

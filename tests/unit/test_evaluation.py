@@ -12,7 +12,10 @@ from finegrain.errors import DataError
 from finegrain.tasks.classification.calibration import ece_from_bins, expected_calibration_error
 from finegrain.tasks.classification.metrics import classification_metrics, error_examples, most_confused
 from finegrain.evaluation.report import render_markdown, write_report
-from finegrain.evaluation.tables import metrics_table, per_class_table
+from finegrain.evaluation.tables import class_table, metrics_table
+from finegrain.tasks.classification import ClassificationTask
+
+REPORT = ClassificationTask.report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NAMES3 = ["neg", "neu", "pos"]
@@ -155,7 +158,7 @@ def _split_metrics(three_class_case, texts: list[str]) -> dict:
 def test_render_markdown_has_tables_and_escapes_pipes(three_class_case) -> None:
     texts = ["ok"] * 5 + ["left | right\nsecond line " + "x" * 300]
     m = _split_metrics(three_class_case, texts)
-    md = render_markdown({"validation": m}, title="Demo", run_info={"method": "lora", "lr": 5e-5})
+    md = render_markdown({"validation": m}, REPORT, title="Demo", run_info={"method": "lora", "lr": 5e-5})
     assert md.startswith("# Demo")
     assert "| method | lora |" in md and "| lr | 5e-05 |" in md
     assert "| validation | 6 | 0.6667 | 0.6556 | 0.6667 | 0.6556 |" in md
@@ -169,7 +172,7 @@ def test_render_markdown_has_tables_and_escapes_pipes(three_class_case) -> None:
 
 def test_write_report_writes_pngs_and_markdown(tmp_path, three_class_case) -> None:
     metrics = {"test": _split_metrics(three_class_case, [f"t{i}" for i in range(6)])}
-    report = write_report(tmp_path, metrics, title="Run", run_info=None)
+    report = write_report(tmp_path, metrics, REPORT, title="Run", run_info=None)
     assert report == tmp_path / "report.md"
     for name in ("confusion_test.png", "reliability_test.png"):
         assert (tmp_path / "plots" / name).read_bytes()[:8] == PNG_SIGNATURE
@@ -186,7 +189,7 @@ def test_write_report_with_many_classes_skips_markdown_matrix(tmp_path) -> None:
     rng = np.random.default_rng(1)
     y_true = rng.integers(0, n_classes, 200)
     probs = rng.dirichlet(np.ones(n_classes), 200)
-    report = write_report(tmp_path, {"test": classification_metrics(y_true, probs, names)}, title="Many")
+    report = write_report(tmp_path, {"test": classification_metrics(y_true, probs, names)}, REPORT, title="Many")
     md = report.read_text(encoding="utf-8")
     assert "shown only as an image" in md
     assert "gold \\ predicted" not in md
@@ -197,25 +200,25 @@ def test_write_report_multi_label(tmp_path) -> None:
     y_true = np.array([[1, 0], [0, 1], [1, 1]])
     probs = np.array([[0.9, 0.2], [0.4, 0.8], [0.7, 0.3]])
     m = classification_metrics(y_true, probs, ["x", "y"], multi_label=True)
-    md = write_report(tmp_path, {"validation": m}, title="ML").read_text(encoding="utf-8")
+    md = write_report(tmp_path, {"validation": m}, REPORT, title="ML").read_text(encoding="utf-8")
     assert "| label | TN | FP | FN | TP | ECE |" in md
     assert "| y | 1 | 0 | 1 | 1 |" in md
     assert "subset" in md
 
 
 def test_render_markdown_without_splits() -> None:
-    assert "No evaluation splits" in render_markdown({}, title="Empty")
+    assert "No evaluation splits" in render_markdown({}, REPORT, title="Empty")
 
 
 def test_rich_tables(three_class_case) -> None:
     m = classification_metrics(*three_class_case, ["[neg]", "neu", "pos"])
-    summary = metrics_table({"validation": m, "test": m})
+    summary = metrics_table({"validation": m, "test": m}, ClassificationTask.summary_columns)
     assert summary.row_count == 2
     headers = [column.header for column in summary.columns]
     assert headers == ["split", "n", "accuracy", "macro-F1", "micro-F1", "weighted-F1", "ECE"]
     console = Console(record=True, width=120)
     console.print(summary)
-    console.print(per_class_table(m))
+    console.print(class_table(m, ClassificationTask.class_scores))
     text = console.export_text()
     assert "0.6556" in text and "0.6667" in text
     assert "[neg]" in text  # shown literally, not swallowed as rich markup

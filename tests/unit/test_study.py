@@ -132,8 +132,7 @@ def test_python_dash_m_entry_point_lists_study():
 
 
 def test_a_ner_study_reports_entity_f1_and_error_kinds(one_thread, tmp_path, tiny_model_dir):
-    sys.path.insert(0, str(Path(__file__).parents[1] / "contract"))
-    from test_method_task_contract import write_conll
+    from finegrain.tasks.ner.tiny import write_conll
 
     files = {name: write_conll(tmp_path / f"{name}.conll", n, seed)
              for name, n, seed in (("train", 40, 1), ("validation", 10, 2), ("test", 12, 3))}

@@ -10,11 +10,13 @@ from sklearn.metrics import f1_score
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.errors import ConfigError, DataError
+from finegrain.study.cells import save_counts
 from finegrain.study.config import load_study_config
 from finegrain.study.plots import pareto_front
 from finegrain.study.sampling import nested_positions
-from finegrain.study.stats import bootstrap_weights, macro_f1, micro_f1, paired_test, seed_interval
+from finegrain.study.stats import bootstrap_weights, paired_test, seed_interval
 from finegrain.tasks.classification.task import ClassificationParams, ClassificationTask
+from finegrain.tasks.counts import macro_f1, micro_f1
 from finegrain.tasks.ner.task import NerTask
 
 
@@ -144,6 +146,16 @@ def test_paired_test_separates_a_real_gap_from_none():
 
 def test_pareto_front_keeps_only_undominated_points():
     assert pareto_front([(10, 0.9), (1, 0.5), (5, 0.4), (3, 0.8)]) == [(1, 0.5), (3, 0.8), (10, 0.9)]
+    # a metric that is better lower (an error): the front keeps the cheapest point at each new low
+    assert pareto_front([(10, 0.1), (1, 0.5), (5, 0.6), (3, 0.2)], greater_is_better=False) == [(1, 0.5), (3, 0.2),
+                                                                                               (10, 0.1)]
+
+
+def test_cell_counts_keep_a_task_s_float_sums(tmp_path):
+    save_counts(tmp_path / "ints.npy", np.array([[1, 0, 2]], dtype=np.int64))
+    save_counts(tmp_path / "floats.npy", np.array([[0.25, 1.0]]))
+    assert np.load(tmp_path / "ints.npy").dtype == np.int32
+    assert np.load(tmp_path / "floats.npy").tolist() == [[0.25, 1.0]]  # an absolute error is not truncated to 0
 
 
 def test_resume_ignores_keys_a_newer_version_added_but_not_changed_ones():

@@ -17,18 +17,21 @@ def make_console(stderr: bool = False) -> Console:
     return console
 
 
-def print_metrics(console: Console, metrics: dict[str, dict[str, Any]]) -> None:
-    """The metrics table of every split, then the per-class table of the test split.
+def print_metrics(console: Console, metrics: dict[str, dict[str, Any]], task: str) -> None:
+    """The metrics table of every split in the columns of ``task`` (its registered name), then the task's
+    per-class table of the test split, where it has one.
 
     The per-class table is of ``test``, else ``validation``, else the only split given.
     """
-    from finegrain.evaluation.tables import metrics_table, per_class_table
+    from finegrain.evaluation.tables import class_table, metrics_table
+    from finegrain.registry import TASKS
 
     if not metrics:
         return
-    console.print(metrics_table(metrics))
+    entry = TASKS.get(task)
+    console.print(metrics_table(metrics, entry.summary_columns))
     split = next((name for name in ("test", "validation") if name in metrics), next(iter(metrics)))
-    if "per_class" in metrics[split]:
-        table = per_class_table(metrics[split])
-        table.title = f"Per class ({split})"
+    if entry.class_scores is not None:
+        table = class_table(metrics[split], entry.class_scores)
+        table.title = f"{entry.class_scores.title} ({split})"
         console.print(table)

@@ -39,8 +39,11 @@ def run(args: argparse.Namespace) -> int:
 
     metrics = evaluate(args.run_dir, args.data, text_column=args.text_column, label_column=args.label_column,
                        tag_column=args.tag_column, base=args.base)
+    from finegrain.config import load_config
+    from finegrain.training.run_dir import open_run_dir
+
     console = make_console()
-    print_metrics(console, metrics)
+    print_metrics(console, metrics, load_config(open_run_dir(args.run_dir).config).task.name)
     if args.data is not None:
         for name in metrics:
             path = Path(args.run_dir) / "evaluations" / f"{name.replace('/', '_').replace(':', '_')}.json"

@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"report: {result.report}", markup=False, highlight=False)
         return 0
     from finegrain.evaluation.report import write_report
+    from finegrain.registry import TASKS
     from finegrain.training.run_dir import open_run_dir
     from finegrain.training.run_record import report_info
 
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
                           hint="Give the output folder of 'finegrain study' or of a finished 'finegrain train'.")
     info = json.loads(run_dir.info.read_text(encoding="utf-8"))
     metrics = json.loads(run_dir.metrics.read_text(encoding="utf-8"))
-    path = write_report(run_dir.path, metrics, title=f"{info['task']} · {info['method']} · {folder.name}",
-                        run_info=report_info(info))
+    path = write_report(run_dir.path, metrics, TASKS.get(info["task"]).report,
+                        title=f"{info['task']} · {info['method']} · {folder.name}", run_info=report_info(info))
     console.print(f"report: {path}", markup=False, highlight=False)
     return 0

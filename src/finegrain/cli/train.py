@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = train(config, resume=args.resume, overwrite=args.overwrite)
     console = make_console()
-    print_metrics(console, result.metrics)
+    print_metrics(console, result.metrics, config.task.name)
     run_dir = Path(result.run_dir)
     console.print(f"run directory: {run_dir}", markup=False, highlight=False)
     console.print(f"report:        {run_dir / 'report.md'}", markup=False, highlight=False)

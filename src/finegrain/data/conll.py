@@ -21,7 +21,7 @@ import pandas as pd
 from finegrain.errors import DataError
 from finegrain.text_encoding import decode_text
 
-__all__ = ["read_conll", "read_token_jsonl"]
+__all__ = ["read_conll", "read_token_jsonl", "conll_sentences"]
 
 LOGGER = logging.getLogger("finegrain")
 _DOCSTART = "-DOCSTART-"
@@ -128,6 +128,25 @@ def read_conll(path: str | Path, *, tag_column: int | None = None,
         tokens.append(columns[0])
         tags.append(columns[tag_index])
     return _frame(sentences, path)
+
+
+def conll_sentences(text: str, where: str) -> list[list[str]]:
+    """The token lists of CoNLL text to predict: the first column of each line, a blank line between
+    sentences (tag columns, if any, are ignored; ``-DOCSTART-`` lines are skipped)."""
+    sentences: list[list[str]] = []
+    tokens: list[str] = []
+    for line in _lines(text) + [""]:
+        columns = _split_columns(line)
+        if columns and columns[0] != _DOCSTART:
+            tokens.append(columns[0])
+        elif tokens:
+            sentences.append(tokens)
+            tokens = []
+    if not sentences:
+        raise DataError("has no sentences: there is nothing to predict.", where=where,
+                        hint="write one token per line (further columns are ignored) and a blank line between"
+                             " sentences.")
+    return sentences
 
 
 def _frame(sentences: list[dict], path: Path) -> pd.DataFrame:

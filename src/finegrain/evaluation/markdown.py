@@ -1,4 +1,5 @@
-"""Markdown building blocks shared by the evaluation reports: tables, sections, number formats.
+"""Markdown building blocks for reports (a run's report, each task's sections, studies): tables, sections,
+number formats.
 
 Example:
     >>> print(table(["split", "F1"], [["test", fmt(0.5)]]))

@@ -1,4 +1,5 @@
-"""PNG plots for reports: a confusion-matrix heat map and a reliability diagram.
+"""PNG plots for reports: a confusion-matrix heat map, and the figure helpers every plot is drawn with
+(a task's own figures, such as classification's reliability diagram, use them too).
 
 matplotlib is imported inside each function, never at module level, so that training and
 serving do not pay for it. Figures are drawn on an explicit Agg canvas instead of through
@@ -18,12 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from finegrain.tasks.classification.calibration import ece_from_bins
-
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["plot_confusion_matrix", "plot_reliability", "new_figure", "save_figure"]
+__all__ = ["plot_confusion_matrix", "new_figure", "save_figure"]
 
 _DPI = 120
 _MAX_SIDE_INCHES = 20.0  # 50 classes at 120 dpi stay a 2400-px image, not a poster
@@ -60,36 +59,6 @@ def plot_confusion_matrix(
     axes.set_ylabel("gold")
     axes.set_title(title)
     _annotate_counts(axes, counts, colours, font_size)
-    return save_figure(figure, path)
-
-
-def plot_reliability(bins: list[dict[str, Any]], path: Path, *, title: str) -> Path:
-    """Draw a reliability diagram from calibration bins to ``path`` and return it.
-
-    Bars span their confidence bin and reach the bin's accuracy; the hatched part is the gap
-    to the bin's mean confidence. A calibrated model follows the dashed diagonal.
-    """
-    figure = new_figure((5.5, 5.0))
-    axes = figure.add_subplot()
-    filled = [b for b in bins if b["count"]]
-    lowers = [b["lower"] for b in filled]
-    widths = [b["upper"] - b["lower"] for b in filled]
-    accuracies = [b["accuracy"] for b in filled]
-    gaps = [b["confidence"] - b["accuracy"] for b in filled]
-    axes.bar(
-        lowers, accuracies, width=widths, align="edge", color="#4c72b0", edgecolor="black", label="accuracy"
-    )
-    axes.bar(
-        lowers, gaps, bottom=accuracies, width=widths, align="edge",
-        color="#dd8452", alpha=0.35, hatch="//", edgecolor="#dd8452", label="gap to confidence",
-    )
-    axes.plot([0, 1], [0, 1], linestyle="--", color="gray", label="perfect calibration")
-    axes.set_xlim(0, 1)
-    axes.set_ylim(0, 1)
-    axes.set_xlabel("confidence")
-    axes.set_ylabel("accuracy")
-    axes.set_title(f"{title} (ECE = {ece_from_bins(bins):.4f})")
-    axes.legend(loc="upper left")
     return save_figure(figure, path)
 
 

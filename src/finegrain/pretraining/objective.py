@@ -26,6 +26,7 @@ class MaskedLMObjective:
     # The loop keeps the model with the greatest primary metric: the held-out loss, negated.
     # (Masked-token accuracy plateaus early, on frequent tokens, while the loss still improves.)
     primary_metric: ClassVar[str] = "negative_loss"
+    greater_is_better: ClassVar[bool] = True
 
     def __init__(self, *, probability: float, whole_word: bool, mask_id: int, vocab_size: int, seed: int):
         self.probability = probability

@@ -1,8 +1,9 @@
 """The REST service: ``POST /v1/predict`` over a micro-batcher, health, readiness, metrics and a web page.
 
 Built by :func:`create_app` around any :class:`~finegrain.training.predictor.Predictor` (a run, a
-merged export, ONNX): classification answers labels and scores, NER entity spans with character
-offsets. Every bad request gets a JSON ``{"error": ...}`` saying what to change: malformed JSON or
+merged export, ONNX). The request and answer are the task's (its ``serving`` payload: classification
+answers labels and scores, NER entity spans with character offsets), validated and documented in
+OpenAPI from its schemas. Every bad request gets a JSON ``{"error": ...}`` saying what to change: malformed JSON or
 a body that is not UTF-8 (400), another content type (415), wrong types or empty input (422), too
 many texts or characters (413, with the limits), a missing or wrong API key (401), an unknown path
 (404). fastapi is imported only here.
@@ -27,13 +28,14 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, StrictStr
+from pydantic import BaseModel, create_model
 from starlette.exceptions import HTTPException
 
 from finegrain.errors import FinegrainError
 from finegrain.serving.batcher import MicroBatcher, ShuttingDown
 from finegrain.serving.metrics import CONTENT_TYPE, ServiceMetrics
 from finegrain.serving.settings import ServeSettings
+from finegrain.tasks.outputs import ServingPayload
 
 __all__ = ["create_app", "ServeSettings", "ApiError"]
 
@@ -49,16 +51,9 @@ class ApiError(Exception):
         self.status, self.message, self.headers = status, message, headers
 
 
-class PredictRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    texts: list[StrictStr]
-
-
-class PredictResponse(BaseModel):
-    """The documented answer (OpenAPI): per text, ``label`` and ``scores`` (classification; ``labels``
-    too when multi-label) or ``entities`` with character offsets, type and score (NER)."""
-    task: str
-    predictions: list[dict[str, Any]]
+def _response_model(payload: ServingPayload) -> type[BaseModel]:
+    """The documented answer (OpenAPI): the task's name and one prediction per input, in the task's schema."""
+    return create_model("PredictResponse", task=(str, ...), predictions=(list[payload.prediction], ...))
 
 
 def create_app(predictor: Any, settings: ServeSettings = ServeSettings(), source: str = "",
@@ -68,10 +63,10 @@ def create_app(predictor: Any, settings: ServeSettings = ServeSettings(), source
     ``metrics_folder``: the PROMETHEUS_MULTIPROC_DIR of a server with several worker processes, whose
     /metrics then sums them all (``finegrain serve --workers N`` sets it); None for one process.
     """
-    predict = predictor.predict
-    if "batch_size" in inspect.signature(predict).parameters:
-        predict = partial(predict, batch_size=settings.forward_batch)
-    batcher = MicroBatcher(predict, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms)
+    forward = predictor.predict
+    if "batch_size" in inspect.signature(forward).parameters:
+        forward = partial(forward, batch_size=settings.forward_batch)
+    batcher = MicroBatcher(forward, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms)
     metrics = ServiceMetrics(queued=batcher.queued, folder=metrics_folder)
     batcher.on_batch = metrics.batch
 
@@ -83,7 +78,8 @@ def create_app(predictor: Any, settings: ServeSettings = ServeSettings(), source
 
     app = FastAPI(title="finegrain", version="1", lifespan=lifespan,
                   description=f"Predictions of a finegrain {predictor.task.name} model ({source or 'in memory'}).")
-    _add_handlers(app, settings, metrics)
+    payload: ServingPayload = predictor.task.serving
+    _add_handlers(app, settings, metrics, payload.example)
     info = _info(predictor, settings, source)
     page = resources.files("finegrain.serving").joinpath("page.html").read_text(encoding="utf-8")
     auth = _api_key_check(settings.api_key)
@@ -109,21 +105,30 @@ def create_app(predictor: Any, settings: ServeSettings = ServeSettings(), source
     async def describe() -> dict[str, Any]:
         return info
 
-    @app.post("/v1/predict", dependencies=[Depends(auth)], summary="predict a list of texts",
-              response_model=PredictResponse)
-    async def predict(body: PredictRequest) -> JSONResponse:
-        _check_texts(body.texts, settings)
-        try:
-            predictions = await batcher.submit(body.texts)
-        except ShuttingDown as error:
-            raise ApiError(503, str(error)) from None
-        # answered as is: the predictions are plain JSON already (FastAPI's re-encoding costs requests/s)
-        return JSONResponse({"task": predictor.task.name, "predictions": [_public(p) for p in predictions]})
-
+    _add_predict(app, predictor.task.name, payload, batcher, settings, Depends(auth))
     return app
 
 
-def _add_handlers(app: FastAPI, settings: ServeSettings, metrics: ServiceMetrics) -> None:
+def _add_predict(app: FastAPI, task: str, payload: ServingPayload, batcher: MicroBatcher, settings: ServeSettings,
+                 auth: Any) -> None:
+    """``POST /v1/predict`` in the task's request and answer schemas (validated and in OpenAPI)."""
+
+    async def predict(body: BaseModel) -> JSONResponse:
+        inputs = getattr(body, payload.items)  # the request field the task names as its list of inputs
+        _check_inputs(inputs, payload, settings)
+        try:
+            predictions = await batcher.submit(inputs)
+        except ShuttingDown as error:
+            raise ApiError(503, str(error)) from None
+        # answered as is: the predictions are plain JSON already (FastAPI's re-encoding costs requests/s)
+        return JSONResponse({"task": task, "predictions": [payload.public(p) for p in predictions]})
+
+    predict.__annotations__["body"] = payload.request  # the body FastAPI reads is the task's schema
+    app.post("/v1/predict", dependencies=[auth], summary="predict a list of inputs",
+             response_model=_response_model(payload))(predict)
+
+
+def _add_handlers(app: FastAPI, settings: ServeSettings, metrics: ServiceMetrics, example: str) -> None:
     app.add_middleware(_Measure, settings=settings, metrics=metrics)
 
     @app.exception_handler(ApiError)
@@ -135,7 +140,7 @@ def _add_handlers(app: FastAPI, settings: ServeSettings, metrics: ServiceMetrics
         if "json" not in request.headers.get("content-type", "json"):
             return JSONResponse({"error": f"the request body must be JSON, sent with Content-Type: application/json"
                                  f" (got {request.headers['content-type']})."}, status_code=415)
-        return _validation_response(error.errors())
+        return _validation_response(error.errors(), example)
 
     @app.exception_handler(HTTPException)
     async def refused(request: Request, error: HTTPException) -> JSONResponse:
@@ -192,9 +197,9 @@ def _too_large(scope: dict, settings: ServeSettings) -> JSONResponse | None:
     return None
 
 
-def _validation_response(errors: list[dict[str, Any]]) -> JSONResponse:
+def _validation_response(errors: list[dict[str, Any]], example: str) -> JSONResponse:
     """400 for a body that is not JSON, 422 for JSON of the wrong shape; both say what was expected."""
-    expected = 'expected a JSON object like {"texts": ["first text", "second text"]}'
+    expected = f"expected a JSON object like {example}"
     if any(e.get("type") == "json_invalid" for e in errors):
         reason = next(e for e in errors if e.get("type") == "json_invalid").get("ctx", {}).get("error", "")
         return JSONResponse({"error": f"the request body is not valid JSON ({reason}); {expected}."}, status_code=400)
@@ -213,18 +218,32 @@ def _refusal(error: HTTPException) -> str:
     return str(error.detail)
 
 
-def _check_texts(texts: list[str], settings: ServeSettings) -> None:
-    if not texts:
-        raise ApiError(422, 'texts is empty: send at least one text, e.g. {"texts": ["great film"]}.')
-    if len(texts) > settings.max_texts:
-        raise ApiError(413, f"{len(texts)} texts in one request; the limit is {settings.max_texts} texts per"
+def _check_inputs(inputs: list[Any], payload: ServingPayload, settings: ServeSettings) -> None:
+    """The limits, for any task's inputs: how many, and the characters of the text each one holds."""
+    field = payload.items
+    if not inputs:
+        raise ApiError(422, f"{field} is empty: send at least one input, e.g. {payload.example}.")
+    if len(inputs) > settings.max_texts:
+        raise ApiError(413, f"{len(inputs)} {field} in one request; the limit is {settings.max_texts} {field} per"
                             f" request (and {settings.max_chars} characters per text): split the request.")
-    for index, text in enumerate(texts):
-        if len(text) > settings.max_chars:
-            raise ApiError(413, f"texts[{index}] has {len(text)} characters; the limit is {settings.max_chars}"
-                                f" characters per text (and {settings.max_texts} texts per request): shorten it.")
-        if not text.strip():
-            raise ApiError(422, f"texts[{index}] is empty: every text needs at least one non-space character.")
+    for index, value in enumerate(inputs):
+        strings = _strings(value)
+        characters = sum(len(text) for text in strings)
+        if characters > settings.max_chars:
+            raise ApiError(413, f"{field}[{index}] has {characters} characters; the limit is {settings.max_chars}"
+                                f" characters per text (and {settings.max_texts} {field} per request): shorten it.")
+        if not any(text.strip() for text in strings):
+            raise ApiError(422, f"{field}[{index}] is empty: every input needs at least one non-space character.")
+
+
+def _strings(value: Any) -> list[str]:
+    """The strings an input holds: itself, or those inside its lists and objects (a pair, a token list)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else ()
+    return [text for item in items for text in _strings(item)]
 
 
 def _api_key_check(api_key: str | None):
@@ -244,11 +263,6 @@ def _api_key_check(api_key: str | None):
     return check
 
 
-def _public(prediction: dict[str, Any]) -> dict[str, Any]:
-    """What a client needs: labels and scores, or entity spans (not NER's word/tag alignment)."""
-    return {k: v for k, v in prediction.items() if k not in ("tokens", "tags", "text")}
-
-
 def _backend_name(predictor: Any) -> str:
     if getattr(predictor, "split_logits", None) is not None:
         return f"estimator ({predictor.config.method.name})"
@@ -256,9 +270,9 @@ def _backend_name(predictor: Any) -> str:
 
 
 def _info(predictor: Any, settings: ServeSettings, source: str) -> dict[str, Any]:
-    params = getattr(predictor.task, "params", None)
+    payload: ServingPayload = predictor.task.serving
     return {"task": predictor.task.name, "labels": list(predictor.labels.names), "source": source,
-            "multi_label": bool(getattr(params, "multi_label", False)),
+            "view": payload.view, **payload.info(predictor.task),
             "backend": _backend_name(predictor),
             "api_key_required": settings.api_key is not None,
             **{k: v for k, v in asdict(settings).items() if k != "api_key"}}

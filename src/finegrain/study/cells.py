@@ -25,10 +25,10 @@ from finegrain.training.predictor import Predictor, load_predictor
 from finegrain.training.run_dir import RunDir
 from finegrain.training.runner import run_training
 
-__all__ = ["Cell", "run_cell", "read_cell", "CELL_FILE", "COUNTS_FILE"]
+__all__ = ["Cell", "run_cell", "read_cell", "save_counts", "CELL_FILE", "COUNTS_FILE"]
 
 CELL_FILE, COUNTS_FILE = "cell.json", "counts.npy"
-_LATENCY_TEXTS = 32  # the batch of the batch-32 timing; half as many batch-1 calls are timed
+_LATENCY_TEXTS = 32  # test inputs in the batch-32 timing; half as many batch-1 calls are timed
 _KEPT_INFO = ("parameters", "timing", "peak_memory_mb", "model_size_mb", "lr", "steps", "best_step", "precision")
 
 
@@ -81,23 +81,21 @@ def _train_and_score(study: StudyConfig, cell: Cell, folder: Path, data: StudyDa
     features, logits = predictor.logits(data.test, batch_size=config.train.eval_batch_size)
     task, labels = predictor.task, predictor.labels
     metrics = task.evaluate(data.test, features, logits, labels)
-    np.save(folder / COUNTS_FILE, task.example_counts(data.test, features, logits, labels).astype(np.int32))
+    save_counts(folder / COUNTS_FILE, task.example_counts(data.test, features, logits, labels))
     info = json.loads(run.info.read_text(encoding="utf-8"))
     record = {"status": "finished", "metric": task.primary_metric, "score": float(metrics[task.primary_metric]),
               "test": metrics, **{key: info.get(key) for key in _KEPT_INFO}}
     if study.latency and cell.seed == study.seeds[0]:  # the seed changes the weights, not the cost
-        record["latency_ms"] = _latency(predictor, _sample_texts(data))
+        record["latency_ms"] = _latency(predictor, task.predict_inputs(data.test)[:_LATENCY_TEXTS])
     return record
 
 
-def _sample_texts(data: StudyData) -> list[str]:
-    frame = data.test.frame
-    column = "text" if "text" in frame else "tokens"
-    values = frame[column].iloc[:_LATENCY_TEXTS].tolist()
-    return [" ".join(v) if isinstance(v, (list, tuple, np.ndarray)) else str(v) for v in values]
+def save_counts(path: Path, counts: np.ndarray) -> None:
+    """Integer counts (tp/fp/fn) are stored as int32; a task's float sums (e.g. absolute errors) as they are."""
+    np.save(path, counts.astype(np.int32) if np.issubdtype(counts.dtype, np.integer) else counts)
 
 
-def _latency(predictor: Predictor, texts: list[str]) -> dict[str, float]:
+def _latency(predictor: Predictor, texts: list[Any]) -> dict[str, float]:
     """Milliseconds per example through ``predict`` (tokenize, model, decode) at batch 1 and 32."""
     predictor.predict(texts[:2])  # warm-up: first-call allocations are not the steady state
     singles = texts[: len(texts) // 2]

@@ -1,6 +1,7 @@
 """The study's figures (matplotlib, imported lazily): learning curves with interval bands, quality
 versus trainable parameters and versus latency with the Pareto front, a per-class F1 heat map and
-the NER error breakdown. Every function takes the aggregated rows and writes one PNG.
+the count breakdowns a task declares (e.g. NER's error kinds). Every function takes the aggregated
+rows and writes one PNG; the metric is named as the task's study view labels it.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ import numpy as np
 
 from finegrain.evaluation.plots import new_figure, save_figure
 
-__all__ = ["plot_learning_curves", "plot_tradeoffs", "plot_class_heatmap", "plot_ner_errors", "method_colours"]
-
-_METRIC_NAMES = {"macro_f1": "macro F1", "entity_f1": "entity F1"}
+__all__ = ["plot_learning_curves", "plot_tradeoffs", "plot_class_heatmap", "plot_breakdown", "method_colours",
+           "pareto_front"]
 
 
 def method_colours(methods: list[str]) -> dict[str, Any]:
@@ -24,7 +24,7 @@ def method_colours(methods: list[str]) -> dict[str, Any]:
     return {method: palette(index % palette.N) for index, method in enumerate(methods)}
 
 
-def plot_learning_curves(rows: list[dict[str, Any]], methods: list[str], sizes: list[str], metric: str,
+def plot_learning_curves(rows: list[dict[str, Any]], methods: list[str], sizes: list[str], metric_label: str,
                          size_unit: str, path: Path) -> Path:
     """Metric against training examples, one line per method, its 95% interval as a band."""
     figure = new_figure((7.5, 4.6))
@@ -46,14 +46,15 @@ def plot_learning_curves(rows: list[dict[str, Any]], methods: list[str], sizes: 
     axes.set_xticks(list(ticks), list(ticks.values()), fontsize=8)
     axes.minorticks_off()
     axes.set_xlabel(f"training size: {size_unit} (training examples)")
-    axes.set_ylabel(f"test {_METRIC_NAMES.get(metric, metric)}")
+    axes.set_ylabel(f"test {metric_label}")
     axes.set_title("Learning curves (mean over seeds, 95% bootstrap interval)")
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8, loc="best")
     return save_figure(figure, path)
 
 
-def plot_tradeoffs(rows: list[dict[str, Any]], methods: list[str], metric: str, size: str, path: Path) -> Path:
+def plot_tradeoffs(rows: list[dict[str, Any]], methods: list[str], metric_label: str, size: str, path: Path, *,
+                   greater_is_better: bool = True) -> Path:
     """Quality against trainable parameters and against batch-1 latency; Pareto fronts marked."""
     figure = new_figure((11.0, 4.4))
     colours = method_colours(methods)
@@ -68,7 +69,7 @@ def plot_tradeoffs(rows: list[dict[str, Any]], methods: list[str], metric: str, 
                           markersize=7, label=row["method"])
             axes.annotate(row["method"], (row[key], row["mean"]), textcoords="offset points", xytext=(6, 4),
                           fontsize=8)
-        front = pareto_front([(r[key], r["mean"]) for r in points])
+        front = pareto_front([(r[key], r["mean"]) for r in points], greater_is_better=greater_is_better)
         if len(front) > 1:
             axes.step(*zip(*front), where="post", color="black", linestyle="--", linewidth=1, label="Pareto front")
         if points:
@@ -78,24 +79,27 @@ def plot_tradeoffs(rows: list[dict[str, Any]], methods: list[str], metric: str, 
             axes.set_xticks([])
             axes.set_yticks([])
         axes.set_xlabel(label)
-        axes.set_ylabel(f"test {_METRIC_NAMES.get(metric, metric)}")
+        axes.set_ylabel(f"test {metric_label}")
         axes.grid(alpha=0.3)
-    figure.suptitle(f"Quality vs cost at size {size} (up and to the left is better)")
+    better = "up and to the left" if greater_is_better else "down and to the left"
+    figure.suptitle(f"Quality vs cost at size {size} ({better} is better)")
     return save_figure(figure, path)
 
 
-def pareto_front(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """The points no other point beats on both cost (lower) and quality (higher), by cost.
+def pareto_front(points: list[tuple[float, float]], *, greater_is_better: bool = True) -> list[tuple[float, float]]:
+    """The points no other point beats on both cost (lower) and quality (higher, or lower where the metric
+    is better lower), by cost.
 
     Example:
         >>> pareto_front([(1, 0.5), (2, 0.4), (3, 0.7)])
         [(1, 0.5), (3, 0.7)]
     """
+    sign = 1.0 if greater_is_better else -1.0
     front, best = [], -np.inf
-    for cost, quality in sorted(points, key=lambda p: (p[0], -p[1])):
-        if quality > best:
+    for cost, quality in sorted(points, key=lambda p: (p[0], -sign * p[1])):
+        if sign * quality > best:
             front.append((cost, quality))
-            best = quality
+            best = sign * quality
     return front
 
 
@@ -120,20 +124,21 @@ def plot_class_heatmap(rows: list[dict[str, Any]], size: str, path: Path) -> Pat
     return save_figure(figure, path)
 
 
-def plot_ner_errors(rows: list[dict[str, Any]], size: str, path: Path) -> Path | None:
-    """Stacked bars: each method's NER errors by kind (mean over seeds) at one size."""
-    scored = [r for r in rows if r["size"] == size and r.get("ner_errors")]
+def plot_breakdown(rows: list[dict[str, Any]], key: str, size: str, path: Path, *, title: str,
+                   axis: str) -> Path | None:
+    """Stacked bars: each method's counts by kind (``row[key]``, mean over seeds) at one size."""
+    scored = [r for r in rows if r["size"] == size and r.get(key)]
     if not scored:
         return None
-    kinds = list(scored[0]["ner_errors"])
+    kinds = list(scored[0][key])
     figure = new_figure((7.5, 0.9 + 0.5 * len(scored)))
     axes = figure.add_subplot()
     left = np.zeros(len(scored))
     for kind, colour in zip(kinds, method_colours(kinds).values()):
-        values = np.array([r["ner_errors"].get(kind, 0.0) for r in scored])
+        values = np.array([r[key].get(kind, 0.0) for r in scored])
         axes.barh([r["method"] for r in scored], values, left=left, color=colour, label=kind.replace("_", "+"))
         left += values
-    axes.set_xlabel("errors on the test set (mean over seeds)")
-    axes.set_title(f"NER errors by kind at size {size}")
+    axes.set_xlabel(axis)
+    axes.set_title(title)
     axes.legend(fontsize=8, ncols=len(kinds), loc="upper center", bbox_to_anchor=(0.5, -0.25))
     return save_figure(figure, path)

@@ -14,7 +14,8 @@ from typing import Any
 
 from finegrain.evaluation import markdown
 from finegrain.evaluation.plots import plot_confusion_matrix
-from finegrain.study.plots import plot_class_heatmap, plot_learning_curves, plot_ner_errors, plot_tradeoffs
+from finegrain.study.plots import plot_breakdown, plot_class_heatmap, plot_learning_curves, plot_tradeoffs
+from finegrain.tasks.base import Task
 
 __all__ = ["write_study_report", "findings_text", "results_table"]
 
@@ -30,9 +31,13 @@ class Block:
     image: Path | None = None
 
 
-def write_study_report(root: Path, summary: dict[str, Any]) -> Path:
-    """Write ``plots/*.png``, ``report.md`` and ``report.html``; return the HTML path."""
-    blocks = _blocks(root, summary)
+def write_study_report(root: Path, summary: dict[str, Any], task: Task) -> Path:
+    """Write ``plots/*.png``, ``report.md`` and ``report.html``; return the HTML path.
+
+    The metric is named, and the best method's confusion matrix and count breakdowns shown, as the
+    ``task`` declares (its ``study`` view).
+    """
+    blocks = _blocks(root, summary, task)
     title = f"Study: {summary['task']} on {summary['data']}"
     (root / "report.md").write_text(_markdown(title, blocks, root), encoding="utf-8")
     path = root / "report.html"
@@ -40,16 +45,18 @@ def write_study_report(root: Path, summary: dict[str, Any]) -> Path:
     return path
 
 
-def _blocks(root: Path, summary: dict[str, Any]) -> list[Block]:
+def _blocks(root: Path, summary: dict[str, Any], task: Task) -> list[Block]:
     rows, metric, methods, sizes = summary["rows"], summary["metric"], summary["methods"], summary["sizes"]
+    label = task.study.metric_label
     largest = next((s for s in reversed(sizes) if any(r["size"] == s and "mean" in r for r in rows)), sizes[-1])
     plots = root / "plots"
     blocks = [Block("Findings", findings_text(summary)),
               Block("Results", _results_note(summary), *results_table(rows, metric)),
-              Block("Learning curves", image=plot_learning_curves(rows, methods, sizes, metric, summary["size_unit"],
+              Block("Learning curves", image=plot_learning_curves(rows, methods, sizes, label, summary["size_unit"],
                                                                   plots / "learning_curves.png")),
               Block("Quality vs cost", "Dashed: the Pareto front (no other method is both cheaper and better).",
-                    image=plot_tradeoffs(rows, methods, metric, largest, plots / "tradeoffs.png"))]
+                    image=plot_tradeoffs(rows, methods, label, largest, plots / "tradeoffs.png",
+                                         greater_is_better=task.greater_is_better))]
     heatmap = plot_class_heatmap(rows, largest, plots / "per_class_f1.png")
     if heatmap:
         blocks.append(Block("Per-class F1", image=heatmap))
@@ -59,10 +66,11 @@ def _blocks(root: Path, summary: dict[str, Any]) -> list[Block]:
                                       plots / "confusion_best.png",
                                       title=f"{best['method']} at size {largest}, summed over seeds")
         blocks.append(Block(f"Confusion matrix of the best method ({best['method']})", image=image))
-    errors = plot_ner_errors(rows, largest, plots / "ner_errors.png")
-    if errors:
-        blocks.append(Block("NER error breakdown", "Boundary, type, boundary+type, missed and spurious entities.",
-                            image=errors))
+    for breakdown in task.study.breakdowns:
+        image = plot_breakdown(rows, breakdown.key, largest, plots / f"{breakdown.key}.png",
+                               title=breakdown.title.format(size=largest), axis=breakdown.axis)
+        if image:
+            blocks.append(Block(breakdown.heading, breakdown.text, image=image))
     if summary["failures"]:
         blocks.append(Block("Failed cells", "These cells crashed; the study went on without them. Fix the cause "
                             "and run the study again with --resume to retry them.", ["method", "size", "seed", "error"],

@@ -1,8 +1,8 @@
 """Confidence intervals and paired tests from per-example counts, by bootstrap.
 
-A cell's predictions on the test set are kept as per-example count vectors from which the
-task's headline metric is recomputed on any resample: for classification ``tp``, ``fp`` and
-``fn`` of every class (macro F1), for NER the example's entity ``tp``, ``fp``, ``fn`` (micro F1).
+A cell's predictions on the test set are kept as per-example count vectors (the task's
+``example_counts``) from which the task's headline metric is recomputed on any resample (its
+``study.score_counts``).
 
 Uncertainty has two sources, the test sample and the training seed, so the bootstrap is
 hierarchical: each replicate draws test examples with replacement (the same draw for every
@@ -10,9 +10,10 @@ seed and method, which keeps comparisons paired) and draws seeds with replacemen
 averages the metric over the drawn seeds.
 
 Example:
-    >>> counts = np.array([[1, 0, 0], [0, 1, 1], [1, 0, 0], [1, 0, 0]], dtype=float)  # tp, fp, fn
-    >>> round(float(micro_f1(counts.sum(0))), 3)
-    0.857
+    >>> accuracy = lambda sums: sums[..., 0] / sums[..., 1]  # counts: (correct, 1) per example
+    >>> per_seed = [np.array([[1, 1], [0, 1], [1, 1], [1, 1]], dtype=float)] * 2
+    >>> seed_interval(per_seed, accuracy, bootstrap_weights(4)).mean
+    0.75
 """
 
 from __future__ import annotations
@@ -22,28 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["micro_f1", "macro_f1", "Interval", "seed_interval", "paired_test", "bootstrap_weights"]
+__all__ = ["Interval", "seed_interval", "paired_test", "bootstrap_weights"]
 
 Metric = Callable[[np.ndarray], np.ndarray]
 REPLICATES = 1000
-
-
-def micro_f1(sums: np.ndarray) -> np.ndarray:
-    """F1 from summed (tp, fp, fn) in the last axis; 0 where nothing was gold or predicted."""
-    tp, fp, fn = sums[..., 0], sums[..., 1], sums[..., 2]
-    denominator = 2 * tp + fp + fn
-    return np.divide(2 * tp, denominator, out=np.zeros_like(denominator, dtype=float), where=denominator > 0)
-
-
-def macro_f1(sums: np.ndarray) -> np.ndarray:
-    """Mean per-class F1 from summed counts laid out as ``[tp_0..tp_C, fp_0..fp_C, fn_0..fn_C]``.
-
-    Every class counts (a class never gold nor predicted scores 0), as in the run metrics.
-    """
-    n_classes = sums.shape[-1] // 3
-    per_class = micro_f1(np.stack([sums[..., :n_classes], sums[..., n_classes:2 * n_classes],
-                                   sums[..., 2 * n_classes:]], axis=-1))
-    return per_class.mean(axis=-1)
 
 
 @dataclass(frozen=True)

@@ -3,18 +3,27 @@
 A task owns everything that depends on the label structure: how its columns are read and
 checked, the label map, the model head, encoding into features, the loss, metrics and decoding.
 The training loop, methods and data readers stay task-agnostic.
+
+A task also declares its outputs (primary metric and direction, table columns, report sections,
+study view, serving payload), its inputs (what ``predict`` and ``finegrain predict`` take) and a
+tiny dataset for the contract tests: ``evaluation/``, ``study/`` and ``serving/`` render what it
+declares and never name its metrics. ``docs/extending.md`` walks through adding one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 import numpy as np
 import torch
 from pydantic import BaseModel
 
+from finegrain.data.inputs import InputFormat
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
+from finegrain.tasks.outputs import ClassScores, Column, ReportSections, ServingPayload, StudyView
 
 __all__ = ["Task", "Feature"]
 
@@ -26,11 +35,38 @@ positional index of its example in the split; several features may share one, e.
 class Task(Protocol):
     name: ClassVar[str]
     Params: ClassVar[type[BaseModel]]
-    primary_metric: ClassVar[str]  # a key of the metrics dict; greater is better
     pipeline_tag: ClassVar[str]  # the Hugging Face hub's pipeline for the task, for model cards
     stratify: ClassVar[str | None]  # canonical column to stratify splits by, or None
     label_column: ClassVar[str]  # canonical column holding the gold labels ("label", NER: "tags")
-    count_metric: ClassVar[str]  # "macro_f1" or "micro_f1": how example_counts sum to the headline
+
+    # Outputs: what evaluate's metrics hold and how they are shown
+    primary_metric: ClassVar[str]  # a key of the metrics dict: the headline that picks the kept checkpoint
+    greater_is_better: ClassVar[bool]  # the direction of primary_metric, for the loop and studies
+    summary_columns: ClassVar[tuple[Column, ...]]  # the CLI metrics table: one row per split
+    class_scores: ClassVar[ClassScores | None]  # the CLI per-class table of one split, or None
+    report: ClassVar[ReportSections]  # the task's part of report.md, and its figures
+    study: ClassVar[StudyView]  # how studies score example_counts and what they break down
+    serving: ClassVar[ServingPayload]  # the REST request and answer
+    description: str  # the task as messages name it: "single-label classification"
+    single_label: bool  # one text, one class of the label map per example: what fitted methods learn
+
+    # Inputs: what predict takes
+    input_formats: ClassVar[tuple[InputFormat, ...]]  # the files ``finegrain predict --input`` reads
+
+    @staticmethod
+    def tiny_dataset(folder: Path) -> dict[str, str]:
+        """Write a few dozen learnable examples (train, validation, test) under ``folder`` in the task's own
+        formats and return the run config's ``data`` section for them: the contract tests train on it."""
+
+    def prediction_split(self, inputs: Sequence[Any]) -> Split:
+        """The inputs given to ``predict`` as a checked split; a DataError for anything the task does not
+        take (never coerced with ``str``)."""
+
+    def input_fields(self, value: Any) -> dict[str, Any]:
+        """How one input is shown beside its prediction in ``finegrain predict``'s output."""
+
+    def predict_inputs(self, split: Split) -> list[Any]:
+        """The examples of a checked split as ``predict`` takes them (studies time predict on them)."""
 
     def columns(self, text: str, label: str) -> dict[str, str]:
         """Canonical column -> the user's column name (from ``data.text`` / ``data.label``)."""
@@ -66,8 +102,8 @@ class Task(Protocol):
 
     def example_counts(self, split: Split, features: list[Feature], logits: list[np.ndarray],
                        labels: LabelMap) -> np.ndarray:
-        """Per-example count vectors (tp/fp/fn) whose sum gives the primary metric through
-        ``count_metric``: what studies resample for confidence intervals and paired tests."""
+        """Per-example count vectors (e.g. tp/fp/fn) whose sum gives the primary metric through
+        ``study.score_counts``: what studies resample for confidence intervals and paired tests."""
 
     def decode(self, split: Split, features: list[Feature], logits: list[np.ndarray],
                labels: LabelMap) -> list[dict[str, Any]]:

@@ -249,7 +249,7 @@ def _evaluate_and_keep_best(session: _Session, validation: Split | None, feature
               **{key: metrics[key] for key in ("loss", "perplexity") if key in metrics}}  # masked-LM
     state.history.append(record)
     _log(accelerator, session.run, {"eval": record})
-    if state.best_metric is None or score > state.best_metric:
+    if state.best_metric is None or (score > state.best_metric if task.greater_is_better else score < state.best_metric):
         state.best_metric, state.best_step, state.evals_without_gain = score, state.global_step, 0
         save_best(session.model)
     else:

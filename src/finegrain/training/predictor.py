@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 
 from finegrain.config import RunConfig, load_config
+from finegrain.data.inputs import kind_of
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.errors import DataError
@@ -54,14 +54,23 @@ class Predictor:
                                 dtype=self.dtype)
         return features, logits
 
-    def predict(self, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
-        """One prediction dict per text (label and scores), in the order given."""
-        if isinstance(texts, str):
-            texts = [texts]
-        if not texts:
+    def predict(self, inputs: Sequence[Any] | str, batch_size: int = 64) -> list[dict[str, Any]]:
+        """One prediction dict per input (classification: label and scores), in the order given.
+
+        An input is what the run's task predicts from (texts; NER also token lists); anything else is a
+        DataError, never turned into a string. One string alone is one input; a list, tuple, array or
+        Series holds several.
+        """
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if hasattr(inputs, "tolist"):  # a numpy array or pandas Series of inputs
+            inputs = inputs.tolist()
+        if not isinstance(inputs, (list, tuple)):
+            raise DataError(f"predict takes a list of inputs, not {kind_of(inputs)}.", where="predict",
+                            hint='e.g. predict(["great film", "awful day"]).')
+        if not inputs:
             return []
-        frame = pd.DataFrame({"text": [str(t) for t in texts], "row": range(1, len(texts) + 1)})
-        split = self.task.check(Split("input", frame, "input"))
+        split = self.task.prediction_split(inputs)
         features, logits = self.logits(split, batch_size)
         return self.task.decode(split, features, logits, self.labels)
 

@@ -101,8 +101,8 @@ def finish_run(run: RunDir, config: RunConfig, info: dict[str, Any], metrics: di
                 **({} if peak_rss_mb is None else {"peak_rss_mb": round(peak_rss_mb, 1)}),
                 model_size_mb=round(sum(f.stat().st_size for f in run.model.rglob("*") if f.is_file()) / 2**20, 2))
     write_json_atomic(run.metrics, metrics)
-    write_report(run.path, metrics, title=f"{config.task.name} · {config.method.name} · {Path(config.output).name}",
-                 run_info=report_info(info))
+    write_report(run.path, metrics, TASKS.get(config.task.name).report,
+                 title=f"{config.task.name} · {config.method.name} · {Path(config.output).name}", run_info=report_info(info))
     write_json_atomic(run.info, info)
 
 

@@ -78,12 +78,11 @@ class EstimatorMethod(Protocol):
 
 
 def check_single_label_classification(method: str, task: Any) -> None:
-    """The check every estimator method shares: single-label classification only."""
-    multi_label = bool(getattr(getattr(task, "params", None), "multi_label", False))
-    if task.name == "classification" and not multi_label:
+    """The check every estimator method shares: it fits one class per text, so the task must declare
+    ``single_label`` (single-label classification does; multi-label and NER do not)."""
+    if task.single_label:
         return
-    what = "multi-label classification" if multi_label else f"the '{task.name}' task"
     supporting = [name for name, cls in METHODS.items() if task.name in getattr(cls, "tasks", (task.name,))
-                  and not (multi_label and getattr(cls, "kind", "neural") == "estimator")]
-    raise ConfigError(f"Method '{method}' supports single-label classification only, not {what}.",
-                      where="method.name", hint=f"Methods for {what}: {', '.join(supporting)}.")
+                  and getattr(cls, "kind", "neural") != "estimator"]
+    raise ConfigError(f"Method '{method}' supports single-label classification only, not {task.description}.",
+                      where="method.name", hint=f"Methods for {task.description}: {', '.join(supporting)}.")

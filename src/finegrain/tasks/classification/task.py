@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -11,13 +12,17 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from finegrain.config import Section
+from finegrain.data.inputs import InputFormat
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.registry import TASKS
-from finegrain.tasks.classification import checks
+from finegrain.tasks.classification import checks, outputs, tiny
+from finegrain.tasks.classification.inputs import INPUT_FORMATS, prediction_frame
 from finegrain.tasks.classification.first_token import first_token_last_layer
 from finegrain.tasks.classification.metrics import classification_metrics, error_examples
+from finegrain.tasks.classification.serving import PAYLOAD
 from finegrain.tasks.modeling import build_pretrained, head_module_names
+from finegrain.tasks.outputs import ClassScores, Column, ReportSections, ServingPayload, StudyView
 
 __all__ = ["ClassificationTask", "ClassificationParams"]
 
@@ -44,14 +49,31 @@ class ClassificationTask:
 
     name: ClassVar[str] = "classification"
     Params: ClassVar[type[ClassificationParams]] = ClassificationParams
-    primary_metric: ClassVar[str] = "macro_f1"  # robust to class imbalance, unlike accuracy
     pipeline_tag: ClassVar[str] = "text-classification"
     label_column: ClassVar[str] = "label"
+    primary_metric: ClassVar[str] = "macro_f1"  # robust to class imbalance, unlike accuracy
+    greater_is_better: ClassVar[bool] = True
+    summary_columns: ClassVar[tuple[Column, ...]] = outputs.SUMMARY_COLUMNS
+    class_scores: ClassVar[ClassScores | None] = outputs.CLASS_SCORES
+    report: ClassVar[ReportSections] = outputs.REPORT
+    study: ClassVar[StudyView] = outputs.STUDY
+    serving: ClassVar[ServingPayload] = PAYLOAD
+    input_formats: ClassVar[tuple[InputFormat, ...]] = INPUT_FORMATS
+    tiny_dataset = staticmethod(tiny.tiny_dataset)
 
     def __init__(self, params: ClassificationParams | None = None):
         self.params = params or ClassificationParams()
         self.stratify = None if self.params.multi_label else "label"
         self._class_weights: torch.Tensor | None = None
+
+    @property
+    def single_label(self) -> bool:
+        """One class per text: what fitted methods (tfidf, setfit, embeddings-lr) learn."""
+        return not self.params.multi_label
+
+    @property
+    def description(self) -> str:
+        return "multi-label classification" if self.params.multi_label else "single-label classification"
 
     def columns(self, text: str, label: str) -> dict[str, str]:
         return {"text": text, "label": label}
@@ -62,6 +84,15 @@ class ClassificationTask:
         if "label" in frame:
             frame["label"] = checks.parse_labels(split, self.params.multi_label, self.params.label_separator)
         return Split(split.name, frame, split.source)
+
+    def prediction_split(self, inputs: Sequence[Any]) -> Split:
+        return self.check(Split("input", prediction_frame(inputs), "input"))
+
+    def input_fields(self, value: str) -> dict[str, Any]:
+        return {"text": value}
+
+    def predict_inputs(self, split: Split) -> list[str]:
+        return split.frame["text"].tolist()
 
     def label_map(self, train: Split) -> LabelMap:
         """The label map of the training data; also remembers class frequencies for class weights."""
@@ -130,12 +161,10 @@ class ClassificationTask:
             metrics["errors"] = error_examples(split.frame["text"].tolist(), targets, probs, list(labels.names))
         return metrics
 
-    count_metric: ClassVar[str] = "macro_f1"  # macro F1 from per-class tp/fp/fn
-
     def example_counts(self, split: Split, features: list[dict[str, Any]], logits: list[np.ndarray],
                        labels: LabelMap) -> np.ndarray:
         """Per example and class (tp, fp, fn) as ``[tp_0..tp_C, fp_0..fp_C, fn_0..fn_C]``: summed, they
-        give the headline ``macro_f1``; resampled, its confidence interval."""
+        give the headline ``macro_f1`` (``study.score_counts``); resampled, its confidence interval."""
         probs = self._probabilities(logits)
         n_classes = len(labels.names)
         if self.params.multi_label:

@@ -5,7 +5,8 @@ The NER task works on one frame shape whatever the input was:
 - labelled data (CoNLL, token jsonl/csv, built-ins): ``tokens`` (list[str]), ``tags`` (the
   training scheme, IOB2), ``gold`` (the data's own scheme, repaired: what metrics compare
   against), ``scheme`` (that scheme's name) and ``row``;
-- raw text (``Predictor.predict``): ``text``, ``tokens`` and ``offsets`` (character spans);
+- what ``predict`` is given (built by :mod:`finegrain.tasks.ner.inputs`): ``tokens``, and for raw
+  texts ``text`` and ``offsets`` (character spans);
 - unlabelled word lists: ``tokens`` and ``row``.
 
 Errors point at ``file:line`` (CoNLL: the token's own line; jsonl: the sentence's line).
@@ -27,9 +28,8 @@ from finegrain.data.split import Split
 from finegrain.errors import DataError
 from finegrain.tasks.ner.schemes import (SCHEMES, convert, detect_scheme, normalize_scheme, repair, split_tag,
                                         validate_tag)
-from finegrain.tasks.ner.spans import split_words
 
-__all__ = ["TRAINING_SCHEME", "LOGGER", "sentence_where", "token_where", "as_words", "check_sentences", "raw_sentences",
+__all__ = ["TRAINING_SCHEME", "LOGGER", "sentence_where", "token_where", "as_words", "check_sentences",
            "check_tags", "unseen_tags", "scheme_choices", "warn_type_spellings"]
 
 TRAINING_SCHEME = "IOB2"  # first-sub-token labelling needs only B/I/O, and every scheme converts to it
@@ -98,16 +98,6 @@ def check_sentences(split: Split) -> Split:
     out = pd.DataFrame({"tokens": [tokens[i] for i in keep], "tags": [tags[i] for i in keep],
                         "row": [_row(split, i) for i in keep]})
     return Split(split.name, out, split.source)
-
-
-def raw_sentences(split: Split, language: str) -> Split:
-    """Raw texts split into words with character offsets (CJK characters are one word each)."""
-    texts = [str(text) for text in split.frame["text"]]
-    words = [split_words(text, None if language == "auto" else language) for text in texts]
-    frame = pd.DataFrame({"text": texts, "tokens": [[w for w, _, _ in ws] for ws in words],
-                          "offsets": [[(s, e) for _, s, e in ws] for ws in words],
-                          "row": [_row(split, i) for i in range(len(texts))]})
-    return Split(split.name, frame, split.source)
 
 
 def _validate(split: Split, scheme: str) -> None:

@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -23,21 +24,24 @@ import torch.nn.functional as F
 from pydantic import Field, field_validator
 
 from finegrain.config import Section
+from finegrain.data.inputs import InputFormat
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.errors import ConfigError, DataError, FinegrainError
 from finegrain.registry import TASKS
 from finegrain.tasks.modeling import build_pretrained, head_module_names, quiet_transformers
-from finegrain.tasks.ner import checks
+from finegrain.tasks.ner import checks, outputs, tiny
 from finegrain.tasks.ner.alignment import IGNORE_INDEX, Window, encode_words
 from finegrain.tasks.ner.errors_analysis import analyse_errors
+from finegrain.tasks.ner.inputs import INPUT_FORMATS, prediction_split
 from finegrain.tasks.ner.metrics import entity_metrics, sentence_entity_counts
 from finegrain.tasks.ner.predictions import all_sentence_tags
 from finegrain.tasks.ner.schemes import convert, normalize_scheme, split_tag, to_spans
+from finegrain.tasks.ner.serving import PAYLOAD
 from finegrain.tasks.ner.spans import spans_from_tags
+from finegrain.tasks.outputs import ClassScores, Column, ReportSections, ServingPayload, StudyView
 
 __all__ = ["NerTask", "NerParams"]
-
 
 
 class NerParams(Section):
@@ -63,21 +67,39 @@ class NerTask:
 
     name: ClassVar[str] = "ner"
     Params: ClassVar[type[NerParams]] = NerParams
-    primary_metric: ClassVar[str] = "entity_f1"  # strict micro F1 over entities, the CoNLL headline
     pipeline_tag: ClassVar[str] = "token-classification"
     label_column: ClassVar[str] = "tags"
     stratify: ClassVar[str | None] = None  # a sentence holds several entity types: no one class to keep
+    primary_metric: ClassVar[str] = "entity_f1"  # strict micro F1 over entities, the CoNLL headline
+    greater_is_better: ClassVar[bool] = True
+    summary_columns: ClassVar[tuple[Column, ...]] = outputs.SUMMARY_COLUMNS
+    class_scores: ClassVar[ClassScores | None] = None  # per-type scores are in the report
+    report: ClassVar[ReportSections] = outputs.REPORT
+    study: ClassVar[StudyView] = outputs.STUDY
+    serving: ClassVar[ServingPayload] = PAYLOAD
+    input_formats: ClassVar[tuple[InputFormat, ...]] = INPUT_FORMATS
+    tiny_dataset = staticmethod(tiny.tiny_dataset)
+    description: ClassVar[str] = "named-entity recognition"
+    single_label: ClassVar[bool] = False  # a tag per word, not a class per text
 
     def __init__(self, params: NerParams | None = None):
         self.params = params or NerParams()
+
+    def prediction_split(self, inputs: Sequence[Any]) -> Split:
+        """Raw texts split into words (with offsets) and token lists as they are; anything else refused."""
+        return prediction_split(inputs, self.params.language)
+
+    def input_fields(self, value: str | list[str]) -> dict[str, Any]:
+        return {"text": value} if isinstance(value, str) else {"tokens": value}
+
+    def predict_inputs(self, split: Split) -> list[list[str]]:
+        return [list(tokens) for tokens in split.frame["tokens"]]
 
     def columns(self, text: str, label: str) -> dict[str, str]:
         """``tokens``/``tags`` unless ``data.text``/``data.label`` name other columns."""
         return {"tokens": "tokens" if text == "text" else text, "tags": "tags" if label == "label" else label}
 
     def check(self, split: Split) -> Split:
-        if "tokens" not in split.frame and "text" in split.frame:
-            return checks.raw_sentences(split, self.params.language)
         if "tokens" not in split.frame:
             found = ", ".join(str(c) for c in split.frame.columns if c != "row")
             raise DataError(f"NER data needs a 'tokens' column of words; found columns: {found or 'none'}.",
@@ -161,11 +183,9 @@ class NerTask:
         metrics["error_analysis"] = analyse_errors(gold, pred, scheme, tokens=tokens)
         return metrics
 
-    count_metric: ClassVar[str] = "micro_f1"  # entity_f1 from per-sentence entity tp/fp/fn
-
     def example_counts(self, split: Split, features: list[Window], logits: list[np.ndarray],
                        labels: LabelMap) -> np.ndarray:
-        """Per sentence strict entity (tp, fp, fn), summing to the headline ``entity_f1``."""
+        """Per sentence strict entity (tp, fp, fn), summing to the headline ``entity_f1`` (``study.score_counts``)."""
         predicted, _ = self._predict_tags(split, features, logits, labels)
         schemes = split.frame["scheme"].tolist()
         scheme = schemes[0] if schemes else "IOB2"
@@ -181,8 +201,9 @@ class NerTask:
         results = []
         for index, (tags, confidence) in enumerate(zip(predicted, scores)):
             tokens = frame["tokens"].iloc[index]
-            if "offsets" in frame:
-                text, offsets = frame["text"].iloc[index], frame["offsets"].iloc[index]
+            offsets = frame["offsets"].iloc[index] if "offsets" in frame else None
+            if offsets is not None:  # a raw text: its words have character offsets
+                text = frame["text"].iloc[index]
                 words = [(w, s, e) for w, (s, e) in zip(tokens, offsets)]
                 entities = spans_from_tags(words, tags, confidence, "IOB2", text=text)
                 results.append({"text": text, "tokens": list(tokens), "tags": tags, "entities": entities})

@@ -8,8 +8,8 @@ default mode is shown beside it because published CoNLL numbers use it.
 Example:
     >>> from finegrain.tasks.ner.metrics import entity_metrics
     >>> m = entity_metrics([["B-PER", "O"]], [["B-PER", "O"]], "IOB2")
-    >>> is_ner(m), summary_table({"test": m}).splitlines()[0].startswith("| split | n |")
-    (True, True)
+    >>> summary({"test": m}).splitlines()[0].startswith("| split | n | entity P |")
+    True
 """
 
 from __future__ import annotations
@@ -18,18 +18,13 @@ from typing import Any
 
 from finegrain.evaluation.markdown import escape, fmt, section, table, truncate
 
-__all__ = ["is_ner", "summary_table", "split_section"]
+__all__ = ["summary", "split_section"]
 
 _PATTERNS = 20
 _MAX_CONFUSION_TYPES = 20  # wider tables do not render legibly in Markdown viewers
 
 
-def is_ner(metrics: dict[str, Any]) -> bool:
-    """NER metrics carry entity scores; classification metrics never do."""
-    return "entity_f1" in metrics
-
-
-def summary_table(metrics: dict[str, dict[str, Any]]) -> str:
+def summary(metrics: dict[str, dict[str, Any]]) -> str:
     """Splits as rows: sentences, strict entity P/R/F1, default-mode F1, macro-F1, token accuracy."""
     headers = ["split", "n", "entity P", "entity R", "entity F1", "F1 (default mode)", "macro-F1", "token accuracy"]
     rows = [[split, m["n"], fmt(m["entity_precision"]), fmt(m["entity_recall"]), fmt(m["entity_f1"]),

@@ -1,0 +1,37 @@
+"""What ``POST /v1/predict`` takes and answers for NER: raw texts in, entity spans with character
+offsets out (the word/tag alignment behind them stays internal).
+
+Example:
+    >>> NerPrediction(entities=[EntitySpan(type="PER", start=0, end=4, text="John", score=0.9)]).entities[0].end
+    4
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, StrictStr
+
+from finegrain.tasks.outputs import ServingPayload
+
+__all__ = ["NerRequest", "EntitySpan", "NerPrediction", "PAYLOAD"]
+
+
+class NerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    texts: list[StrictStr]
+
+
+class EntitySpan(BaseModel):
+    """One entity: its type, character offsets in the text (end exclusive), its text and mean score."""
+    type: str
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+class NerPrediction(BaseModel):
+    entities: list[EntitySpan]
+
+
+PAYLOAD = ServingPayload(request=NerRequest, items="texts", prediction=NerPrediction,
+                         example='{"texts": ["first text", "second text"]}', view="spans")
