@@ -14,7 +14,6 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import logging
 import secrets
 import time
@@ -34,6 +33,7 @@ from finegrain.errors import FinegrainError
 from finegrain.serving.batcher import MicroBatcher, ShuttingDown
 from finegrain.serving.metrics import CONTENT_TYPE, ServiceMetrics
 from finegrain.serving.settings import ServeSettings
+from finegrain.training.predictor import Predictor
 
 __all__ = ["create_app", "ServeSettings", "ApiError"]
 
@@ -61,16 +61,14 @@ class PredictResponse(BaseModel):
     predictions: list[dict[str, Any]]
 
 
-def create_app(predictor: Any, settings: ServeSettings = ServeSettings(), source: str = "",
+def create_app(predictor: Predictor, settings: ServeSettings = ServeSettings(), source: str = "",
                metrics_folder: str | None = None) -> FastAPI:
     """The FastAPI app serving ``predictor``; ``source`` (the run or export path) is shown in /v1/info.
 
     ``metrics_folder``: the PROMETHEUS_MULTIPROC_DIR of a server with several worker processes, whose
     /metrics then sums them all (``finegrain serve --workers N`` sets it); None for one process.
     """
-    predict = predictor.predict
-    if "batch_size" in inspect.signature(predict).parameters:
-        predict = partial(predict, batch_size=settings.forward_batch)
+    predict = partial(predictor.predict, batch_size=settings.forward_batch)
     batcher = MicroBatcher(predict, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms)
     metrics = ServiceMetrics(queued=batcher.queued, folder=metrics_folder)
     batcher.on_batch = metrics.batch
@@ -249,16 +247,10 @@ def _public(prediction: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in prediction.items() if k not in ("tokens", "tags", "text")}
 
 
-def _backend_name(predictor: Any) -> str:
-    if getattr(predictor, "split_logits", None) is not None:
-        return f"estimator ({predictor.config.method.name})"
-    return "onnxruntime" if getattr(predictor, "backend", None) is not None else "pytorch"
-
-
-def _info(predictor: Any, settings: ServeSettings, source: str) -> dict[str, Any]:
+def _info(predictor: Predictor, settings: ServeSettings, source: str) -> dict[str, Any]:
     params = getattr(predictor.task, "params", None)
     return {"task": predictor.task.name, "labels": list(predictor.labels.names), "source": source,
             "multi_label": bool(getattr(params, "multi_label", False)),
-            "backend": _backend_name(predictor),
+            "backend": predictor.runtime,
             "api_key_required": settings.api_key is not None,
             **{k: v for k, v in asdict(settings).items() if k != "api_key"}}

@@ -1,26 +1,27 @@
-"""The estimator method interface: fit on texts, predict log-probabilities, save and load safely.
+"""What estimator methods (:class:`~finegrain.methods.base.FittedMethod`) share: their context and stats.
 
-An estimator method declares ``kind = "estimator"``; the runner then sends it down the short
-estimator path instead of the training loop. What needs the training layer (loading a model,
-batched inference under the run's precision, the one training loop) comes in through an
-:class:`EstimatorContext`, so this layer never imports the layer above it.
+The runner sends a fitted method down the short estimator path instead of the training loop. What
+needs the training layer (loading a model, batched inference under the run's precision, the one
+training loop) comes in through an :class:`EstimatorContext`, so this layer never imports the layer
+above it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel
 
 from finegrain.errors import ConfigError
-from finegrain.registry import METHODS
+from finegrain.methods.base import supporting_methods
 
-__all__ = ["EstimatorMethod", "EstimatorContext", "FitStats", "check_single_label_classification"]
+if TYPE_CHECKING:
+    from finegrain.tasks.base import Task
+
+__all__ = ["EstimatorContext", "FitStats", "check_single_label_classification"]
 
 Feature = dict[str, Any]
 
@@ -51,39 +52,12 @@ class FitStats:
     total: int  # parameters used to predict (a frozen encoder included)
 
 
-class EstimatorMethod(Protocol):
-    name: ClassVar[str]
-    Params: ClassVar[type[BaseModel]]
-    kind: ClassVar[str]  # "estimator"
-    tasks: ClassVar[tuple[str, ...]]  # the tasks it supports (single-label only)
-    mergeable: ClassVar[bool]  # False: nothing to fold into transformer weights
-    # Where the encoder it predicts with comes from: "none" (no encoder), "saved" (fine-tuned, saved in the
-    # run), "base" (the run's base model, loaded again: the run saves only what it fitted on top)
-    encoder: ClassVar[Literal["none", "saved", "base"]]
-
-    def check_task(self, task: Any) -> None:
-        """Raise a ConfigError naming the methods that do support ``task`` when this one does not."""
-
-    def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
-        """Fit on the training texts and their class ids (0..K-1, every class present)."""
-
-    def log_probs(self, texts: list[str], context: EstimatorContext) -> np.ndarray:
-        """(len(texts), K) log-probabilities in input order; they serve as the run's logits."""
-
-    def save(self, directory: Path) -> None:
-        """Write what :meth:`load` needs into ``directory``, in safe formats (no pickle)."""
-
-    def load(self, directory: Path, context: EstimatorContext) -> EstimatorMethod:
-        """Restore the fitted state saved in ``directory``; returns ``self``."""
-
-
-def check_single_label_classification(method: str, task: Any) -> None:
+def check_single_label_classification(method: str, task: Task) -> None:
     """The check every estimator method shares: single-label classification only."""
     multi_label = bool(getattr(getattr(task, "params", None), "multi_label", False))
     if task.name == "classification" and not multi_label:
         return
     what = "multi-label classification" if multi_label else f"the '{task.name}' task"
-    supporting = [name for name, cls in METHODS.items() if task.name in getattr(cls, "tasks", (task.name,))
-                  and not (multi_label and getattr(cls, "kind", "neural") == "estimator")]
+    supporting = supporting_methods(task.name, trained_only=multi_label)
     raise ConfigError(f"Method '{method}' supports single-label classification only, not {what}.",
                       where="method.name", hint=f"Methods for {what}: {', '.join(supporting)}.")

@@ -14,6 +14,7 @@ from finegrain.config import Section
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.registry import TASKS
+from finegrain.tasks.base import Task
 from finegrain.tasks.classification import checks
 from finegrain.tasks.classification.first_token import first_token_last_layer
 from finegrain.tasks.classification.metrics import classification_metrics, error_examples
@@ -33,7 +34,7 @@ class ClassificationParams(Section):
 
 
 @TASKS.register("classification", aliases=("text-classification", "sequence-classification"))
-class ClassificationTask:
+class ClassificationTask(Task):
     """Single-label (softmax) or multi-label (sigmoid) text classification.
 
     Example:
@@ -50,8 +51,12 @@ class ClassificationTask:
 
     def __init__(self, params: ClassificationParams | None = None):
         self.params = params or ClassificationParams()
-        self.stratify = None if self.params.multi_label else "label"
         self._class_weights: torch.Tensor | None = None
+
+    @property
+    def stratify(self) -> str | None:
+        """Splits keep the class proportions of single-label data; a multi-label text has no one class."""
+        return None if self.params.multi_label else "label"
 
     def columns(self, text: str, label: str) -> dict[str, str]:
         return {"text": text, "label": label}
