@@ -29,6 +29,7 @@ from finegrain.study.data import prepare_study_data
 from finegrain.study.report import write_study_report
 from finegrain.training.checkpoint import write_json_atomic
 from finegrain.registry import TASKS
+from finegrain.tasks.base import Task
 from finegrain.training.run_dir import changed_keys
 
 __all__ = ["StudyResult", "run_study", "rebuild_report", "STUDY_FILE"]
@@ -74,7 +75,7 @@ def rebuild_report(folder: str | Path) -> StudyResult:
     return _summarise(study, _build_task(study), root, _saved_note(root))
 
 
-def _summarise(study: StudyConfig, task: Any, root: Path, test_note: str) -> StudyResult:
+def _summarise(study: StudyConfig, task: Task, root: Path, test_note: str) -> StudyResult:
     summary = aggregate_study(study, root, metric_name=task.primary_metric, count_metric=task.count_metric)
     summary.update(task=study.task.name, data=study.data.train, model=study.model.name,
                    sizes=[str(s) for s in study.sizes], seeds=study.seeds, test_note=test_note,
@@ -84,12 +85,12 @@ def _summarise(study: StudyConfig, task: Any, root: Path, test_note: str) -> Stu
     return StudyResult(root, summary, report)
 
 
-def _build_task(study: StudyConfig) -> Any:
+def _build_task(study: StudyConfig) -> Task:
     entry = TASKS.get(study.task.name)
     return entry(entry.Params.model_validate(study.task.params))
 
 
-def _size_unit(task: Any) -> str:
+def _size_unit(task: Task) -> str:
     return "examples per class" if task.stratify else "examples"
 
 
