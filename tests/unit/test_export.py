@@ -40,6 +40,7 @@ def test_lora_classification_export_matches_the_run(fmt, runs, tmp_path):
         assert report["max_abs_logit_diff"] < 1e-4 and report["label_agreement"] == 1.0
         assert report["metric_after"] == pytest.approx(report["metric_before"]) and report["within_tolerance"]
     exported, original = load_export(tmp_path / fmt, precision="fp32"), load_predictor(run, "cpu", precision="fp32")
+    assert (exported.runtime, original.runtime) == ("pytorch" if fmt == "hf" else "onnxruntime", "pytorch")
     got, want = exported.predict(TEXTS), original.predict(TEXTS)
     assert [p["label"] for p in got] == [p["label"] for p in want] or fmt == "onnx-int8"
     assert len(got) == len(TEXTS) and set(got[0]["scores"]) == {"neg", "neu", "pos"}

@@ -141,3 +141,16 @@ def test_loading_and_predicting_does_not_import_the_training_loop(tmp_path_facto
     assert "finegrain.training.predictor" in imported  # it did load through the predictor
     assert not imported & {"finegrain.training.loop", "finegrain.training.runner",
                            "finegrain.training.estimator_runner", "finegrain.training.validation"}
+
+
+def test_the_service_reports_the_runtime_its_logits_source_names(tmp_path_factory, tiny_model_dir, sentiment_files):
+    from fastapi.testclient import TestClient
+
+    from finegrain.serving.app import create_app
+    from finegrain.training.predictor import load_predictor
+
+    for method, runtime in (("full", "pytorch"), ("tfidf", "estimator (tfidf)")):
+        predictor = load_predictor(train_tiny(tmp_path_factory, tiny_model_dir, sentiment_files, method=method), "cpu")
+        assert predictor.runtime == runtime
+        with TestClient(create_app(predictor)) as client:
+            assert client.get("/v1/info").json()["backend"] == runtime

@@ -17,6 +17,7 @@ import torch
 
 from finegrain.errors import ConfigError
 from finegrain.methods.base import supporting_methods
+from finegrain.tasks.objective import Objective
 
 if TYPE_CHECKING:
     from finegrain.tasks.base import Task
@@ -33,7 +34,7 @@ class EstimatorContext:
     ``embed(module, features, pad_id)`` runs ``module(input_ids, attention_mask).logits`` over the
     features in batches, under the run's autocast, and returns the rows in input order.
     ``fine_tune(module, objective, features, pad_id, epochs)`` trains ``module`` with the one loop
-    (``objective`` has the task-like ``collate``/``loss``) and returns the samples it processed;
+    (``objective``: an :class:`~finegrain.tasks.objective.Objective`) and returns the samples it processed;
     None where nothing may train (prediction).
     """
 
@@ -43,7 +44,7 @@ class EstimatorContext:
     load_encoder: Callable[[str], torch.nn.Module]  # AutoModel.from_pretrained, quietly
     collate: Callable[[list[Feature], int], dict[str, torch.Tensor]]  # pads input_ids, builds attention_mask
     embed: Callable[[torch.nn.Module, list[Feature], int], np.ndarray]
-    fine_tune: Callable[[torch.nn.Module, Any, list[Feature], int, float], int] | None = None
+    fine_tune: Callable[[torch.nn.Module, Objective, list[Feature], int, float], int] | None = None
 
 
 @dataclass(frozen=True)
