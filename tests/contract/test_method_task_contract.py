@@ -135,7 +135,7 @@ def _fresh_and_loaded(run: Path) -> tuple[torch.nn.Module, torch.nn.Module]:
 
     def build(path: str) -> torch.nn.Module:
         set_seed(0)  # the same random head init (and PEFT's frozen head copy) as the run's
-        return prepared.task.build_model(locate_base(path, run), labels)  # adapters record their base relative to the run
+        return prepared.task.build_model(locate_base(path, run), labels)  # adapters: base relative to the run
 
     fresh = adapted_model(prepared, prepared.method, config.train)  # set_total_steps then apply, seeded as training
     assert _read_json(run / "run.json")["total_steps"] == STEPS

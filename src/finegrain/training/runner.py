@@ -117,9 +117,9 @@ def adapted_model(prepared: Prepared, method: TrainedMethod, train: TrainConfig,
     set_seed(train.seed)
     model = prepared.task.build_model(prepared.model_path, prepared.labels, random_init=random_init)
     name_base_model(model, prepared.base_reference)
-    lengths = [len(f["input_ids"]) for f in prepared.features["train"]]
-    batches = len(LengthGroupedBatchSampler(lengths, train.batch_size, train.seed, group_by_length=train.group_by_length))
-    method.set_total_steps(planned_total_steps(batches, train))
+    sampler = LengthGroupedBatchSampler([len(f["input_ids"]) for f in prepared.features["train"]], train.batch_size,
+                                        train.seed, group_by_length=train.group_by_length)
+    method.set_total_steps(planned_total_steps(len(sampler), train))
     return method.apply(model, prepared.task.head_names(model))
 
 
