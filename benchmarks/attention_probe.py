@@ -1,6 +1,6 @@
 """CPU attention with dropout: autograd's graph of SDPA's math path against finegrain's single node.
 
-Both do the same fp32 math with the same mask (training/cpu_dropout.py): q and k cast to fp32 and
+Both do the same fp32 math with the same mask (training/speedups/cpu_dropout.py): q and k cast to fp32 and
 scaled by sqrt(scale), scores plus the additive padding mask, softmax, dropout, times v, back to
 bf16. "autograd" is that written as PyTorch ops (what finegrain ran before, and what SDPA's math
 path does), "node" is ``cpu_dropout.attention``. One call = forward + backward of one layer's
@@ -19,8 +19,9 @@ import time
 import torch
 from torch import nn
 
-from finegrain.training import cpu_dropout as module
-from finegrain.training.allocator import keep_freed_memory
+from finegrain.training.speedups import cpu_dropout as module
+from finegrain.training.speedups.allocator import keep_freed_memory
+from finegrain.training.speedups.masks import additive_mask
 
 BATCH, LENGTH, HEADS, SIZE, P = 16, 31, 12, 32, 0.1
 SCALING = SIZE ** -0.5
@@ -30,7 +31,7 @@ def autograd_graph(query, key, value, mask):
     root = math.sqrt(SCALING)
     with torch.autocast("cpu", enabled=False):
         scores = (query.float() * root) @ (key.float() * root).transpose(-2, -1)
-        scores = scores + module._additive(mask)
+        scores = scores + additive_mask(mask)
         probabilities = module._Dropout.apply(scores.softmax(-1), P)
         out = (probabilities @ value.float()).to(query.dtype)
     return out.transpose(1, 2).contiguous()

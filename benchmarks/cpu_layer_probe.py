@@ -1,8 +1,7 @@
 """One training step's forward + backward of MiniLM: the stock encoder layers against finegrain's one-node layers.
 
-"stock" is what finegrain ran before ``train.cpu_fused_layers``: transformers' BertLayer under bf16
-autocast with finegrain's CPU dropout and attention node (training/cpu_dropout.py). "fused" adds
-``cpu_layer.fuse_layers`` (training/cpu_layer.py). Both draw the same dropout masks (one seeded
+"stock" is transformers' BertLayer under bf16 autocast with finegrain's CPU dropout and attention
+node (training/speedups/cpu_dropout.py). "fused" adds ``fuse_layers`` (training/speedups/fused_layers.py). Both draw the same dropout masks (one seeded
 stream per pass). Shapes of a tweet-ner step: 16 sentences x 35 tokens (5 padded to 28), MiniLM-L6,
 a 21-tag head. The two alternate step by step in one process; medians of the step times.
 
@@ -29,9 +28,10 @@ from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
 from transformers import AutoModelForTokenClassification  # noqa: E402
 
 from finegrain.models.catalog import default_model_path  # noqa: E402
-from finegrain.training.allocator import keep_freed_memory  # noqa: E402
-from finegrain.training.cpu_dropout import cpu_dropout, one_stream  # noqa: E402
-from finegrain.training.cpu_layer import fuse_layers  # noqa: E402
+from finegrain.training.speedups.allocator import keep_freed_memory  # noqa: E402
+from finegrain.training.speedups.cpu_dropout import cpu_dropout  # noqa: E402
+from finegrain.training.speedups.fused_layers import fuse_layers  # noqa: E402
+from finegrain.training.speedups.masks import one_stream  # noqa: E402
 
 BATCH, LENGTH = 16, 35
 

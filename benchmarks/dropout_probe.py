@@ -1,4 +1,4 @@
-"""Where CPU dropout's time goes, and what finegrain's mask drawing saves (training/cpu_dropout.py).
+"""Where CPU dropout's time goes, and what finegrain's mask drawing saves (training/speedups/).
 
 Interleaved rounds in one process, medians. Shapes are one training step of the default model on
 tweets: batch 16 x 34 tokens, hidden 384, 12 heads.
@@ -17,8 +17,10 @@ from transformers import AutoModelForSequenceClassification
 
 from common import MODEL
 from finegrain.tasks.classification.first_token import first_token_last_layer
-from finegrain.training.allocator import cap_kernel_caches, keep_freed_memory
-from finegrain.training.cpu_dropout import cpu_dropout, dropout, keep_mask
+from finegrain.training.memory import cap_kernel_caches
+from finegrain.training.speedups.allocator import keep_freed_memory
+from finegrain.training.speedups.cpu_dropout import cpu_dropout, dropout
+from finegrain.training.speedups.masks import keep_mask
 
 BATCH, LENGTH, WIDTH, HEADS = 16, 34, 384, 12
 

@@ -6,8 +6,10 @@ with short runs, and each pair gives a ratio; the median of the pairs and how ma
 the setting are printed. Training speed is the loop's own samples/s (evaluation excluded); the
 validation and test splits are cut to 64 texts so that most of the wall time is training.
 
-    python benchmarks/setting_ab.py --setting train.cpu_dropout --n-train 1200 --pairs 6
-    python benchmarks/setting_ab.py --setting train.cpu_dropout --task ner --pairs 5
+    python benchmarks/setting_ab.py --setting train.group_by_length --n-train 1200 --pairs 6
+    python benchmarks/setting_ab.py --setting train.group_by_length --task ner --pairs 5
+
+The CPU speed-ups (one switch, train.cpu_speedups) are measured one by one with benchmarks/speedups_ab.py.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def run(config: dict, setting: str, value: bool, output: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--setting", required=True, help="a boolean setting, SECTION.KEY (train.cpu_dropout)")
+    parser.add_argument("--setting", required=True, help="a boolean setting, SECTION.KEY (train.group_by_length)")
     parser.add_argument("--task", choices=("classification", "ner"), default="classification")
     parser.add_argument("--n-train", type=int, default=1200)
     parser.add_argument("--pairs", type=int, default=6)

@@ -7,14 +7,14 @@ printed with every run. samples/s = training examples x epochs / training second
 its loop's own clock, which leaves out evaluation and checkpoints; Trainer: wall time around
 trainer.train()). A finegrain fp32 run shows that bf16 keeps the quality.
 
-finegrain's CPU allocator setting (``train.cpu_allocator: keep``, see
-``finegrain/training/allocator.py``) is process-wide and cannot be undone, so the runs come in
-two phases. Phase 1, the process as Python starts it: the Trainer at its best alternates with
-finegrain told to leave the allocator alone (``cpu_allocator=system``; the Trainer-defaults run
-is here too). Phase 2, after finegrain's default run has set it: the same Trainer, now also
-helped by the setting, alternates with finegrain's default, finegrain without the first-token last
-layer, finegrain with dense embedding updates (``compact_embeddings=False``) and finegrain with
-PyTorch's own dropout masks (``cpu_dropout=False``). The ratios printed separate what comes from the
+finegrain's allocator speed-up (``finegrain/training/speedups/allocator.py``) is process-wide and
+cannot be undone, so the runs come in two phases. Phase 1, the process as Python starts it: the
+Trainer at its best alternates with finegrain without that speed-up (the Trainer-defaults run is
+here too). Phase 2, after finegrain's default run has set it: the same Trainer, now also helped by
+the setting, alternates with finegrain's default, finegrain without the first-token last layer,
+finegrain with dense embedding updates (without the ``compact_embeddings`` speed-up) and finegrain
+with PyTorch's own dropout (without ``cpu_dropout`` and ``fused_layers``). Each speed-up alone:
+benchmarks/speedups_ab.py. The ratios printed separate what comes from the
 allocator from what comes from the loop. ``--only`` keeps the named runs (and phase order).
 
 ``--fresh`` runs every training in a new process of its own, as a user runs either, alternating
@@ -37,15 +37,19 @@ import time
 
 import finegrain
 from common import MODEL, builtin_data, finegrain_config
+from finegrain.training.speedups import disabled
 from hf_baselines import train_hf_trainer
 
 
-def run_finegrain(args, workdir: str, tag: str, task: dict | None = None, **train) -> dict:
+def run_finegrain(args, workdir: str, tag: str, task: dict | None = None, without: tuple[str, ...] = (),
+                  **train) -> dict:
+    """One finegrain run; ``without``: speed-ups (finegrain.training.speedups) left out."""
     start = time.perf_counter()
     config = finegrain_config("tweet-sentiment", args.n_train, f"{workdir}/{tag}", epochs=args.epochs, **train)
     if task:
         config["task"] = task
-    result = finegrain.train(config, overwrite=True)
+    with disabled(*without):
+        result = finegrain.train(config, overwrite=True)
     info = json.loads((result.run_dir / "run.json").read_text())
     return {"samples_per_second": info["timing"]["samples_per_second"], "wall_seconds": time.perf_counter() - start,
             "accuracy": result.metrics["test"]["accuracy"], "macro_f1": result.metrics["test"]["macro_f1"]}
@@ -65,13 +69,14 @@ RUNS = {  # name -> one training run; "_kept_alloc": the same Trainer, run after
     "trainer_best": lambda args, data, workdir: run_trainer(args, data, workdir, best=True),
     "trainer_defaults": lambda args, data, workdir: run_trainer(args, data, workdir, best=False),
     "finegrain_fp32": lambda args, data, workdir: run_finegrain(args, workdir, "fg32", precision="fp32"),
-    "finegrain_system_alloc": lambda args, data, workdir: run_finegrain(args, workdir, "fgs", cpu_allocator="system"),
+    "finegrain_system_alloc": lambda args, data, workdir: run_finegrain(args, workdir, "fgs", without=("allocator",)),
     "trainer_best_kept_alloc": lambda args, data, workdir: run_trainer(args, data, workdir, best=True),
     "finegrain_no_first_token": lambda args, data, workdir: run_finegrain(
         args, workdir, "fgn", task={"name": "classification", "first_token_last_layer": False}),
     "finegrain_dense_embeddings": lambda args, data, workdir: run_finegrain(args, workdir, "fgd",
-                                                                            compact_embeddings=False),
-    "finegrain_torch_dropout": lambda args, data, workdir: run_finegrain(args, workdir, "fgt", cpu_dropout=False),
+                                                                            without=("compact_embeddings",)),
+    "finegrain_torch_dropout": lambda args, data, workdir: run_finegrain(args, workdir, "fgt",
+                                                                         without=("cpu_dropout", "fused_layers")),
 }
 FRESH_RUNS = [name for name in RUNS if name != "trainer_best_kept_alloc"]  # in a new process it is trainer_best
 
@@ -104,7 +109,7 @@ def main() -> None:
 
         if args.warmup:  # untimed: the process's first training pays one-time costs (oneDNN kernels, caches)
             run_trainer(argparse.Namespace(**{**vars(args), "epochs": 0.05}), data, workdir, best=True)
-            run_finegrain(argparse.Namespace(**{**vars(args), "epochs": 0.05}), workdir, "warm", cpu_allocator="system")
+            run_finegrain(argparse.Namespace(**{**vars(args), "epochs": 0.05}), workdir, "warm", without=("allocator",))
         for _ in range(args.repeats):  # phase 1: the allocator as the process started
             take("trainer_best")
             take("finegrain_system_alloc")

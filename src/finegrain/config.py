@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,7 +36,15 @@ __all__ = [
     "read_yaml",
     "merge_sections",
     "describe_errors",
+    "RETIRED_TRAIN_KEYS",
+    "retired_problems",
+    "without_retired",
 ]
+
+LOGGER = logging.getLogger("finegrain")
+# Replaced by train.cpu_speedups (auto|off). A saved run's config may still hold them: dropped with a
+# note when the run is read; a config being trained is refused. Delete this once no saved run has them.
+RETIRED_TRAIN_KEYS = ("cpu_allocator", "compact_embeddings", "cpu_dropout", "cpu_fused_layers")
 
 
 class Section(BaseModel):
@@ -88,23 +97,22 @@ class TrainConfig(Section):
     max_grad_norm: float | None = Field(1.0, gt=0)
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 where the hardware has it
     group_by_length: bool = True  # less padding: batches of similar length, in shuffled order
-    # keep: on CPU, freed memory stays in the process and the next step reuses it without page
-    # faults (glibc; process-wide; 11,500 -> 37 faults per MiniLM step). system: the C library's policy.
-    cpu_allocator: Literal["keep", "system"] = "keep"
-    # Train only the word-embedding rows the run's texts use (full fine-tuning): the same weights as
-    # dense AdamW up to float rounding, without updating 30k rows per step (training/compact_vocab.py).
-    compact_embeddings: bool = True
-    # CPU: dropout masks drawn with numpy's PCG64 (exact Bernoulli(p), seeded from torch's generator)
-    # instead of PyTorch's bernoulli_, serial outside Intel + MKL (training/cpu_dropout.py).
-    cpu_dropout: bool = True
-    # CPU, with cpu_dropout: each BERT-style encoder layer trains as one autograd node with its backward
-    # pass written out, in fewer ops; attention products in bf16 with an fp32 softmax (training/cpu_layer.py).
-    cpu_fused_layers: bool = True
+    # auto: CPU training runs the speed-ups of training/speedups/ (the same training up to float rounding
+    # and dropout's random stream); off: PyTorch's and transformers' own modules, as on a GPU.
+    cpu_speedups: Literal["auto", "off"] = "auto"
     eval_every: int | None = Field(None, ge=1)  # optimizer steps; None: once per epoch
     patience: int | None = Field(None, ge=1)  # early stopping after this many evals without gain
     checkpoint_every: int | None = Field(None, ge=1)  # steps; None: at every evaluation
     seed: int = 0
     log_every: int = Field(10, ge=1)
+
+    @field_validator("cpu_speedups", mode="before")
+    @classmethod
+    def _yaml_booleans(cls, value: Any) -> Any:
+        """YAML 1.1 reads an unquoted ``off`` as false (and ``on`` as true)."""
+        if isinstance(value, bool):
+            return "auto" if value else "off"
+        return value
 
 
 class RunConfig(Section):
@@ -240,12 +248,18 @@ def _folder_error(path: Path) -> ConfigError:
                             " or start from one in configs/.")
 
 
-def load_config(source: str | Path | dict[str, Any], overrides: list[str] | None = None) -> RunConfig:
-    """Build and validate a :class:`RunConfig` from a YAML path or a dict plus dotted overrides."""
+def load_config(source: str | Path | dict[str, Any], overrides: list[str] | None = None, *,
+                saved: bool = False) -> RunConfig:
+    """Build and validate a :class:`RunConfig` from a YAML path or a dict plus dotted overrides.
+
+    ``saved``: the config of a run already trained (for predict, evaluate, export), which may hold
+    keys an older finegrain wrote: the retired ones are dropped with a note instead of refused.
+    """
     where = None if isinstance(source, dict) else str(source)
     data = dict(source) if isinstance(source, dict) else read_yaml(source)
     data = merge_sections(data, parse_overrides(overrides or []))
-    problems: list[str] = []
+    problems: list[str] = [] if saved else retired_problems(data)
+    data = without_retired(data, note_for=(where or "the saved config") if saved else None)
     config = None
     try:
         config = RunConfig.model_validate(data)
@@ -260,6 +274,29 @@ def load_config(source: str | Path | dict[str, Any], overrides: list[str] | None
     config.method.name = METHODS.canonical(config.method.name)
     _fill_task_params(config)
     return config
+
+
+def _retired_in(data: dict[str, Any]) -> list[str]:
+    train = data.get("train")
+    return [key for key in RETIRED_TRAIN_KEYS if isinstance(train, dict) and key in train]
+
+
+def retired_problems(data: dict[str, Any]) -> list[str]:
+    """One problem line per retired key set in ``data``'s train section, naming what replaced it."""
+    replaced = ", ".join(f"train.{key}" for key in RETIRED_TRAIN_KEYS)
+    return [f"train.{key}: retired; train.cpu_speedups (auto or off) replaced {replaced}. Delete train.{key};"
+            " set train.cpu_speedups: off for PyTorch's and transformers' own modules." for key in _retired_in(data)]
+
+
+def without_retired(data: dict[str, Any], *, note_for: str | None = None) -> dict[str, Any]:
+    """``data`` without the retired train keys; ``note_for`` (a saved run's config) gets a one-line note."""
+    found = _retired_in(data)
+    if not found:
+        return data
+    if note_for is not None:
+        LOGGER.warning("finegrain: %s sets %s, retired (train.cpu_speedups replaced them); ignored.", note_for,
+                       ", ".join(f"train.{key}" for key in found))
+    return {**data, "train": {key: value for key, value in data["train"].items() if key not in found}}
 
 
 def _fill_task_params(config: RunConfig) -> None:

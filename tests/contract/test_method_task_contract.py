@@ -3,7 +3,9 @@
 For each pair, a few steps on the tiny BERT must: (a) lower the training loss; (b) give back
 exactly the saved validation metrics when the run is loaded again (twice, identically); (c)
 leave every parameter that ``method.apply`` froze bit-identical to the base model, while the
-trained ones moved; (d) record honest costs (parameters, lr, size on disk, time, memory).
+trained ones moved; (d) record honest costs (parameters, lr, size on disk, time, memory). Full
+fine-tuning and LoRA are also trained with ``train.cpu_speedups: off``: PyTorch's and transformers'
+own modules, the path a GPU run takes.
 
 Fitted methods (:class:`~finegrain.methods.base.FittedMethod`: tfidf, embeddings-lr, setfit) have no
 ``apply``: they are held to (b) and (d), to (a) when they train through the loop (those with a
@@ -67,6 +69,13 @@ PAIRS = [(m, t) for m, t in ALL_PAIRS if _supports(m, t)]
 NEURAL_PAIRS = [(m, t) for m, t in PAIRS if not _estimator(m)]
 LOOP_PAIRS = [(m, t) for m, t in PAIRS if _trains_in_loop(m)]
 UNSUPPORTED = [(m, t) for m, t in ALL_PAIRS if not _supports(m, t)]
+STOCK_METHODS = ("full", "lora")  # also trained with train.cpu_speedups: off, the path a GPU run takes
+
+
+def with_speedups(pairs: list[tuple[str, str]]) -> list[Any]:
+    """Each pair as the default (``auto``) trains it, and the full and LoRA ones also with the speed-ups off."""
+    return [pytest.param(m, t, "auto", id=f"{m}-{t}") for m, t in pairs] + [
+        pytest.param(m, t, "off", id=f"{m}-{t}-speedups_off") for m, t in pairs if m in STOCK_METHODS]
 
 
 def write_conll(path: Path, n: int, seed: int) -> str:
@@ -92,28 +101,30 @@ def task_data(task: str, root: Path, sentiment_files: dict[str, Path]) -> dict[s
     pytest.skip(f"No tiny data recipe for task '{task}': add one to task_data() in this module.")
 
 
-def run_config(method: str, task: str, root: Path, tiny_model_dir: Path, sentiment_files) -> dict[str, Any]:
+def run_config(method: str, task: str, root: Path, tiny_model_dir: Path, sentiment_files,
+               speedups: str = "auto") -> dict[str, Any]:
     return {
         "task": task,
         "model": {"name": str(tiny_model_dir), "max_length": 32},
         "method": {"name": method, **TINY_PARAMS.get(method, {})},
         "data": task_data(task, root, sentiment_files),
         "train": {"max_steps": STEPS, "batch_size": BATCH, "lr": LR.get(method, DEFAULT_LR),
-                  "precision": "fp32", "log_every": 1, "warmup": 0.0},
+                  "precision": "fp32", "log_every": 1, "warmup": 0.0, "cpu_speedups": speedups},
         "output": str(root / "run"),
     }
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tiny_model_dir, sentiment_files):
-    """Train each (method, task) pair once per module, on first use."""
-    runs: dict[tuple[str, str], Path] = {}
+    """Train each (method, task, speed-ups) once per module, on first use."""
+    runs: dict[tuple[str, str, str], Path] = {}
 
-    def get(method: str, task: str) -> Path:
-        if (method, task) not in runs:
-            root = tmp_path_factory.mktemp(f"{method}-{task}")
-            runs[method, task] = finegrain.train(run_config(method, task, root, tiny_model_dir, sentiment_files)).run_dir
-        return runs[method, task]
+    def get(method: str, task: str, speedups: str = "auto") -> Path:
+        if (method, task, speedups) not in runs:
+            root = tmp_path_factory.mktemp(f"{method}-{task}-{speedups}")
+            config = run_config(method, task, root, tiny_model_dir, sentiment_files, speedups)
+            runs[method, task, speedups] = finegrain.train(config).run_dir
+        return runs[method, task, speedups]
 
     return get
 
@@ -143,18 +154,18 @@ def _fresh_and_loaded(run: Path) -> tuple[torch.nn.Module, torch.nn.Module]:
     return fresh, loaded
 
 
-@pytest.mark.parametrize(("method", "task"), LOOP_PAIRS)
-def test_loss_falls(method, task, trained):
-    losses = [r["loss"] for r in map(json.loads, (trained(method, task) / "log.jsonl").read_text().splitlines())
+@pytest.mark.parametrize(("method", "task", "speedups"), with_speedups(LOOP_PAIRS))
+def test_loss_falls(method, task, speedups, trained):
+    losses = [r["loss"] for r in map(json.loads, (trained(method, task, speedups) / "log.jsonl").read_text().splitlines())
               if "loss" in r]
     assert len(losses) == STEPS
     first, last = sum(losses[:8]) / 8, sum(losses[-8:]) / 8
     assert last < first, f"{method}/{task}: loss went {first:.4f} -> {last:.4f}"
 
 
-@pytest.mark.parametrize(("method", "task"), PAIRS)
-def test_reloaded_run_reproduces_its_metrics(method, task, trained):
-    run = trained(method, task)
+@pytest.mark.parametrize(("method", "task", "speedups"), with_speedups(PAIRS))
+def test_reloaded_run_reproduces_its_metrics(method, task, speedups, trained):
+    run = trained(method, task, speedups)
     saved = _read_json(run / "metrics.json")
     again = json.loads(json.dumps(finegrain.evaluate(run)))  # the JSON round trip metrics.json went through
     assert again["validation"] == saved["validation"]
@@ -165,9 +176,9 @@ def test_reloaded_run_reproduces_its_metrics(method, task, trained):
         assert (a == b).all()
 
 
-@pytest.mark.parametrize(("method", "task"), NEURAL_PAIRS)
-def test_only_intended_parameters_change(method, task, trained):
-    fresh, loaded = _fresh_and_loaded(trained(method, task))
+@pytest.mark.parametrize(("method", "task", "speedups"), with_speedups(NEURAL_PAIRS))
+def test_only_intended_parameters_change(method, task, speedups, trained):
+    fresh, loaded = _fresh_and_loaded(trained(method, task, speedups))
     after = dict(loaded.named_parameters())
     frozen = {name: p for name, p in fresh.named_parameters() if not p.requires_grad}
     changed = [name for name, p in frozen.items() if not torch.equal(p, after[name])]
@@ -178,9 +189,9 @@ def test_only_intended_parameters_change(method, task, trained):
     assert len(moved) > 2 or method == "linear-probe", f"{method}/{task}: only {moved} moved"
 
 
-@pytest.mark.parametrize(("method", "task"), NEURAL_PAIRS)
-def test_run_records_its_costs(method, task, trained):
-    run = trained(method, task)
+@pytest.mark.parametrize(("method", "task", "speedups"), with_speedups(NEURAL_PAIRS))
+def test_run_records_its_costs(method, task, speedups, trained):
+    run = trained(method, task, speedups)
     info = _read_json(run / "run.json")
     fresh, _ = _fresh_and_loaded(run)
     trainable, total = count_parameters(fresh)

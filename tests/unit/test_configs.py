@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from finegrain.config import load_config
+from finegrain.config import dump_config, load_config
 from finegrain.errors import ConfigError
 from finegrain.study import load_study_config
 
@@ -52,3 +52,38 @@ def test_a_folder_given_as_config_is_named_a_folder_with_the_yaml_files_inside(t
     text = str(error.value)
     assert "is a folder" in text and "does not exist" not in text
     assert "a YAML file" in text and str(tmp_path / "config.yaml") in text
+
+
+def test_retired_speed_up_keys_are_refused_naming_what_replaced_them():
+    from finegrain.pretraining.config import load_pretrain_config
+
+    with pytest.raises(ConfigError) as error:
+        load_config({"data": {"train": "x"}, "output": "o", "train": {"cpu_dropout": False, "compact_embeddings": True,
+                                                                       "lrr": 1}})
+    text = str(error.value)
+    assert "3 problem(s)" in text and "Did you mean 'lr'" in text
+    assert "train.cpu_dropout: retired; train.cpu_speedups (auto or off) replaced train.cpu_allocator" in text
+    assert "train.compact_embeddings: retired" in text
+    with pytest.raises(ConfigError, match="train.cpu_fused_layers: retired; train.cpu_speedups"):
+        load_pretrain_config({"data": {"train": ["x"]}, "output": "o", "train": {"cpu_fused_layers": True}})
+    off = load_config({"data": {"train": "x"}, "output": "o"}, ["train.cpu_speedups=off"])  # YAML 1.1: off is false
+    assert off.train.cpu_speedups == "off"
+    assert load_config(yaml.safe_load(dump_config(off))) == off
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_run_saved_with_retired_keys_still_predicts_and_resumes(tiny_model_dir, sentiment_files, tmp_path, caplog):
+    import finegrain
+    from finegrain.training.run_dir import prepare_run_dir
+
+    config = {"model": {"name": str(tiny_model_dir), "max_length": 32},
+              "data": {"train": str(sentiment_files["train"])}, "train": {"max_steps": 2, "batch_size": 8},
+              "output": str(tmp_path / "run")}
+    run = finegrain.train(config).run_dir
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    saved["train"].update(cpu_allocator="keep", compact_embeddings=True, cpu_dropout=True, cpu_fused_layers=True)
+    (run / "config.yaml").write_text(yaml.safe_dump(saved), encoding="utf-8")  # as an older finegrain wrote it
+    assert finegrain.load(run).predict(["good"])[0]["label"] in ("neg", "neu", "pos")
+    assert "retired (train.cpu_speedups replaced them); ignored" in caplog.text
+    assert "train.cpu_fused_layers" in caplog.text
+    prepare_run_dir(run, dump_config(load_config(config)), resume=True, overwrite=False)  # the same run: resumable

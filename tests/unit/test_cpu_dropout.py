@@ -10,8 +10,10 @@ from torch import nn
 from transformers import BertConfig, BertForSequenceClassification
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-from finegrain.training import cpu_dropout as module
-from finegrain.training.cpu_dropout import ATTENTION, CpuDropout, attention, cpu_dropout, dropout, keep_mask
+from finegrain.training.speedups import cpu_dropout as module
+from finegrain.training.speedups import masks
+from finegrain.training.speedups.cpu_dropout import ATTENTION, CpuDropout, attention, cpu_dropout, dropout
+from finegrain.training.speedups.masks import keep_mask
 
 
 def _model(p: float = 0.1) -> BertForSequenceClassification:
@@ -139,10 +141,10 @@ def test_training_forward_ignores_what_sits_under_padding(bf16):
 
 def test_the_padding_mask_is_converted_once_per_mask_and_again_when_changed_in_place():
     mask = torch.ones(1, 1, 2, 3, dtype=torch.bool)
-    first = module._additive(mask)
-    assert torch.equal(first, torch.zeros(1, 1, 2, 3)) and module._additive(mask) is first
+    first = masks.additive_mask(mask)
+    assert torch.equal(first, torch.zeros(1, 1, 2, 3)) and masks.additive_mask(mask) is first
     mask[..., 2] = False
-    again = module._additive(mask)
+    again = masks.additive_mask(mask)
     assert again is not first and (again[..., 2] == torch.finfo(torch.float32).min).all()
     assert (again[..., :2] == 0).all()
 
@@ -199,9 +201,9 @@ def test_attention_gives_q_alone_its_gradient_when_k_and_v_need_none(monkeypatch
 
 def test_one_stream_seeds_once_from_torch_and_repeats_from_the_same_state():
     def one_pass():
-        with module.one_stream():
-            masks = [keep_mask((3, 40), 0.1), keep_mask((2, 5, 7), 0.3), keep_mask((3, 40), 0.1)]
-        return masks, torch.randint(0, 2**62, (1,)).item()
+        with masks.one_stream():
+            drawn = [keep_mask((3, 40), 0.1), keep_mask((2, 5, 7), 0.3), keep_mask((3, 40), 0.1)]
+        return drawn, torch.randint(0, 2**62, (1,)).item()
 
     torch.manual_seed(7)
     first, after_first = one_pass()
@@ -212,11 +214,11 @@ def test_one_stream_seeds_once_from_torch_and_repeats_from_the_same_state():
     torch.manual_seed(7)
     torch.randint(0, 2**62, (1,))  # the one draw a pass takes from torch's generator
     assert after_first == after_again == torch.randint(0, 2**62, (1,)).item()
-    assert module._stream is None  # closed again
+    assert masks._stream is None  # closed again
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_the_one_pass_mask_gives_the_values_of_mask_then_scale(dtype):
     x = torch.randn(8, 33, generator=torch.Generator().manual_seed(6)).to(dtype)
     kept = keep_mask(x.shape, 0.1)
-    assert torch.equal(module._masked(x, kept, 1 / 0.9), (x * kept).mul_(1 / 0.9))
+    assert torch.equal(masks.masked(x, kept, 1 / 0.9), (x * kept).mul_(1 / 0.9))

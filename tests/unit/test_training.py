@@ -3,7 +3,7 @@
 The tiny random BERT learns the synthetic sentiment only after a plateau; 12 epochs of batch 8 at
 lr 1e-3 reached at least 0.93 test accuracy for seeds 0-4 on an H100 (lr 5e-3 stalled at 0.67 for
 one seed there, and 8 epochs were too few for some seeds on CPU). With CPU dropout masks drawn by
-numpy (training/cpu_dropout.py: the same distribution, another random stream) seed 0 stayed on the
+numpy (training/speedups/masks.py: the same distribution, another random stream) seed 0 stayed on the
 0.67 plateau after 12 epochs; 16 epochs reached at least 0.93 for seeds 0-4 on CPU."""
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from finegrain.config import Section, TrainConfig, describe_errors, merge_sections, parse_overrides, read_yaml
+from finegrain.config import (Section, TrainConfig, describe_errors, merge_sections, parse_overrides, read_yaml,
+                              retired_problems, without_retired)
 from finegrain.errors import ConfigError
 
 __all__ = ["PretrainModelConfig", "CorpusConfig", "MaskingConfig", "PretrainConfig", "load_pretrain_config",
@@ -94,10 +95,13 @@ def load_pretrain_config(source: str | Path | dict[str, Any], overrides: list[st
     where = None if isinstance(source, dict) else str(source)
     data = dict(source) if isinstance(source, dict) else read_yaml(source)
     data = merge_sections(data, parse_overrides(overrides or []))
+    problems = retired_problems(data)
     try:
-        return PretrainConfig.model_validate(data)
+        config = PretrainConfig.model_validate(without_retired(data))
     except ValidationError as error:
-        problems = [line.replace(": Value error, ", ": ") for line in describe_errors(error, model=PretrainConfig)]
+        problems += [line.replace(": Value error, ", ": ") for line in describe_errors(error, model=PretrainConfig)]
+    if not problems:
+        return config
     raise ConfigError(f"{len(problems)} problem(s) in the pretraining config:\n  - " + "\n  - ".join(problems),
                       where=where)
 

@@ -98,7 +98,7 @@ def load_export(path: str | Path, device: str | None = None, threads: int | None
         raise RunDirError(f"'{folder}' is not a finegrain export (no {EXPORT_FILE}).",
                           hint="Make one with: finegrain export RUN --format hf|onnx|onnx-int8 --out DIR")
     fmt = json.loads((folder / EXPORT_FILE).read_text(encoding="utf-8"))["format"]
-    config = load_config(folder / "config.yaml")
+    config = load_config(folder / "config.yaml", saved=True)
     task, labels = build_task(config), LabelMap.load(folder / "labels.json")
     encoding = TaskEncoding(task, labels, load_tokenizer(str(folder), config.model.max_length), config.model.max_length)
     if fmt == "hf":

@@ -41,7 +41,7 @@ def load_for_merge(run_dir: str | Path, *, base: str | None = None) -> RunToMerg
     method and model; refuses methods that cannot merge before anything is loaded. ``base``: as for
     :func:`~finegrain.training.predictor.load_predictor`."""
     run = open_run_dir(run_dir)
-    config = load_config(run.config)
+    config = load_config(run.config, saved=True)
     check_mergeable(config.method.name)
     task, method = build_task(config), cast(TrainedMethod, build_method(config))  # check_mergeable: trained only
     labels = LabelMap.load(run.labels)

@@ -24,7 +24,6 @@ from finegrain.methods.base import FittedMethod
 from finegrain.tasks.base import Feature
 from finegrain.tasks.modeling import quiet_transformers
 from finegrain.tasks.objective import Objective
-from finegrain.training.allocator import cap_kernel_caches
 from finegrain.training.checkpoint import atomic_write_dir
 from finegrain.training.costs import Costs
 from finegrain.training.estimator_source import estimator_context, estimator_logits
@@ -55,10 +54,8 @@ def run_estimator(config: RunConfig, prepared: Prepared, method: FittedMethod,
     labels.save(run.labels)
     run.log.unlink(missing_ok=True)  # a resumed estimator run fits again from the start: its old log goes too
     targets = np.array([feature["labels"] for feature in prepared.features["train"]])
-    if accelerator.device.type == "cpu":
-        cap_kernel_caches()  # before the estimator's first matrix product, or it changes nothing
     memory = PeakMemory(accelerator.device)
-    memory.reset()
+    memory.reset()  # before the estimator's first matrix product: it caps the CPU kernel caches
     fit_started = time.perf_counter()
     with memory.watch():
         stats = method.fit(train_split.frame["text"].tolist(), targets, context)

@@ -16,7 +16,6 @@ import math
 import shutil
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -28,12 +27,8 @@ from torch.utils.data import DataLoader
 from finegrain.config import TrainConfig
 from finegrain.tasks.base import Feature
 from finegrain.tasks.objective import Objective
-from finegrain.training.allocator import cap_kernel_caches, keep_freed_memory, release_free_memory
 from finegrain.training.batching import LengthGroupedBatchSampler
 from finegrain.training.checkpoint import STATE_FILE, TrainerState, latest_checkpoint, read_state, state_dict, swap_in
-from finegrain.training.compact_vocab import compact_embeddings
-from finegrain.training.cpu_dropout import cpu_dropout, one_stream
-from finegrain.training.cpu_layer import fuse_layers
 from finegrain.training.costs import Costs
 from finegrain.training.distributed import evaluation_model, evaluation_shard, weights_sharded
 from finegrain.training.memory import PeakMemory
@@ -41,6 +36,7 @@ from finegrain.training.optim import build_optimizer, build_schedule, clip_gradi
 from finegrain.training.precision import autocast_dtype
 from finegrain.training.progress import training_progress
 from finegrain.training.run_dir import RunDir
+from finegrain.training.speedups import apply_speedups
 from finegrain.training.validation import Validation
 
 __all__ = ["fit", "FitInputs", "FitResult", "planned_total_steps"]
@@ -111,7 +107,6 @@ class _Session:
     total_steps: int
     meter: _SpeedMeter
     memory: PeakMemory
-    masks: Callable[[], AbstractContextManager] = nullcontext  # wraps each forward pass's dropout masks
 
 
 def fit(accelerator: Accelerator, run: RunDir, inputs: FitInputs, *, resume: bool = False) -> FitResult:
@@ -125,37 +120,17 @@ def fit(accelerator: Accelerator, run: RunDir, inputs: FitInputs, *, resume: boo
     resumed = read_state(checkpoint) if checkpoint is not None else None
     if resume and accelerator.is_main_process:
         _truncate_log(run, resumed.global_step if resumed is not None else 0)
-    # when resuming, the checkpoint says whether it holds a compact embedding, not the setting
-    compact_wanted = resumed.compact_embeddings if resumed is not None else train.compact_embeddings
-    # FSDP and DeepSpeed take over the parameters at prepare: an embedding swapped in later to save would bypass them
+    # CPU speed-ups (training/speedups/): the model gets its own modules back however training ends
     held_out = inputs.validation.features if inputs.validation is not None else None
-    compact = compact_embeddings(model, [inputs.train_features, held_out]) \
-        if compact_wanted and not weights_sharded(accelerator) else None
-    save_best = inputs.save_best
-    if compact is not None and save_best is not None:  # the saved model holds the full embedding matrix
-        save_best = _expanded(compact, save_best)
-    dropout = layers = None
-    try:  # the model gets its own embedding, dropout and layers back however training ends
-        # the same dropout with masks drawn fast; nothing saved changes (training/cpu_dropout.py)
-        dropout = cpu_dropout(model) if train.cpu_dropout and accelerator.device.type == "cpu" else None
-        # and each encoder layer as one autograd node drawing those masks (training/cpu_layer.py)
-        layers = fuse_layers(model) if dropout is not None and train.cpu_fused_layers else None
-        session = _prepare(accelerator, inputs, run, compact)
-        if dropout is not None:
-            session.masks = one_stream  # one seeding per forward pass, not per mask
+    with apply_speedups(model, train.cpu_speedups, accelerator=accelerator,
+                        features=[inputs.train_features, held_out], resumed=resumed) as speedups:
+        session = _prepare(accelerator, inputs, run)
         if checkpoint is not None:
             accelerator.load_state(str(checkpoint))
             session.state = resumed
         state = session.state
-        state.compact_embeddings = compact is not None
-        _train(session, save_best)
-    finally:
-        if compact is not None:
-            compact.restore()
-        if layers is not None:
-            layers.restore()
-        if dropout is not None:
-            dropout.restore()
+        speedups.record(state)
+        _train(session, None if inputs.save_best is None else speedups.saving(inputs.save_best))
     trainable = sum(p.numel() for p in session.trainable)
     return FitResult(state, session.total_steps, trainable, session.memory.peak_mb(), session.memory.peak_rss_mb())
 
@@ -189,22 +164,9 @@ def _train(session: _Session, save_best: SaveBest | None) -> None:
             evaluate()
 
 
-def _expanded(compact: Any, save_best: SaveBest) -> SaveBest:
-    def save(model: torch.nn.Module) -> None:
-        with compact.expanded():
-            save_best(model)
-
-    return save
-
-
-def _prepare(accelerator: Accelerator, inputs: FitInputs, run: RunDir, compact: Any = None) -> _Session:
+def _prepare(accelerator: Accelerator, inputs: FitInputs, run: RunDir) -> _Session:
     """Batches, optimizer and schedule, handed to accelerate, with a fresh state."""
     train, train_features = inputs.train, inputs.train_features
-    if accelerator.device.type == "cpu":
-        cap_kernel_caches()
-        if train.cpu_allocator == "keep":
-            keep_freed_memory()
-        release_free_memory()  # memory an earlier run left free does not count in this run's peak
     memory = PeakMemory(accelerator.device)
     memory.reset()
     sampler = LengthGroupedBatchSampler([len(f["input_ids"]) for f in train_features], train.batch_size,
@@ -214,8 +176,6 @@ def _prepare(accelerator: Accelerator, inputs: FitInputs, run: RunDir, compact: 
                         generator=torch.Generator().manual_seed(train.seed))  # keeps the global RNG untouched
     total_steps = planned_total_steps(len(sampler), train)
     optimizer = build_optimizer(inputs.model, inputs.lr, train.weight_decay)
-    if compact is not None:
-        compact.track(optimizer)  # the rows left out decay as AdamW would decay them
     schedule = build_schedule(optimizer, train.warmup, total_steps)
     model, optimizer, loader, schedule = accelerator.prepare(inputs.model, optimizer, loader, schedule)
     state = TrainerState()
@@ -232,8 +192,7 @@ def _train_step(session: _Session, batch: dict[str, torch.Tensor]) -> bool:
     accelerator, state, objective, on_step = session.accelerator, session.state, session.inputs.objective, \
         session.inputs.on_step
     with accelerator.accumulate(session.model):
-        with session.masks():
-            logits = objective.forward(session.model, batch)
+        logits = objective.forward(session.model, batch)
         loss = objective.loss(logits, batch)
         session.memory.sample()  # the activations are all held here
         accelerator.backward(loss)

@@ -7,17 +7,26 @@ training loop at each step's high points (after the forward pass, after the back
 the optimizer step), or every 10 ms while an estimator fits.
 
 The process's resident memory (RSS) is recorded beside it (``peak_rss_mb``) but says little about
-a method: with ``train.cpu_allocator: keep`` glibc keeps up to 1 GiB of freed memory for the next
-step, and batches of varying shapes fragment that heap, so RSS grows with the run, not with what
-the method holds. Measured on tweet-ner before the kernel caches were capped: full fine-tuning and
-every-layer LoRA peaked at 1,534 and 1,981 MB of RSS, at 802 and 952 MB in use; most of that was
-oneDNN's kernel caches, now capped (training/allocator.py). Without glibc the CPU peak falls back to RSS.
+a method: with the allocator speed-up (training/speedups/allocator.py) glibc keeps freed memory for
+the next step, and batches of varying shapes fragment that heap, so RSS grows with the run, not with
+what the method holds. Without glibc the CPU peak falls back to RSS.
+
+Each CPU run starts (:meth:`PeakMemory.reset`) by handing the heap's free pages back to the system,
+so that memory an earlier run of the process left free does not count in this run's RSS, and by
+capping the kernel caches of oneDNN, the library behind PyTorch's CPU matrix products
+(:func:`cap_kernel_caches`). Both caches (oneDNN's primitive cache and PyTorch's ideep LRU cache)
+keep by default up to 1,024 entries, one per distinct problem shape, each holding buffers sized to
+its problem; length-grouped batches bring a new sequence length every few steps, so uncapped they
+grow through the whole run and count in its peak. Capped, the speed is the same within noise
+(benchmarks/results/kernel_cache_ab.txt; tests/unit/test_memory.py guards the cap).
 """
 
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import functools
+import os
 import resource
 import sys
 import threading
@@ -26,9 +35,39 @@ from contextlib import contextmanager
 
 import torch
 
-from finegrain.training.allocator import glibc
+__all__ = ["PeakMemory", "heap_in_use_mb", "peak_rss_mb", "reset_peak_rss", "glibc", "release_free_memory",
+           "cap_kernel_caches", "KERNEL_CACHE_CAPACITY"]
 
-__all__ = ["PeakMemory", "heap_in_use_mb", "peak_rss_mb", "reset_peak_rss"]
+KERNEL_CACHE_CAPACITY = 64  # entries; each library's default is 1,024
+_KERNEL_CACHE_VARIABLES = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY")
+
+
+@functools.cache
+def glibc() -> ctypes.CDLL | None:
+    """The process's glibc, or None off Linux or under another C library."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.gnu_get_libc_version  # noqa: B018 - present in glibc only
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+def release_free_memory() -> None:
+    """Give the heap's free pages back to the system (``malloc_trim``); a no-op off glibc."""
+    libc = glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+def cap_kernel_caches(capacity: int = KERNEL_CACHE_CAPACITY) -> None:
+    """Cap oneDNN's and ideep's per-shape kernel caches (environment variables that the user did
+    not set). The libraries read them once, at the process's first CPU matrix product: called
+    after that, this changes nothing (the caches keep their default size)."""
+    for variable in _KERNEL_CACHE_VARIABLES:
+        os.environ.setdefault(variable, str(capacity))
 
 
 class _Mallinfo2(ctypes.Structure):
@@ -64,11 +103,16 @@ class PeakMemory:
         self.peak: float | None = None
 
     def reset(self) -> None:
-        """Start this run's peak from zero: several runs in one process (a study) each report their own."""
+        """Start this run's peak from zero: several runs in one process (a study) each report their own.
+
+        On CPU, call it before the run's first matrix product: it caps the kernel caches then (see the
+        module docstring)."""
         self.peak = None
         if self.cuda:
             torch.cuda.reset_peak_memory_stats(self.device)
         else:
+            cap_kernel_caches()
+            release_free_memory()
             reset_peak_rss()
 
     def sample(self) -> None:

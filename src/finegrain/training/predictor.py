@@ -79,7 +79,7 @@ def load_predictor(run_dir: str | Path, device: str | None = None, *, base: str 
     reference to it no longer leads there (a run moved without its base model); ``precision`` replaces
     the run's ``train.precision`` for prediction (``fp32`` for exact comparisons)."""
     run = open_run_dir(run_dir)
-    config = load_config(run.config)
+    config = load_config(run.config, saved=True)
     task, method = build_task(config), build_method(config)
     labels = LabelMap.load(run.labels)
     target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

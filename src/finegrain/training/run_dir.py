@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from finegrain.config import without_retired
 from finegrain.errors import RunDirError
 from finegrain.training.checkpoint import latest_checkpoint
 
@@ -158,7 +159,8 @@ def _refuse_killed_overwrite(path: Path) -> None:
 
 
 def _check_same_config(run: RunDir, config_text: str) -> None:
-    saved = yaml.safe_load(run.config.read_text(encoding="utf-8"))
+    # keys a newer finegrain retired are not a change: the run resumes under what replaced them
+    saved = without_retired(yaml.safe_load(run.config.read_text(encoding="utf-8")))
     new = yaml.safe_load(config_text)
     changed = sorted(changed_keys(saved, new, ignore_added=True))
     if changed:

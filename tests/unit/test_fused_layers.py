@@ -7,9 +7,10 @@ import torch
 from torch import nn
 from transformers import BertConfig, BertForTokenClassification
 
-from finegrain.training import cpu_layer
-from finegrain.training.cpu_dropout import cpu_dropout, one_stream
-from finegrain.training.cpu_layer import fusable, fuse_layers
+from finegrain.training.speedups import fused_layers
+from finegrain.training.speedups.cpu_dropout import cpu_dropout
+from finegrain.training.speedups.fused_layers import fusable, fuse_layers
+from finegrain.training.speedups.masks import one_stream
 from test_cpu_dropout import _batch  # three sentences, two of them padded
 
 
@@ -98,8 +99,8 @@ def test_outside_training_it_is_the_stock_layer_exactly():
 def test_each_layer_is_one_node_and_restore_puts_the_stock_forward_back(monkeypatch):
     model = _model()
     calls = []
-    apply = cpu_layer._Layer.apply
-    monkeypatch.setattr(cpu_layer._Layer, "apply", lambda *args: calls.append(1) or apply(*args))
+    apply = fused_layers._Layer.apply
+    monkeypatch.setattr(fused_layers._Layer, "apply", lambda *args: calls.append(1) or apply(*args))
     before = {k: v.clone() for k, v in model.state_dict().items()}
     fused = fuse_layers(model)
     _step(model, bf16=True)

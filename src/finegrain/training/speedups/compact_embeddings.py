@@ -1,19 +1,20 @@
 """Train only the word-embedding rows a run's texts use: the same weights as dense AdamW, less work.
 
-The default model's word embeddings are a 30,522 x 384 matrix. Every training step gives it a dense
-gradient, and AdamW reads and writes every row of it and of its two moments, although a batch of tweets
-touches a few hundred rows. A row that no text of the run contains gets a zero gradient at every step:
-its AdamW moments stay zero, so the only change to it is the decoupled weight decay,
-``w <- w * (1 - lr_t * weight_decay)``. So during :func:`~finegrain.training.loop.fit` the embedding is
-replaced by :class:`CompactEmbedding`, which trains only the rows the training and validation texts use
-(8,666 + 2,556 of 30,522 for 8,000 tweet-sentiment tweets and its validation split) and counts the decay
-product of the steps taken; ``expanded()`` on what :func:`compact_embeddings` returns puts the full
-matrix back (the other rows times that product) whenever the model is saved. AdamW, gradient clipping
-(zero rows add nothing to the norm) and the schedule see exactly what they would see with the dense
-matrix; the weights agree up to float rounding (tested). ``train.compact_embeddings: false`` trains the dense matrix.
+Every training step gives the word embeddings (30,522 rows for the default model) a dense gradient,
+and AdamW reads and writes every row of it and of its two moments, although a batch touches a few
+hundred rows. A row that no text of the run contains gets a zero gradient at every step: its AdamW
+moments stay zero, so the only change to it is the decoupled weight decay,
+``w <- w * (1 - lr_t * weight_decay)``. So during training the embedding is replaced by
+:class:`CompactEmbedding`, which trains only the rows the training and validation texts use and counts
+the decay product of the optimizer steps taken; ``expanded()`` on what :func:`compact_embeddings`
+returns puts the full matrix back (the other rows times that product) whenever the model is saved.
+AdamW, gradient clipping (zero rows add nothing to the norm) and the schedule see exactly what they
+would see with the dense matrix; the weights agree up to float rounding (tested).
+Evidence: benchmarks/results/train_speed_compact.txt.
 
 Not used when the embedding is frozen (methods other than full fine-tuning), or tied to an output layer
-(masked-LM pretraining: the softmax over the vocabulary gives every row a gradient).
+(masked-LM pretraining: the softmax over the vocabulary gives every row a gradient), or when FSDP or
+DeepSpeed own the parameters (an embedding swapped in to save would bypass them).
 
 Example:
     >>> compact = compact_embeddings(model, [train_features, validation_features])  # doctest: +SKIP
@@ -30,8 +31,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
-__all__ = ["CompactEmbedding", "compact_embeddings"]
+from finegrain.training.speedups.base import Applied, Setup
+
+__all__ = ["CompactEmbedding", "compact_embeddings", "apply"]
 
 
 class CompactEmbedding(nn.Module):
@@ -87,15 +91,19 @@ class _Compacted:
 
     def __init__(self, model: nn.Module, compact: CompactEmbedding):
         self.model, self.compact = model, compact
+        self.tracking: Any = None  # the optimizer hook's handle
 
-    def track(self, optimizer: torch.optim.Optimizer) -> None:
-        """Count the decay of every optimizer step actually taken (a hook on the step itself)."""
-        group = next(g for g in optimizer.param_groups if any(p is self.compact.weight for p in g["params"]))
+    def track(self) -> None:
+        """Count the decay of every optimizer step taken on the compact rows, by whichever optimizer holds
+        them (a hook on the step itself, PyTorch's public global one: the optimizer is built later)."""
+        weight = self.compact.weight
 
-        def after_step(*_: Any) -> None:
-            self.compact.step_taken(float(group["lr"]), float(group["weight_decay"]))
+        def after_step(optimizer: torch.optim.Optimizer, *_: Any) -> None:
+            group = next((g for g in optimizer.param_groups if any(p is weight for p in g["params"])), None)
+            if group is not None:
+                self.compact.step_taken(float(group["lr"]), float(group["weight_decay"]))
 
-        optimizer.register_step_post_hook(after_step)
+        self.tracking = register_optimizer_step_post_hook(after_step)
 
     @contextmanager
     def expanded(self) -> Iterator[nn.Module]:
@@ -108,6 +116,8 @@ class _Compacted:
 
     def restore(self) -> None:
         """End of training: a plain embedding with the full trained matrix stays in the model."""
+        if self.tracking is not None:
+            self.tracking.remove()
         self.model.set_input_embeddings(self._plain())
 
     def _plain(self) -> nn.Embedding:
@@ -144,3 +154,14 @@ def compact_embeddings(model: nn.Module, feature_lists: Iterable[list[dict[str, 
     compact = CompactEmbedding(embedding, kept)
     model.set_input_embeddings(compact)
     return _Compacted(model, compact)
+
+
+def apply(model: nn.Module, setup: Setup) -> Applied | None:
+    """The speed-up's entry: CPU training with the switch on; when resuming, what the checkpoint holds
+    decides (whatever the switch or device: its weights load only into the embedding they came from)."""
+    wanted = setup.resumed.compact_embeddings if setup.resumed is not None else setup.cpu
+    compact = compact_embeddings(model, setup.features) if wanted and not setup.sharded else None
+    if compact is None:
+        return None
+    compact.track()
+    return Applied(restore=compact.restore, saving=compact.expanded, state={"compact_embeddings": True})

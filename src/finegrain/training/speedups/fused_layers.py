@@ -1,30 +1,25 @@
 """A BERT-style encoder layer for CPU training as one autograd node, with its backward pass written out.
 
-On this project's 2-core CPU a MiniLM training step ran ~1,460 PyTorch ops, and while the main
-thread dispatched them, cast weights and allocated buffers, the second core idled: ``perf`` showed
-the OpenMP worker waiting for 35% of its time. Under autocast a layer casts its input three times
-(once each for q, k and v), casts every weight, bias and weight gradient separately, runs dropout
-and the residual sum as two ops each way, and (SDPA's CPU math path) runs attention's products in
-fp32. Here a layer (attention, the two dropouts with their residual sums, the layer norms, the
-feed-forward) is one node with fewer ops (~1,020 a step instead of ~1,530 for MiniLM):
+On a 2-core CPU the main thread, dispatching ops, casting weights and allocating buffers, kept the
+second core waiting. Under autocast a layer casts its input three times (once each for q, k and v),
+casts every weight, bias and weight gradient separately, runs dropout and the residual sum as two ops
+each way, and (SDPA's CPU math path) runs attention's products in fp32. Here a layer (attention, the
+two dropouts with their residual sums, the layer norms, the feed-forward) is one node with about a
+third fewer ops:
 
 * q, k and v come from one product with the three weights side by side: one cast of the input,
   one product each for the forward pass, the input gradient and the weight gradient, one bias sum;
 * attention is what transformers' eager attention does under autocast: products in the compute
-  dtype (bf16), scores and softmax in fp32, the mask from
-  :func:`~finegrain.training.cpu_dropout.keep_mask`;
+  dtype (bf16), scores and softmax in fp32, the masks from :func:`~.masks.keep_mask`;
 * dropout and the residual sum are one ``addcmul`` (``residual + scale * kept * x`` in fp32, where
   autocast first rounds the dropped-out values to bf16);
-* bias gradients are what autocast gives (summed with fp32 accumulation into bf16, then fp32):
-  the bf16 sum took half the time of an fp32 one here.
+* bias gradients are what autocast gives (summed with fp32 accumulation into bf16, then fp32).
 
 Products run in the autocast dtype as under autocast; layer norms, residual sums and the hidden
 states between layers stay fp32, as under autocast. Masks are drawn in the order the stock layer
-draws them (attention, attention output, feed-forward output), so within
-:func:`~finegrain.training.cpu_dropout.one_stream` both use the same masks. Measured on MiniLM
-(16 x 35 tokens): gradients as close to fp32's as the stock layer's under autocast (median
-relative error 1.45% vs 1.44%), forward + backward 0.94-0.97x the time in three runs
-(benchmarks/results/cpu_layer_probe.txt).
+with :mod:`.cpu_dropout` draws them (attention, attention output, feed-forward output), so within
+:func:`~.masks.one_stream` both use the same masks. Gradients are as close to fp32's as the stock
+layer's under autocast. Evidence: benchmarks/results/cpu_layer_probe.txt.
 
 :func:`fuse_layers` puts this forward pass on every layer of a model with BERT's structure (plain
 ``nn.Linear`` and ``nn.LayerNorm`` modules, exact GELU, no cross-attention, no chunked feed-forward)
@@ -42,9 +37,10 @@ import torch
 from torch import nn
 
 from finegrain.tasks.modeling import passes_cache
-from finegrain.training.cpu_dropout import _additive, _masked, _tokens_first, keep_mask
+from finegrain.training.speedups.base import Applied, Setup
+from finegrain.training.speedups.masks import additive_mask, keep_mask, masked, tokens_first
 
-__all__ = ["fuse_layers", "FusedLayers", "fusable"]
+__all__ = ["fuse_layers", "FusedLayers", "fusable", "apply"]
 
 _PARAMETERS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
                "attention.output.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm")
@@ -93,6 +89,14 @@ def fuse_layers(model: nn.Module) -> FusedLayers:
     return fused
 
 
+def apply(model: nn.Module, setup: Setup) -> Applied | None:
+    """The speed-up's entry: CPU training with the switch on, where a layer has BERT's structure."""
+    if not setup.cpu:
+        return None
+    fused = fuse_layers(model)
+    return Applied(restore=fused.restore, draws_masks=True) if fused.layers else None
+
+
 def _fused_forward(layer: nn.Module, stock: Any) -> Any:
     attention_module = layer.get_submodule("attention.self")
     modules = [layer.get_submodule(name) for name in _PARAMETERS]
@@ -108,7 +112,7 @@ def _fused_forward(layer: nn.Module, stock: Any) -> Any:
                 or hidden_states.dtype != torch.float32):
             return stock(hidden_states, attention_mask, *args, **kwargs)
         dtype = torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else torch.float32
-        mask = _additive(attention_mask) if attention_mask is not None else None
+        mask = additive_mask(attention_mask) if attention_mask is not None else None
         eps = (layer.attention.output.LayerNorm.eps, layer.output.LayerNorm.eps)
         return _Layer.apply(hidden_states, mask, attention_module.num_attention_heads, p_attention, p_hidden,
                             dtype, eps, *(t for m in modules for t in (m.weight, m.bias)))
@@ -147,8 +151,8 @@ class _Layer(torch.autograd.Function):
         probabilities = torch.softmax(scores, -1)
         kept_a = keep_mask((batch, heads, length, length), p_attention).view(scores.shape)
         scale_a = 1.0 / (1.0 - p_attention)
-        dropped = _masked(probabilities, kept_a, scale_a, dtype)
-        context = _tokens_first(torch.bmm(dropped, v), batch, dtype).view(tokens, hidden)
+        dropped = masked(probabilities, kept_a, scale_a, dtype)
+        context = tokens_first(torch.bmm(dropped, v), batch, dtype).view(tokens, hidden)
 
         scale = 1.0 / (1.0 - p_hidden)
         wo_c, wi_c, wo2_c = wo.to(dtype), wi.to(dtype), wo2.to(dtype)
@@ -188,14 +192,14 @@ class _Layer(torch.autograd.Function):
 
         d_h2, d_g2, d_n2 = torch.ops.aten.native_layer_norm_backward(
             g, h2, [hidden], mean2, rstd2, g2, n2, [True, wants[14], wants[15]])
-        d_projected = _masked(d_h2, kept2, scale, dtype)
+        d_projected = masked(d_h2, kept2, scale, dtype)
         d_wo2, d_bo2 = _weight_grads(d_projected, activated, wants[12], wants[13])
         d_inner = torch.ops.aten.gelu_backward(torch.mm(d_projected, wo2_c), inner)
         d_wi, d_bi = _weight_grads(d_inner, a1c, wants[10], wants[11])
         d_a1 = torch.add(d_h2, torch.mm(d_inner, wi_c))
         d_h1, d_g1, d_n1 = torch.ops.aten.native_layer_norm_backward(
             d_a1, h1, [hidden], mean1, rstd1, g1, n1, [True, wants[8], wants[9]])
-        d_attended = _masked(d_h1, kept1, scale, dtype)
+        d_attended = masked(d_h1, kept1, scale, dtype)
         d_wo, d_bo = _weight_grads(d_attended, context, wants[6], wants[7])
         d_context = torch.mm(d_attended, wo_c).view(batch, length, heads, size)
 
@@ -204,7 +208,7 @@ class _Layer(torch.autograd.Function):
         q, k, v = qkv_heads.unbind(0)
         d_out = d_context.transpose(1, 2).reshape(batch * heads, length, size)
         _into(split[:, :, 2], torch.bmm(dropped.transpose(1, 2), d_out), batch)
-        d_probabilities = _masked(torch.bmm(d_out, v.transpose(1, 2)), kept_a, scale_a, torch.float32)
+        d_probabilities = masked(torch.bmm(d_out, v.transpose(1, 2)), kept_a, scale_a, torch.float32)
         d_scores = torch._softmax_backward_data(d_probabilities, probabilities, -1, probabilities.dtype)
         d_scores = torch.mul(d_scores, ctx.scaling, out=torch.empty(d_scores.shape, dtype=dtype))
         _into(split[:, :, 0], torch.bmm(d_scores, k), batch)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
@@ -11,8 +10,9 @@ from safetensors.torch import load_file
 from transformers import BertConfig, BertForMaskedLM, BertForSequenceClassification
 
 import finegrain
-from finegrain.training.compact_vocab import CompactEmbedding, compact_embeddings
 from finegrain.training.optim import build_optimizer, build_schedule
+from finegrain.training.speedups import disabled
+from finegrain.training.speedups.compact_embeddings import CompactEmbedding, compact_embeddings
 
 VOCAB = 200
 
@@ -35,10 +35,8 @@ def _batches(steps: int) -> list[dict[str, torch.Tensor]]:
     return batches
 
 
-def _train(model: torch.nn.Module, batches: list[dict[str, torch.Tensor]], compact=None) -> None:
+def _train(model: torch.nn.Module, batches: list[dict[str, torch.Tensor]]) -> None:
     optimizer = build_optimizer(model, lr=5e-2, weight_decay=0.1)  # a large decay: its product must be exact
-    if compact is not None:
-        compact.track(optimizer)
     schedule = build_schedule(optimizer, warmup=0.2, total_steps=len(batches))
     for batch in batches:
         model(**batch).loss.backward()
@@ -55,8 +53,9 @@ def test_compact_training_gives_the_dense_weights():
     compact = compact_embeddings(compacted, [features, None])
     assert compact is not None and isinstance(compacted.get_input_embeddings(), CompactEmbedding)
     assert len(compact.compact.weight) < 60  # the used rows (and padding) only
-    _train(dense, batches)
-    _train(compacted, batches, compact)
+    compact.track()  # the decay of every step of the optimizer that holds the compact rows
+    _train(dense, batches)  # another optimizer's steps do not count
+    _train(compacted, batches)
     compact.restore()
     assert type(compacted.get_input_embeddings()) is torch.nn.Embedding
     trained = dict(compacted.named_parameters())
@@ -93,15 +92,27 @@ def test_not_applied_to_frozen_or_tied_embeddings():
     assert compact_embeddings(_model(), [[{"input_ids": list(range(VOCAB))}]]) is None  # nothing to save
 
 
+def test_after_restore_no_step_counts_any_more():
+    model = _model()
+    compact = compact_embeddings(model, [[{"input_ids": [1, 2, 3]}]])
+    compact.track()
+    embedding = model.get_input_embeddings()
+    compact.restore()
+    optimizer = torch.optim.AdamW([embedding.weight], lr=0.5, weight_decay=0.2)
+    embedding.weight.grad = torch.zeros_like(embedding.weight)
+    optimizer.step()
+    assert embedding.decay.item() == 1.0
+
+
 @pytest.mark.usefixtures("one_thread")
 def test_a_run_with_compact_embeddings_saves_what_a_dense_run_saves(tiny_model_dir, sentiment_files, tmp_path):
     def run(compact: bool):
         config = {"model": {"name": str(tiny_model_dir), "max_length": 32},
                   "data": {"train": str(sentiment_files["train"]), "test": str(sentiment_files["test"])},
-                  "train": {"epochs": 2, "batch_size": 8, "lr": 1e-3, "seed": 0, "compact_embeddings": compact,
-                            "precision": "fp32"},
+                  "train": {"epochs": 2, "batch_size": 8, "lr": 1e-3, "seed": 0, "precision": "fp32"},
                   "output": str(tmp_path / f"run-{compact}")}
-        result = finegrain.train(config)
+        with disabled(*(() if compact else ("compact_embeddings",))):  # the other speed-ups stay: the same masks
+            result = finegrain.train(config)
         weights = load_file(str(result.run_dir / "model" / "model.safetensors"))
         state = json.loads((result.run_dir / "checkpoints" / "last" / "trainer_state.json").read_text())
         return result.metrics, weights, state
@@ -116,25 +127,28 @@ def test_a_run_with_compact_embeddings_saves_what_a_dense_run_saves(tiny_model_d
 
 
 @pytest.mark.usefixtures("one_thread")
-def test_a_failed_run_leaves_the_model_its_own_embedding_and_dropout(tiny_model_dir, sentiment_files, tmp_path,
-                                                                       monkeypatch):
-    import finegrain.training.loop as loop
-    from finegrain.training.cpu_dropout import CpuDropout
+def test_rows_no_text_uses_decay_as_dense_adamw_decays_them_through_the_loop(tiny_model_dir, sentiment_files,
+                                                                          tmp_path):
+    """accelerate's prepare gives the optimizer new param-group dicts: the decay must follow the live ones
+    (it once read a group captured before prepare, whose lr stayed at warmup's 0: those rows never decayed)."""
+    from transformers import AutoTokenizer
 
-    seen = {}
+    def embedding(compact: bool) -> torch.Tensor:
+        config = {"model": {"name": str(tiny_model_dir), "max_length": 32},
+                  "data": {"train": str(sentiment_files["train"])},
+                  "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3, "weight_decay": 0.5, "seed": 0,
+                            "precision": "fp32"},
+                  "output": str(tmp_path / f"run-{compact}")}
+        with disabled(*(() if compact else ("compact_embeddings",))):
+            run = finegrain.train(config).run_dir
+        return load_file(str(run / "model" / "model.safetensors"))["bert.embeddings.word_embeddings.weight"]
 
-    def failing_step(session, batch):
-        seen["model"] = session.accelerator.unwrap_model(session.model)
-        assert isinstance(seen["model"].get_input_embeddings(), CompactEmbedding)  # swapped in while training
-        raise RuntimeError("stopped mid-training")
-
-    monkeypatch.setattr(loop, "_train_step", failing_step)
-    config = {"model": {"name": str(tiny_model_dir), "max_length": 32},
-              "data": {"train": str(sentiment_files["train"]), "test": str(sentiment_files["test"])},
-              "train": {"epochs": 1, "batch_size": 8, "seed": 0}, "output": str(tmp_path / "run")}
-    with pytest.raises(RuntimeError, match="stopped mid-training"):
-        finegrain.train(config)
-    model = seen["model"]
-    assert type(model.get_input_embeddings()) is torch.nn.Embedding
-    assert not any(isinstance(m, CpuDropout) for m in model.modules())
-    assert model.config._attn_implementation == "sdpa"
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    texts = [line.rsplit(",", 1)[0] for line in sentiment_files["train"].read_text().splitlines()[1:]]
+    used = {i for ids in tokenizer(texts)["input_ids"] for i in ids} | set(tokenizer.all_special_ids)
+    unused = sorted(set(range(len(tokenizer))) - used)
+    assert unused
+    dense, compacted = embedding(False), embedding(True)
+    initial = load_file(str(tiny_model_dir / "model.safetensors"))["embeddings.word_embeddings.weight"]
+    assert not torch.allclose(dense[unused], initial[unused], rtol=1e-4, atol=0)  # the decay is visible
+    torch.testing.assert_close(compacted[unused], dense[unused], rtol=1e-6, atol=1e-9)
