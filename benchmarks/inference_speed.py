@@ -34,10 +34,8 @@ def build_variants(run: Path, max_length: int) -> dict:
     plain = pipeline("text-classification", model=str(run / "model"), device=-1, batch_size=BATCH,
                      truncation=True, max_length=max_length)
     variants = {"transformers.pipeline (fp32, bs 32)": lambda texts: [p["label"] for p in plain(texts)]}
-    for name, dtype in (("finegrain fp32", None), ("finegrain bf16", torch.bfloat16)):
-        predictor = load_predictor(run, "cpu")
-        predictor.dtype = dtype
-        variants[name] = _labels_of(predictor)
+    for name, precision in (("finegrain fp32", "fp32"), ("finegrain bf16", "bf16")):
+        variants[name] = _labels_of(load_predictor(run, "cpu", precision=precision))
     for fmt in ("onnx", "onnx-int8"):
         folder = run / "exports" / fmt
         if not (folder / "export.json").is_file():

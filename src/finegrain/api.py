@@ -18,7 +18,7 @@ from finegrain.data.sources import load_source
 from finegrain.data.tables import ColumnOptions
 from finegrain.errors import ConfigError
 from finegrain.training.predictor import Predictor, load_predictor, run_splits
-from finegrain.training.runner import RunResult, run_training
+from finegrain.training.run_dir import RunResult
 
 __all__ = ["train", "evaluate", "load", "RunResult", "Predictor"]
 
@@ -29,6 +29,8 @@ EVAL_OPTIONS = ColumnOptions(text="--text-column", label="--label-column", tag_c
 def train(config: RunConfig | dict[str, Any] | str | Path, overrides: list[str] | None = None, *,
           resume: bool = False, overwrite: bool = False) -> RunResult:
     """Train a run from a config (object, dict or YAML path) plus dotted overrides."""
+    from finegrain.training.runner import run_training  # the loop and accelerate: not for load() and evaluate()
+
     if not isinstance(config, RunConfig) or overrides:
         source = config.model_dump(mode="json") if isinstance(config, RunConfig) else config
         config = load_config(source, overrides)

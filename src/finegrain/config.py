@@ -302,7 +302,7 @@ def without_retired(data: dict[str, Any], *, note_for: str | None = None) -> dic
 def _fill_task_params(config: RunConfig) -> None:
     """Give the method its measured parameters for this task (its ``task_params``) where the config
     leaves them unset, so that the saved config shows what was trained."""
-    per_task = getattr(METHODS.get(config.method.name), "task_params", {}).get(config.task.name, {})
+    per_task = METHODS.get(config.method.name).task_params.get(config.task.name, {})
     for key, value in per_task.items():
         if key not in config.method.params:
             setattr(config.method, key, value)

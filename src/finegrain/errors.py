@@ -13,6 +13,7 @@ __all__ = [
     "UnknownNameError",
     "ModelError",
     "RunDirError",
+    "RegistrationError",
 ]
 
 
@@ -50,3 +51,7 @@ class ModelError(FinegrainError):
 
 class RunDirError(FinegrainError):
     """A run directory is missing, incomplete, or holds a different run."""
+
+
+class RegistrationError(FinegrainError):
+    """A component registered under a name does not provide what its kind must (a missing protocol member)."""

@@ -7,10 +7,14 @@ trained ones moved; (d) record honest costs (parameters, lr, size on disk, time,
 fine-tuning and LoRA are also trained with ``train.cpu_speedups: off``: PyTorch's and transformers'
 own modules, the path a GPU run takes.
 
-Estimator methods (``kind = "estimator"``: tfidf, embeddings-lr, setfit) have no ``apply``: they
-are held to (b) and (d), to (a) when they train through the loop (those with a ``default_lr``),
-and a task they do not declare in ``tasks`` must fail before anything is written, with a
-ConfigError naming the methods that support it.
+Fitted methods (:class:`~finegrain.methods.base.FittedMethod`: tfidf, embeddings-lr, setfit) have no
+``apply``: they are held to (b) and (d), to (a) when they train through the loop (those with a
+``default_lr``). A task a method does not declare in ``tasks`` must fail before anything is written,
+with a ConfigError naming the methods that support it.
+
+The model a run trained is rebuilt through the runner's own seams (``prepare``, which calls
+``check_against``/``check_task``, and ``adapted_model``, which calls ``set_total_steps`` then ``apply``),
+so the hooks run here as they run in training.
 
 New methods and tasks are covered by registering them: each task brings its own tiny dataset
 (``tiny_dataset``), and a registered task without one fails here rather than being skipped.
@@ -30,12 +34,12 @@ import finegrain
 from finegrain.config import load_config
 from finegrain.errors import ConfigError
 from finegrain.data.labels import LabelMap
-from finegrain.methods.base import count_parameters
+from finegrain.methods.base import FittedMethod, count_parameters
 from finegrain.models.base_reference import locate_base
-from finegrain.models.catalog import resolve_model
 from finegrain.registry import METHODS, TASKS
 from finegrain.training.predictor import run_splits
-from finegrain.training.setup import build_method, build_task
+from finegrain.training.runner import adapted_model
+from finegrain.training.setup import build_method, prepare
 
 STEPS = 60
 BATCH = 16
@@ -47,17 +51,22 @@ TINY_PARAMS = {"freeze": {"layers": 1}, "prefix": {"num_virtual_tokens": 4}, "pr
 
 
 def _estimator(method: str) -> bool:
-    return getattr(METHODS.get(method), "kind", "neural") == "estimator"
+    return METHODS.protocol(method) is FittedMethod
 
 
 def _supports(method: str, task: str) -> bool:
-    return task in getattr(METHODS.get(method), "tasks", (task,))
+    tasks = METHODS.get(method).tasks
+    return tasks is None or task in tasks
+
+
+def _trains_in_loop(method: str) -> bool:
+    return METHODS.get(method).default_lr is not None
 
 
 ALL_PAIRS = [(method, task) for method in METHODS.names() for task in TASKS.names()]
 PAIRS = [(m, t) for m, t in ALL_PAIRS if _supports(m, t)]
 NEURAL_PAIRS = [(m, t) for m, t in PAIRS if not _estimator(m)]
-LOOP_PAIRS = [(m, t) for m, t in PAIRS if not _estimator(m) or hasattr(METHODS.get(m), "default_lr")]
+LOOP_PAIRS = [(m, t) for m, t in PAIRS if _trains_in_loop(m)]
 UNSUPPORTED = [(m, t) for m, t in ALL_PAIRS if not _supports(m, t)]
 STOCK_METHODS = ("full", "lora")  # also trained with train.cpu_speedups: off, the path a GPU run takes
 
@@ -112,21 +121,19 @@ def _read_json(path: Path) -> Any:
 
 
 def _fresh_and_loaded(run: Path) -> tuple[torch.nn.Module, torch.nn.Module]:
-    """The base model as ``method.apply`` returns it, and the trained model loaded from the run."""
+    """The base model as the runner hands it to the loop (before training), and the trained model loaded
+    from the run."""
     config = load_config(run / "config.yaml")
-    task, labels = build_task(config), LabelMap.load(run / "labels.json")
-    info = _read_json(run / "run.json")
+    prepared = prepare(config)  # the run's own preparation: the method's checks included
+    labels = LabelMap.load(run / "labels.json")
+    assert labels == prepared.labels and config.train.seed == 0
 
     def build(path: str) -> torch.nn.Module:
-        set_seed(0)  # the same random head init (and PEFT's frozen head copy) in both models
-        return task.build_model(locate_base(path, run), labels)  # adapters record their base relative to the run
+        set_seed(0)  # the same random head init (and PEFT's frozen head copy) as the run's
+        return prepared.task.build_model(locate_base(path, run), labels)  # adapters: base relative to the run
 
-    method = build_method(config)
-    for hook, value in (("set_total_steps", info["total_steps"]), ("check_against", config.model.max_length)):
-        if hasattr(method, hook):
-            getattr(method, hook)(value)
-    base = build(resolve_model(config.model.name))
-    fresh = method.apply(base, task.head_names(base))
+    fresh = adapted_model(prepared, prepared.method, config.train)  # set_total_steps then apply, seeded as training
+    assert _read_json(run / "run.json")["total_steps"] == STEPS
     loaded = build_method(config).load(run / "model", build)
     return fresh, loaded
 
@@ -197,7 +204,7 @@ def test_estimator_run_records_its_costs(method, task, trained):
     parameters, timing = info["parameters"], info["timing"]
     assert 0 < parameters["trainable"] <= parameters["total"]
     assert parameters["trainable_percent"] == round(100 * parameters["trainable"] / parameters["total"], 4)
-    assert info["lr"] == (LR.get(method, DEFAULT_LR) if hasattr(METHODS.get(method), "default_lr") else None)
+    assert info["lr"] == (LR.get(method, DEFAULT_LR) if _trains_in_loop(method) else None)
     assert timing["train_seconds"] > 0 and info["peak_memory_mb"] > 0
     examples = info["data"]["train"]["examples"]  # estimators: training examples per second of the fit
     # both are recorded rounded (seconds to 0.01, so the true time may be 0.005 s less); a fit can take 0.03 s

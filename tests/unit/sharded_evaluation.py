@@ -18,7 +18,7 @@ from accelerate.utils import set_seed
 from finegrain.config import load_config
 from finegrain.training.distributed import evaluation_shard
 from finegrain.training.inference import Shard
-from finegrain.training.loop import evaluate_split
+from finegrain.training.validation import evaluate_split
 from finegrain.training.runner import build_accelerator
 from finegrain.training.setup import prepare
 

@@ -16,6 +16,7 @@ from transformers import AutoModelForSequenceClassification
 from transformers.utils import logging as hf_logging
 
 from finegrain.errors import ModelError
+from finegrain.methods.base import TrainedMethod
 from finegrain.registry import METHODS
 from finegrain.training.distributed import in_input_order, save_gathered, sharded_logits
 from finegrain.training.inference import Shard, predict_logits, predict_shard
@@ -126,8 +127,7 @@ def _build(path: str) -> torch.nn.Module:
 def _method(name: str):
     cls = METHODS.get(name)
     method = cls(cls.Params(**({"layers": 1} if name == "freeze" else {})))
-    if hasattr(method, "set_total_steps"):
-        method.set_total_steps(8)
+    method.set_total_steps(8)
     return method
 
 
@@ -175,7 +175,7 @@ PROMPT_LEARNING = {"prefix", "prompt"}
     pytest.param(name, marks=pytest.mark.xfail(
         strict=True, reason="PEFT recomputes the virtual tokens from the live module, not from the state dict given"))
     if name in PROMPT_LEARNING else name
-    for name, cls in METHODS.items() if getattr(cls, "kind", "neural") != "estimator"])
+    for name in METHODS.names() if METHODS.protocol(name) is TrainedMethod])
 def test_save_writes_the_state_dict_it_is_given(name, tiny_model_dir, tmp_path):
     method = _method(name)
     model = method.apply(_build(str(tiny_model_dir)), ["classifier"])

@@ -39,8 +39,8 @@ def test_lora_classification_export_matches_the_run(fmt, runs, tmp_path):
     else:
         assert report["max_abs_logit_diff"] < 1e-4 and report["label_agreement"] == 1.0
         assert report["metric_after"] == pytest.approx(report["metric_before"]) and report["within_tolerance"]
-    exported, original = load_export(tmp_path / fmt), load_predictor(run, "cpu")
-    original.dtype = exported.dtype = None
+    exported, original = load_export(tmp_path / fmt, precision="fp32"), load_predictor(run, "cpu", precision="fp32")
+    assert (exported.runtime, original.runtime) == ("pytorch" if fmt == "hf" else "onnxruntime", "pytorch")
     got, want = exported.predict(TEXTS), original.predict(TEXTS)
     assert [p["label"] for p in got] == [p["label"] for p in want] or fmt == "onnx-int8"
     assert len(got) == len(TEXTS) and set(got[0]["scores"]) == {"neg", "neu", "pos"}
@@ -51,8 +51,7 @@ def test_onnx_export_of_other_tasks_shares_their_decode(kind, key, runs, tmp_pat
     run = runs(kind)
     report = export_run(run, "onnx", tmp_path / "onnx")
     assert report["metric"] == key and report["max_abs_logit_diff"] < 1e-4 and report["label_agreement"] == 1.0
-    original = load_predictor(run, "cpu")
-    original.dtype = None
+    original = load_predictor(run, "cpu", precision="fp32")
     text = "the movie was good and the food awful"
     got, want = open_predictor(tmp_path / "onnx").predict([text])[0], original.predict([text])[0]
     if kind == "ner":

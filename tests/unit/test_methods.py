@@ -13,7 +13,7 @@ from transformers import AutoModelForSequenceClassification, AutoModelForTokenCl
 from transformers.utils import logging as hf_logging
 
 from finegrain.errors import ConfigError, ModelError
-from finegrain.methods.base import count_parameters
+from finegrain.methods.base import TrainedMethod, count_parameters
 from finegrain.registry import METHODS
 
 hf_logging.set_verbosity_error()
@@ -46,10 +46,8 @@ INTENDED: dict[str, Callable[[str], bool]] = {
 def make_method(name: str, **overrides):
     cls = METHODS.get(name)
     method = cls(cls.Params(**{**TINY_PARAMS.get(name, {}), **overrides}))
-    if hasattr(method, "set_total_steps"):
-        method.set_total_steps(STEPS)
-    if hasattr(method, "check_against"):
-        method.check_against(32)
+    method.check_against(32)  # in the order training calls them (training/setup.py, training/runner.py)
+    method.set_total_steps(STEPS)
     return method
 
 
@@ -80,15 +78,14 @@ def train(method, model: torch.nn.Module, data: dict[str, torch.Tensor]) -> None
         logits = model(input_ids=data["input_ids"], attention_mask=data["attention_mask"]).logits
         loss_of(logits, data["labels"]).backward()
         optimizer.step()
-        if hasattr(method, "on_step"):
-            method.on_step(model, step)
+        method.on_step(model, step)
         optimizer.zero_grad()
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
-NEURAL = [name for name, cls in METHODS.items() if getattr(cls, "kind", "neural") != "estimator"]
-"""Methods that adapt a transformers model (``apply``); estimator methods are tested in test_estimators.py."""
+NEURAL = [name for name in METHODS.names() if METHODS.protocol(name) is TrainedMethod]
+"""Methods that adapt a transformers model (``apply``); fitted methods are tested in test_estimators.py."""
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +128,7 @@ def test_method_trains_saves_and_loads(name, kind, build, tiny_model_dir, tmp_pa
     torch.testing.assert_close(logits_of(loaded, data), expected, rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", [n for n, cls in METHODS.items() if cls.mergeable and hasattr(cls, "merge")])
+@pytest.mark.parametrize("name", [n for n in NEURAL if METHODS.get(n).mergeable])
 def test_merge_matches_unmerged(name, build, tiny_model_dir):
     method, build_base, data = make_method(name), build("sequence"), batch("sequence")
     model = method.apply(build_base(str(tiny_model_dir)), [HEAD])
@@ -142,11 +139,14 @@ def test_merge_matches_unmerged(name, build, tiny_model_dir):
     torch.testing.assert_close(logits_of(merged, data), unmerged, rtol=0, atol=1e-4)
 
 
-def test_not_mergeable_methods_have_no_merge():
-    for name, cls in METHODS.items():
-        if not cls.mergeable:
-            assert not hasattr(cls, "merge"), name
-    assert {n for n, cls in METHODS.items() if not cls.mergeable and n in NEURAL} == {"prefix", "prompt", "adapter"}
+def test_not_mergeable_methods_refuse_to_merge(build, tiny_model_dir):
+    refused = {n for n in NEURAL if not METHODS.get(n).mergeable}
+    assert refused == {"prefix", "prompt", "adapter"}
+    for name in refused:
+        method = make_method(name, **({"num_virtual_tokens": 4} if name != "adapter" else {}))
+        model = method.apply(build("sequence")(str(tiny_model_dir)), [HEAD])
+        with pytest.raises(ModelError, match=f"Method '{name}' cannot be merged"):
+            method.merge(model)
 
 
 def test_lr_is_train_lr_else_the_methods_measured_lr_for_the_task():

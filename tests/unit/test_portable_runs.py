@@ -22,6 +22,7 @@ from finegrain.models.base_reference import locate_base, portable_reference
 from finegrain.models.catalog import ModelEntry
 from finegrain.registry import MODELS
 from finegrain.serving import export_run
+from finegrain.training.logits_source import ModelLogits
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -119,8 +120,9 @@ def test_peft_opens_the_saved_adapter_with_a_base_the_user_gives(moved, tmp_path
     assert config["base_model_name_or_path"] == "../tiny-bert"
     base = AutoModelForSequenceClassification.from_pretrained(there / "tiny-bert", num_labels=3)
     model = PeftModel.from_pretrained(base, there / "run" / "model").eval()
-    ours = finegrain.load(there / "run", "cpu")
-    features = ours.tokenizer(TEXTS, padding=True, return_tensors="pt")
+    ours = finegrain.load(there / "run", "cpu").source
+    assert isinstance(ours, ModelLogits)  # a PyTorch run: its model and tokenizer, as prediction runs them
+    features = ours.encoding.tokenizer(TEXTS, padding=True, return_tensors="pt")
     with torch.no_grad():
         torch.testing.assert_close(model(**features).logits, ours.model(**features).logits, rtol=0, atol=1e-6)
 

@@ -8,7 +8,8 @@ Example:
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 from rich.table import Table
@@ -16,6 +17,9 @@ from rich.text import Text
 
 from finegrain.cli.console import make_console
 from finegrain.errors import FinegrainError
+
+if TYPE_CHECKING:  # the CLI starts without torch; methods are imported when a command lists them
+    from finegrain.methods.base import Method
 
 __all__ = ["add_parser", "list_models", "list_methods", "list_tasks", "params_summary", "lr_summary"]
 
@@ -56,10 +60,9 @@ def list_methods(args: argparse.Namespace) -> int:
         table.add_column(column)
     for name, method in METHODS.items():
         description = (method.__doc__ or "").strip().split("\n")[0]
-        tasks = ", ".join(getattr(method, "tasks", ("all",)))
+        tasks = ", ".join(method.tasks or ("all",))
         table.add_row(Text(name), Text(description), Text(tasks), "yes" if method.mergeable else "no",
-                      Text(lr_summary(method)),
-                      Text(params_summary(method.Params, getattr(method, "task_params", None))))
+                      Text(lr_summary(method)), Text(params_summary(method.Params, method.task_params)))
     make_console().print(table)
     return 0
 
@@ -72,20 +75,20 @@ def list_tasks(args: argparse.Namespace) -> int:
     for column in ("name", "primary metric", "parameters (defaults)"):
         table.add_column(column)
     for name, task in TASKS.items():
-        table.add_row(Text(name), str(getattr(task, "primary_metric", "-")), Text(params_summary(task.Params)))
+        table.add_row(Text(name), task.primary_metric, Text(params_summary(task.Params)))
     make_console().print(table)
     return 0
 
 
-def lr_summary(method: Any) -> str:
+def lr_summary(method: type[Method]) -> str:
     """The lr a method trains with when train.lr is unset: ``3e-3 (ner 1e-3)``; '-' for one without."""
-    if not hasattr(method, "default_lr"):
+    if method.default_lr is None:
         return "-"
-    per_task = "".join(f", {task} {lr:g}" for task, lr in getattr(method, "task_lr", {}).items())
+    per_task = "".join(f", {task} {lr:g}" for task, lr in method.task_lr.items())
     return f"{method.default_lr:g}" + (f" ({per_task[2:]})" if per_task else "")
 
 
-def params_summary(params: type[BaseModel], task_params: dict[str, dict[str, Any]] | None = None) -> str:
+def params_summary(params: type[BaseModel], task_params: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """``key=default`` for each field of a Params model, or '-' when it has none; then each task's own
     values (a method's ``task_params``): ``...; ner: r=4, alpha=8``."""
     parts = [f"{name}={_default(field)}" for name, field in params.model_fields.items()]

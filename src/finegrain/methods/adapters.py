@@ -29,7 +29,7 @@ from torch import nn
 from finegrain.config import Section
 from finegrain.errors import ModelError, RunDirError
 from finegrain.methods._common import encoder_layers, freeze_all_but, head_modules
-from finegrain.methods.base import base_model_path
+from finegrain.methods.base import TrainedMethod, base_model_path
 from finegrain.registry import METHODS
 
 __all__ = ["Adapter", "AdapterParams", "AdaptedLinear", "BottleneckAdapter", "insert_adapters"]
@@ -97,7 +97,7 @@ class AdapterParams(Section):
 
 
 @METHODS.register("adapter", aliases=("adapters", "bottleneck"))
-class Adapter:
+class Adapter(TrainedMethod):
     """Train bottleneck adapters and the head; the encoder weights stay frozen."""
 
     name: ClassVar[str] = "adapter"

@@ -14,6 +14,7 @@ import torch
 
 from finegrain.config import Section
 from finegrain.methods._common import freeze_all_but, head_modules, load_plain, save_plain
+from finegrain.methods.base import TrainedMethod
 from finegrain.registry import METHODS
 
 __all__ = ["BitFit", "BitFitParams"]
@@ -24,7 +25,7 @@ class BitFitParams(Section):
 
 
 @METHODS.register("bitfit", aliases=("bias-only", "bias"))
-class BitFit:
+class BitFit(TrainedMethod):
     """Train every parameter named ``*.bias`` plus the whole head."""
 
     name: ClassVar[str] = "bitfit"

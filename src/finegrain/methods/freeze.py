@@ -16,6 +16,7 @@ from pydantic import Field
 from finegrain.config import Section
 from finegrain.errors import ConfigError
 from finegrain.methods._common import embeddings, encoder_layers, head_modules, load_plain, save_plain
+from finegrain.methods.base import TrainedMethod
 from finegrain.registry import METHODS
 
 __all__ = ["Freeze", "FreezeParams"]
@@ -26,7 +27,7 @@ class FreezeParams(Section):
 
 
 @METHODS.register("freeze", aliases=("partial-freeze", "freeze-bottom"))
-class Freeze:
+class Freeze(TrainedMethod):
     """Freeze the embeddings and the bottom ``layers`` encoder layers; train the rest and the head.
 
     Example:

@@ -9,6 +9,7 @@ from typing import ClassVar
 import torch
 
 from finegrain.config import Section
+from finegrain.methods.base import TrainedMethod
 from finegrain.registry import METHODS
 
 __all__ = ["FullFineTuning", "FullParams"]
@@ -19,7 +20,7 @@ class FullParams(Section):
 
 
 @METHODS.register("full", aliases=("full-finetuning", "finetune"))
-class FullFineTuning:
+class FullFineTuning(TrainedMethod):
     """Train all weights. The saved folder opens with ``AutoModelFor*.from_pretrained``."""
 
     name: ClassVar[str] = "full"

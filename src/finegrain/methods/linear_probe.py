@@ -14,6 +14,7 @@ import torch
 
 from finegrain.config import Section
 from finegrain.methods._common import freeze_all_but, head_modules, load_plain, save_plain
+from finegrain.methods.base import TrainedMethod
 from finegrain.registry import METHODS
 
 __all__ = ["LinearProbe", "LinearProbeParams"]
@@ -24,7 +25,7 @@ class LinearProbeParams(Section):
 
 
 @METHODS.register("linear-probe", aliases=("linear_probe", "probe", "head-only"))
-class LinearProbe:
+class LinearProbe(TrainedMethod):
     """Train only the head modules; everything else keeps its pretrained weights."""
 
     name: ClassVar[str] = "linear-probe"

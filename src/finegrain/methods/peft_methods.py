@@ -7,14 +7,15 @@ adapter_model.safetensors, head included) whose ``base_model_name_or_path`` is t
 name (:func:`~finegrain.methods.base.base_model_path`): in a training run, a registered name or
 a folder relative to the run (:mod:`finegrain.models.base_reference`), so the run can be moved.
 
-Hooks the training run calls when a method has them: ``set_total_steps(n)`` before
-``apply`` (AdaLoRA's schedule), ``on_step(model, step)`` after ``optimizer.step()`` and before
-``zero_grad()`` (AdaLoRA's rank allocation reads the gradients), ``check_against(max_length)``
-(prefix/prompt tokens must fit) and ``merge(model)`` for export (LoRA, AdaLoRA, IA3).
+Of the optional hooks of :class:`~finegrain.methods.base.TrainedMethod`, AdaLoRA uses
+``set_total_steps(n)`` (its schedule) and ``on_step(model, step)`` (its rank allocation reads the
+gradients), prefix and prompt tuning ``check_against(max_length)`` (their tokens must fit), and
+LoRA, AdaLoRA and IA3 ``merge(model)`` for export.
 """
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -25,7 +26,7 @@ from pydantic import Field, model_validator
 from finegrain.config import Section
 from finegrain.errors import ConfigError, ModelError
 from finegrain.methods._common import check_target_modules, head_modules
-from finegrain.methods.base import base_model_path
+from finegrain.methods.base import TrainedMethod, base_model_path
 from finegrain.methods.peft_wrappers import PrefixKeyValues, VirtualTokenTrim, unwrap_peft
 from finegrain.registry import METHODS
 from finegrain.tasks.modeling import quiet_transformers
@@ -61,19 +62,17 @@ def merge_peft(model: torch.nn.Module) -> torch.nn.Module:
     return unwrap_peft(model).merge_and_unload()
 
 
-class _PeftMethod:
+class _PeftMethod(TrainedMethod):
     """Shared apply/save/load; a subclass only says how its Params become a PEFT config."""
 
-    name: ClassVar[str]
-    Params: ClassVar[type[Section]]
     mergeable: ClassVar[bool] = False
-    default_lr: ClassVar[float]
 
     def __init__(self, params: Section | None = None):
         self.params = params or self.Params()
 
+    @abstractmethod
     def peft_config(self, model: torch.nn.Module, head_names: list[str]) -> PeftConfig:
-        raise NotImplementedError
+        """The PEFT config of this method for ``model``, with the head modules in ``modules_to_save``."""
 
     def wrap(self, model: PeftModel) -> torch.nn.Module:
         """The module the loop trains; the PeftModel itself unless a method must adjust outputs."""

@@ -1,9 +1,9 @@
-"""The masked-LM objective, in the shape the one training loop expects of a task.
+"""The masked-LM objective and its validation, in the shapes the one training loop takes.
 
-``training.loop.fit`` calls ``collate`` (here: dynamic masking, fresh for every batch and epoch),
-``forward`` + ``loss`` (cross-entropy on the masked tokens only) and ``evaluate_model`` (held-out
-loss, perplexity and accuracy on fixed masks, so evaluations are comparable), and keeps the model
-with the best ``primary_metric``.
+``training.loop.fit`` calls the objective's ``collate`` (here: dynamic masking, fresh for every batch
+and epoch), ``forward`` + ``loss`` (cross-entropy on the masked tokens only), and the validation's
+``evaluate`` (:class:`HeldOutMasks`: held-out loss, perplexity and accuracy on fixed masks, so
+evaluations are comparable), keeping the model with the best ``primary_metric``.
 """
 
 from __future__ import annotations
@@ -11,22 +11,22 @@ from __future__ import annotations
 import contextlib
 import math
 import zlib
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 
 from finegrain.pretraining.masking import mask_batch, pad_batch
+from finegrain.tasks.base import Feature
+from finegrain.tasks.objective import Objective
+from finegrain.training.inference import Shard
 
-__all__ = ["MaskedLMObjective"]
+__all__ = ["MaskedLMObjective", "HeldOutMasks"]
 
 
-class MaskedLMObjective:
+class MaskedLMObjective(Objective):
     name: ClassVar[str] = "masked-lm"
-    # The loop keeps the model with the greatest primary metric: the held-out loss, negated.
-    # (Masked-token accuracy plateaus early, on frequent tokens, while the loss still improves.)
-    primary_metric: ClassVar[str] = "negative_loss"
-    greater_is_better: ClassVar[bool] = True
 
     def __init__(self, *, probability: float, whole_word: bool, mask_id: int, vocab_size: int, seed: int):
         self.probability = probability
@@ -81,3 +81,22 @@ class MaskedLMObjective:
         return {"loss": round(loss, 5), "negative_loss": -round(loss, 5),
                 "perplexity": round(math.exp(min(loss, 50.0)), 3),
                 "accuracy": round(correct / max(count, 1), 5), "masked_tokens": count}
+
+
+@dataclass(frozen=True)
+class HeldOutMasks:
+    """The loop's validation in pretraining: the objective's held-out scores on ``features``. Every process
+    scores all of them: there are no per-example logits to gather (a vocabulary's worth per token would
+    not fit in memory)."""
+
+    objective: MaskedLMObjective
+    features: list[Feature]
+    # The loop keeps the model with the greatest primary metric: the held-out loss, negated.
+    # (Masked-token accuracy plateaus early, on frequent tokens, while the loss still improves.)
+    primary_metric: ClassVar[str] = "negative_loss"
+    greater_is_better: ClassVar[bool] = True
+
+    def evaluate(self, model: torch.nn.Module, *, batch_size: int, pad_id: int, device: torch.device,
+                 dtype: torch.dtype | None, shard: Shard = Shard()) -> dict[str, Any]:
+        return self.objective.evaluate_model(model, self.features, batch_size=batch_size, pad_id=pad_id,
+                                             device=device, dtype=dtype)

@@ -10,36 +10,32 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import torch
 from accelerate import Accelerator
 from accelerate.utils import set_seed
 from transformers import AutoTokenizer
 
-from finegrain.data.labels import LabelMap
-from finegrain.data.split import Split
 from finegrain.errors import DataError
-from finegrain.evaluation.model_card import PretrainedFacts, pretrained_card, write_model_card
+from finegrain.evaluation.model_card import PretrainedFacts, pretrained_card
 from finegrain.models.base_reference import portable_reference, registered_language
 from finegrain.models.catalog import resolve_model
 from finegrain.pretraining.config import CorpusConfig, PretrainConfig, dump_pretrain_config
 from finegrain.pretraining.corpus import read_documents, read_sources, split_held_out
 from finegrain.pretraining.masking import encode_documents
 from finegrain.pretraining.model import MaskedLanguageModel, load_masked_lm, new_bert
-from finegrain.pretraining.objective import MaskedLMObjective
+from finegrain.pretraining.objective import HeldOutMasks, MaskedLMObjective
 from finegrain.pretraining.tokenizer import train_tokenizer
 from finegrain.tasks.modeling import quiet_transformers
-from finegrain.training.checkpoint import write_json_atomic
 from finegrain.training.distributed import save_gathered
-from finegrain.training.loop import evaluate_split, fit
+from finegrain.training.loop import FitInputs, FitResult, fit
 from finegrain.training.precision import autocast_dtype
-from finegrain.training.run_dir import RunDir, check_model_kept, prepare_run_dir, run_dir_for
-from finegrain.training.run_guard import guard_run
+from finegrain.training.run_dir import RunDir
+from finegrain.training.run_recorder import RunRecorder
 from finegrain.training.runner import build_accelerator, library_versions
 from finegrain.training.setup import load_tokenizer
 
@@ -72,18 +68,20 @@ def run_pretraining(config: PretrainConfig, *, resume: bool = False, overwrite: 
     train_docs, held_docs = _read_corpus(config.data, config.train.seed)
     _check_enough_text(train_docs, config.model.max_length)
     accelerator = build_accelerator(config.train)
-    run = _open_output(accelerator, config, resume=resume, overwrite=overwrite)
-    with guard_run(run, accelerator):
-        metrics = _pretrain_into(run, config, train_docs, held_docs, accelerator, resume=resume, started=started)
-    return PretrainResult(run.final, RunDir(run.final).model, metrics)
+    recorder = RunRecorder.open(accelerator, config.output, dump_pretrain_config(config), resume=resume,
+                                overwrite=overwrite, started=started)
+    with recorder.guard():
+        metrics = _pretrain_into(recorder, config, train_docs, held_docs, resume=resume)
+    return PretrainResult(recorder.run.final, RunDir(recorder.run.final).model, metrics)
 
 
-def _pretrain_into(run: RunDir, config: PretrainConfig, train_docs: list[str], held_docs: list[str],
-                   accelerator: Accelerator, *, resume: bool, started: float) -> dict[str, Any]:
+def _pretrain_into(recorder: RunRecorder, config: PretrainConfig, train_docs: list[str], held_docs: list[str], *,
+                   resume: bool) -> dict[str, Any]:
     """Everything written into the open output folder; returns the metrics."""
-    if resume and run.is_finished():
-        check_model_kept(run)
-        return json.loads(run.metrics.read_text(encoding="utf-8"))
+    finished = recorder.finished_metrics() if resume else None
+    if finished is not None:
+        return finished
+    run, accelerator = recorder.run, recorder.accelerator
     tokenizer, model_path = _tokenizer(config, run, train_docs, resume=resume)
     features = {name: encode_documents(docs, tokenizer, config.model.max_length, pack=config.masking.pack)
                 for name, docs in (("train", train_docs), ("validation", held_docs))}
@@ -95,46 +93,31 @@ def _pretrain_into(run: RunDir, config: PretrainConfig, train_docs: list[str], h
     lr = config.train.lr or (5e-4 if config.from_scratch else 1e-4)  # a new model takes larger steps
     info = _run_info(config, accelerator, model, features, model_path, lr)
     pad_id = tokenizer.pad_token_id or 0
+    validation = HeldOutMasks(objective, features["validation"])
     info["initial"] = json.loads(run.info.read_text(encoding="utf-8")).get("initial") \
-        if resume and run.info.is_file() else _evaluate(objective, model, features["validation"], config, pad_id,
-                                                        accelerator)
-    if accelerator.is_main_process:
-        write_json_atomic(run.info, info)
+        if resume and run.info.is_file() else _evaluate(validation, model, config, pad_id, accelerator)
+    recorder.write_info(info)
 
     def save_best(trained: torch.nn.Module) -> None:  # every process: gathering sharded weights is a collective
         save_gathered(accelerator, trained, run.model, partial(_save, tokenizer=tokenizer))
 
-    held_out = Split("validation", pd.DataFrame({"text": held_docs}), config.data.validation or "held-out share")
-    result = fit(accelerator=accelerator, model=model, task=objective, method=None, labels=LabelMap(()),
-                 train_features=features["train"], validation=held_out, validation_features=features["validation"],
-                 train=config.train, lr=lr, pad_id=pad_id, run=run, save_best=save_best, resume=resume)
-    return _finish(accelerator, run, config, info, result, started)
+    inputs = FitInputs(model, objective, features["train"], config.train, lr, pad_id, validation=validation,
+                       save_best=save_best)
+    return _finish(recorder, config, info, fit(accelerator, run, inputs, resume=resume))
 
 
-def _finish(accelerator: Accelerator, run: RunDir, config: PretrainConfig, info: dict[str, Any], result: Any,
-            started: float) -> dict:
+def _finish(recorder: RunRecorder, config: PretrainConfig, info: dict[str, Any], result: FitResult) -> dict:
     """metrics.json (the kept model's held-out scores, and the scores before training), the model card and run.json."""
     state = result.state
     best = next(record for record in state.history if record["step"] == state.best_step)
     metrics = {"validation": best, "initial": info["initial"]}
-    if accelerator.is_main_process:
-        tokens = state.samples_seen * info["data"]["train"]["tokens"] / max(info["data"]["train"]["sequences"], 1)
-        seconds = max(state.train_seconds, 1e-9)
-        info.update(status="finished", steps=state.global_step, total_steps=result.total_steps,
-                    best_step=state.best_step, validation=best,
-                    timing={"train_seconds": round(state.train_seconds, 2),
-                            "tokens_per_second": round(tokens / seconds, 1),
-                            "samples_per_second": round(state.samples_seen / seconds, 2),
-                            "wall_seconds_this_session": round(time.perf_counter() - started, 2)},
-                    peak_memory_mb=round(result.peak_memory_mb, 1),
-                    **({} if result.peak_rss_mb is None else {"peak_rss_mb": round(result.peak_rss_mb, 1)}))
-        _write_card(run, config, info, metrics)
-        write_json_atomic(run.metrics, metrics)
-        write_json_atomic(run.info, info)
+    tokens = state.samples_seen * info["data"]["train"]["tokens"] / max(info["data"]["train"]["sequences"], 1)
+    info.update(steps=state.global_step, total_steps=result.total_steps, best_step=state.best_step, validation=best)
+    recorder.finish(info, metrics, replace(result.costs, tokens=tokens), card=lambda: _card(config, info, metrics))
     return metrics
 
 
-def _write_card(run: RunDir, config: PretrainConfig, info: dict[str, Any], metrics: dict[str, Any]) -> None:
+def _card(config: PretrainConfig, info: dict[str, Any], metrics: dict[str, Any]) -> str:
     """``model/README.md``: what was pretrained, on what, how well it predicts held-out masked tokens."""
     base = None if config.model.name is None else portable_reference(config.model.name, info["model_path"],
                                                                     Path(config.output))
@@ -143,7 +126,7 @@ def _write_card(run: RunDir, config: PretrainConfig, info: dict[str, Any], metri
         parameters=info["parameters"], corpora=list(config.data.train),
         data={name: (part["sequences"], part["tokens"]) for name, part in info["data"].items()},
         initial=metrics["initial"], final=metrics["validation"], version=info["versions"].get("finegrain", "unknown"))
-    write_model_card(run.model, pretrained_card(facts))
+    return pretrained_card(facts)
 
 
 def _read_corpus(data: CorpusConfig, seed: int) -> tuple[list[str], list[str]]:
@@ -158,14 +141,6 @@ def _read_corpus(data: CorpusConfig, seed: int) -> tuple[list[str], list[str]]:
     if data.validation is not None:
         return documents, read_documents(data.validation, data.text)
     return split_held_out(documents, data.validation_fraction, seed)
-
-
-def _open_output(accelerator: Accelerator, config: PretrainConfig, *, resume: bool, overwrite: bool) -> RunDir:
-    run = None
-    if accelerator.is_main_process:
-        run = prepare_run_dir(config.output, dump_pretrain_config(config), resume=resume, overwrite=overwrite)
-    accelerator.wait_for_everyone()
-    return run or run_dir_for(config.output, overwrite=overwrite)
 
 
 def _tokenizer(config: PretrainConfig, run: RunDir, documents: list[str], *, resume: bool) -> tuple[Any, str | None]:
@@ -215,13 +190,11 @@ def _build_model(config: PretrainConfig, model_path: str | None, tokenizer: Any)
                     intermediate=shape.intermediate, max_length=shape.max_length, pad_id=tokenizer.pad_token_id)
 
 
-def _evaluate(objective: MaskedLMObjective, model: torch.nn.Module, features: list, config: PretrainConfig,
-              pad_id: int, accelerator: Accelerator) -> dict[str, Any]:
-    model.to(accelerator.device)
-    metrics, _ = evaluate_split(model, objective, None, features, LabelMap(()), batch_size=config.train.eval_batch_size,
-                                pad_id=pad_id, device=accelerator.device,
-                                dtype=autocast_dtype(accelerator.mixed_precision))
-    return metrics
+def _evaluate(validation: HeldOutMasks, model: torch.nn.Module, config: PretrainConfig, pad_id: int,
+              accelerator: Accelerator) -> dict[str, Any]:
+    """The scores before training, which the model card compares with."""
+    return validation.evaluate(model.to(accelerator.device), batch_size=config.train.eval_batch_size, pad_id=pad_id,
+                               device=accelerator.device, dtype=autocast_dtype(accelerator.mixed_precision))
 
 
 def _save(trained: MaskedLanguageModel, state_dict: dict[str, torch.Tensor], folder: Path, *, tokenizer: Any) -> None:

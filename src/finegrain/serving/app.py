@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import logging
 import secrets
 import time
@@ -36,6 +35,7 @@ from finegrain.serving.batcher import MicroBatcher, ShuttingDown
 from finegrain.serving.metrics import CONTENT_TYPE, ServiceMetrics
 from finegrain.serving.settings import ServeSettings
 from finegrain.tasks.outputs import ServingPayload
+from finegrain.training.predictor import Predictor
 
 __all__ = ["create_app", "ServeSettings", "ApiError"]
 
@@ -56,17 +56,15 @@ def _response_model(payload: ServingPayload) -> type[BaseModel]:
     return create_model("PredictResponse", task=(str, ...), predictions=(list[payload.prediction], ...))
 
 
-def create_app(predictor: Any, settings: ServeSettings = ServeSettings(), source: str = "",
+def create_app(predictor: Predictor, settings: ServeSettings = ServeSettings(), source: str = "",
                metrics_folder: str | None = None) -> FastAPI:
     """The FastAPI app serving ``predictor``; ``source`` (the run or export path) is shown in /v1/info.
 
     ``metrics_folder``: the PROMETHEUS_MULTIPROC_DIR of a server with several worker processes, whose
     /metrics then sums them all (``finegrain serve --workers N`` sets it); None for one process.
     """
-    forward = predictor.predict
-    if "batch_size" in inspect.signature(forward).parameters:
-        forward = partial(forward, batch_size=settings.forward_batch)
-    batcher = MicroBatcher(forward, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms)
+    predict = partial(predictor.predict, batch_size=settings.forward_batch)
+    batcher = MicroBatcher(predict, max_batch=settings.max_batch, max_wait_ms=settings.max_wait_ms)
     metrics = ServiceMetrics(queued=batcher.queued, folder=metrics_folder)
     batcher.on_batch = metrics.batch
 
@@ -263,16 +261,10 @@ def _api_key_check(api_key: str | None):
     return check
 
 
-def _backend_name(predictor: Any) -> str:
-    if getattr(predictor, "split_logits", None) is not None:
-        return f"estimator ({predictor.config.method.name})"
-    return "onnxruntime" if getattr(predictor, "backend", None) is not None else "pytorch"
-
-
-def _info(predictor: Any, settings: ServeSettings, source: str) -> dict[str, Any]:
+def _info(predictor: Predictor, settings: ServeSettings, source: str) -> dict[str, Any]:
     payload: ServingPayload = predictor.task.serving
     return {"task": predictor.task.name, "labels": list(predictor.labels.names), "source": source,
             "view": payload.view, **payload.info(predictor.task),
-            "backend": _backend_name(predictor),
+            "backend": predictor.runtime,
             "api_key_required": settings.api_key is not None,
             **{k: v for k, v in asdict(settings).items() if k != "api_key"}}

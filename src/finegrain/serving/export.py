@@ -29,7 +29,9 @@ from finegrain.errors import ConfigError, RunDirError
 from finegrain.serving.merge import load_for_merge, merged_model, parity_report, parity_split
 from finegrain.serving.onnx_export import ONNX_FILE, OnnxBackend, write_onnx
 from finegrain.tasks.modeling import quiet_transformers
-from finegrain.training.predictor import Predictor, load_predictor
+from finegrain.training.logits_source import BackendLogits, LogitsSource, ModelLogits, TaskEncoding
+from finegrain.training.precision import autocast_dtype, resolve_precision
+from finegrain.training.predictor import Precision, Predictor, load_predictor
 from finegrain.training.run_dir import RunDir
 from finegrain.training.setup import build_task, load_tokenizer
 
@@ -52,14 +54,14 @@ def export_run(run_dir: str | Path, fmt: str = "hf", out_dir: str | Path | None 
     return (and write) the parity report. ``base``: the run's base model, where the run no longer finds it."""
     if fmt not in FORMATS:
         raise ConfigError(f"Unknown export format '{fmt}'.", hint=f"Choose one of: {', '.join(FORMATS)}.")
-    source, method = load_for_merge(run_dir, base=base)
+    source, method, weights = load_for_merge(run_dir, base=base)
     out = Path(out_dir) if out_dir is not None else source.run.path / "exports" / fmt
     _prepare_out(out)
     split = parity_split(source)
     features, before = source.logits(split)
-    model, merged = merged_model(method, source.model)
+    model, merged = merged_model(method, weights.model)
     with quiet_transformers():
-        source.tokenizer.save_pretrained(out)
+        weights.encoding.tokenizer.save_pretrained(out)
         if fmt == "hf":
             model.save_pretrained(out)
         else:
@@ -68,8 +70,7 @@ def export_run(run_dir: str | Path, fmt: str = "hf", out_dir: str | Path | None 
     shutil.copyfile(source.run.labels, out / "labels.json")
     info = {"format": fmt, "run": str(source.run.path), "method": source.config.method.name, "merged": merged}
     (out / EXPORT_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    exported = load_export(out, device="cpu")
-    exported.dtype = None  # fp32 for the comparison (serving may use bf16 where the CPU is fast at it)
+    exported = load_export(out, device="cpu", precision="fp32")  # serving may use bf16 where the CPU is fast at it
     _, after = exported.logits(split)
     report = {**info, "output": str(out), "split": split.name,
               **parity_report(source.task, split, features, source.labels, before, after)}
@@ -88,8 +89,10 @@ def is_export(path: str | Path) -> bool:
     return (Path(path) / EXPORT_FILE).is_file()
 
 
-def load_export(path: str | Path, device: str | None = None, threads: int | None = None) -> Predictor:
-    """A predictor over an export folder: the same encode/decode as the run, PyTorch or onnxruntime below."""
+def load_export(path: str | Path, device: str | None = None, threads: int | None = None, *,
+                precision: Precision | None = None) -> Predictor:
+    """A predictor over an export folder: the same encode/decode as the run, PyTorch or onnxruntime below.
+    ``precision`` replaces the run's ``train.precision`` for a PyTorch export (ONNX runs in fp32 or int8)."""
     folder = Path(path)
     if not is_export(folder):
         raise RunDirError(f"'{folder}' is not a finegrain export (no {EXPORT_FILE}).",
@@ -97,14 +100,16 @@ def load_export(path: str | Path, device: str | None = None, threads: int | None
     fmt = json.loads((folder / EXPORT_FILE).read_text(encoding="utf-8"))["format"]
     config = load_config(folder / "config.yaml", saved=True)
     task, labels = build_task(config), LabelMap.load(folder / "labels.json")
-    tokenizer = load_tokenizer(str(folder), config.model.max_length)
+    encoding = TaskEncoding(task, labels, load_tokenizer(str(folder), config.model.max_length), config.model.max_length)
     if fmt == "hf":
         target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         with quiet_transformers():
             model = task.build_model(str(folder), labels).to(target).eval()
-        return Predictor(RunDir(folder), config, task, labels, model, tokenizer, target)
-    backend = OnnxBackend(folder / ONNX_FILE, threads=threads)
-    return Predictor(RunDir(folder), config, task, labels, None, tokenizer, torch.device("cpu"), backend=backend)
+        dtype = autocast_dtype(resolve_precision(precision or config.train.precision, target.type))
+        source: LogitsSource = ModelLogits(encoding, model, target, dtype)
+    else:
+        source = BackendLogits(encoding, OnnxBackend(folder / ONNX_FILE, threads=threads), runtime="onnxruntime")
+    return Predictor(RunDir(folder), config, task, labels, source)
 
 
 def open_predictor(path: str | Path, device: str | None = None, *, base: str | None = None) -> Predictor:

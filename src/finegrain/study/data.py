@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,6 +20,7 @@ from finegrain.data.split import Split
 from finegrain.data.tables import ROW
 from finegrain.study.config import Size, StudyConfig, size_label
 from finegrain.study.sampling import nested_positions
+from finegrain.tasks.base import Task
 
 __all__ = ["StudyData", "prepare_study_data"]
 
@@ -32,7 +32,7 @@ class StudyData:
     """The raw splits (canonical columns), the checked test split and the samples per seed and size."""
 
     root: Path
-    task: Any
+    task: Task
     train: pd.DataFrame
     validation: pd.DataFrame
     test: Split  # checked by the task: what every cell is scored on
@@ -54,7 +54,7 @@ class StudyData:
         return len(self.positions[(seed, size_label(size))][0])
 
 
-def prepare_study_data(study: StudyConfig, task: Any, root: Path) -> StudyData:
+def prepare_study_data(study: StudyConfig, task: Task, root: Path) -> StudyData:
     """Read and check the splits once, draw every sample, and fail early on impossible sizes."""
     data = study.data
     splits = load_splits(data.train, data.validation, data.test, columns=task.columns(data.text, data.label),

@@ -8,10 +8,14 @@ A task also declares its outputs (primary metric and direction, table columns, r
 study view, serving payload), its inputs (what ``predict`` and ``finegrain predict`` take) and a
 tiny dataset for the contract tests: ``evaluation/``, ``study/`` and ``serving/`` render what it
 declares and never name its metrics. ``docs/extending.md`` walks through adding one.
+
+A task subclasses :class:`Task` (it gets the default ``forward`` of :class:`Objective`); registering
+it in ``finegrain.registry.TASKS`` checks that it defines every other member.
 """
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -23,20 +27,21 @@ from pydantic import BaseModel
 from finegrain.data.inputs import InputFormat
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
+from finegrain.tasks.objective import Objective
 from finegrain.tasks.outputs import ClassScores, Column, ReportSections, ServingPayload, StudyView
 
-__all__ = ["Task", "Feature"]
+__all__ = ["Task", "Feature", "Objective"]
 
 Feature = dict[str, Any]
 """One model input: ``input_ids`` (list[int]), ``labels`` (int, list) and ``example`` (the
 positional index of its example in the split; several features may share one, e.g. windows)."""
 
 
-class Task(Protocol):
+class Task(Objective, Protocol):
     name: ClassVar[str]
     Params: ClassVar[type[BaseModel]]
     pipeline_tag: ClassVar[str]  # the Hugging Face hub's pipeline for the task, for model cards
-    stratify: ClassVar[str | None]  # canonical column to stratify splits by, or None
+    stratify: str | None  # canonical column to stratify splits by, or None (may depend on the params)
     label_column: ClassVar[str]  # canonical column holding the gold labels ("label", NER: "tags")
 
     # Outputs: what evaluate's metrics hold and how they are shown
@@ -54,57 +59,65 @@ class Task(Protocol):
     input_formats: ClassVar[tuple[InputFormat, ...]]  # the files ``finegrain predict --input`` reads
 
     @staticmethod
+    @abstractmethod
     def tiny_dataset(folder: Path) -> dict[str, str]:
         """Write a few dozen learnable examples (train, validation, test) under ``folder`` in the task's own
         formats and return the run config's ``data`` section for them: the contract tests train on it."""
 
+    @abstractmethod
     def prediction_split(self, inputs: Sequence[Any]) -> Split:
         """The inputs given to ``predict`` as a checked split; a DataError for anything the task does not
         take (never coerced with ``str``)."""
 
+    @abstractmethod
     def input_fields(self, value: Any) -> dict[str, Any]:
         """How one input is shown beside its prediction in ``finegrain predict``'s output."""
 
+    @abstractmethod
     def predict_inputs(self, split: Split) -> list[Any]:
         """The examples of a checked split as ``predict`` takes them (studies time predict on them)."""
 
+    @abstractmethod
     def columns(self, text: str, label: str) -> dict[str, str]:
         """Canonical column -> the user's column name (from ``data.text`` / ``data.label``)."""
 
+    @abstractmethod
     def check(self, split: Split) -> Split:
         """Validate content (empty text, malformed labels); return it normalised."""
 
+    @abstractmethod
     def label_map(self, train: Split) -> LabelMap:
         """Build the label map from training data (errors on a single class)."""
 
+    @abstractmethod
     def check_labels(self, split: Split, labels: LabelMap) -> None:
         """Raise DataError for labels that training never saw."""
 
+    @abstractmethod
     def build_model(self, model_path: str, labels: LabelMap, *, random_init: bool = False) -> torch.nn.Module:
         """A transformers model with this task's head; ``config.id2label`` holds the names."""
 
+    @abstractmethod
     def head_names(self, model: torch.nn.Module) -> list[str]:
         """Names of the head modules, which every method trains and saves."""
 
+    @abstractmethod
     def encode(self, split: Split, tokenizer: Any, labels: LabelMap, max_length: int) -> list[Feature]:
         """Tokenize a split into features (labels included when the split has them)."""
 
-    def collate(self, features: list[Feature], pad_id: int) -> dict[str, torch.Tensor]:
-        """Pad a batch of features into tensors for the model."""
-
-    def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Training loss from the model's logits."""
-
+    @abstractmethod
     def evaluate(self, split: Split, features: list[Feature], logits: list[np.ndarray],
                  labels: LabelMap) -> dict[str, Any]:
         """Metrics of a split from its features (as encode made them) and their logits, in feature
         order (JSON-serialisable)."""
 
+    @abstractmethod
     def example_counts(self, split: Split, features: list[Feature], logits: list[np.ndarray],
                        labels: LabelMap) -> np.ndarray:
         """Per-example count vectors (e.g. tp/fp/fn) whose sum gives the primary metric through
         ``study.score_counts``: what studies resample for confidence intervals and paired tests."""
 
+    @abstractmethod
     def decode(self, split: Split, features: list[Feature], logits: list[np.ndarray],
                labels: LabelMap) -> list[dict[str, Any]]:
         """One prediction dict per example of ``split``, in input order."""

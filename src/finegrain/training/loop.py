@@ -3,7 +3,10 @@
 Read top to bottom: batches (length-grouped, deterministic per epoch) -> forward under
 accelerate's autocast -> task loss -> backward with gradient accumulation and clipping ->
 AdamW + warmup/linear decay -> evaluation every epoch (or N steps) -> best model kept,
-early stopping, atomic checkpoint. Variation lives in the task and the method, not here.
+early stopping, atomic checkpoint. Variation lives in the task and the method, not here: the
+loop sees an :class:`~finegrain.tasks.objective.Objective` (collate, forward, loss), a
+:class:`~finegrain.training.validation.Validation` to keep the best model by, and the method's
+``on_step`` hook, all handed in as one :class:`FitInputs`.
 """
 
 from __future__ import annotations
@@ -22,20 +25,45 @@ from accelerate import Accelerator
 from torch.utils.data import DataLoader
 
 from finegrain.config import TrainConfig
-from finegrain.data.labels import LabelMap
-from finegrain.data.split import Split
+from finegrain.tasks.base import Feature
+from finegrain.tasks.objective import Objective
 from finegrain.training.batching import LengthGroupedBatchSampler
 from finegrain.training.checkpoint import STATE_FILE, TrainerState, latest_checkpoint, read_state, state_dict, swap_in
-from finegrain.training.distributed import evaluation_model, evaluation_shard, sharded_logits, weights_sharded
-from finegrain.training.inference import Shard
+from finegrain.training.costs import Costs
+from finegrain.training.distributed import evaluation_model, evaluation_shard, weights_sharded
 from finegrain.training.memory import PeakMemory
 from finegrain.training.optim import build_optimizer, build_schedule, clip_gradients
 from finegrain.training.precision import autocast_dtype
 from finegrain.training.progress import training_progress
 from finegrain.training.run_dir import RunDir
 from finegrain.training.speedups import apply_speedups
+from finegrain.training.validation import Validation
 
-__all__ = ["fit", "FitResult", "evaluate_split", "planned_total_steps"]
+__all__ = ["fit", "FitInputs", "FitResult", "planned_total_steps"]
+
+SaveBest = Callable[[torch.nn.Module], None]
+
+
+@dataclass
+class FitInputs:
+    """What :func:`fit` trains and how: the model, its objective and data, the settings, and what it is told.
+
+    ``lr`` is the resolved learning rate (``train.lr``, or the method's default when that is None).
+    ``validation`` None: nothing to select on, the last model is kept. ``save_best`` receives the best
+    model so far (every process, with the model as accelerate prepared it: to gather sharded weights
+    before saving, :func:`finegrain.training.distributed.save_gathered`); None keeps it in memory only.
+    ``on_step`` is the method's hook, called after each optimizer step (AdaLoRA's rank allocation).
+    """
+
+    model: torch.nn.Module
+    objective: Objective
+    train_features: list[Feature]
+    train: TrainConfig
+    lr: float
+    pad_id: int
+    validation: Validation | None = None
+    save_best: SaveBest | None = None
+    on_step: Callable[[torch.nn.Module, int], None] | None = None
 
 
 @dataclass
@@ -46,23 +74,9 @@ class FitResult:
     peak_memory_mb: float
     peak_rss_mb: float | None = None
 
-
-def evaluate_split(model: torch.nn.Module, task: Any, split: Split, features: list[dict[str, Any]],
-                   labels: LabelMap, *, batch_size: int, pad_id: int, device: torch.device,
-                   dtype: torch.dtype | None, shard: Shard = Shard()) -> tuple[dict[str, Any], list]:
-    """Metrics of ``split`` and the per-feature logits (input order).
-
-    With a ``shard`` of several processes, each runs its share and every one gets all the logits
-    and the same metrics (all must call this). An objective with ``evaluate_model`` (masked-LM)
-    scores the model itself, in every process: it has no per-example logits to return, and a
-    vocabulary's worth per token would not fit in memory.
-    """
-    evaluate_model = getattr(task, "evaluate_model", None)
-    if evaluate_model is not None:
-        return evaluate_model(model, features, batch_size=batch_size, pad_id=pad_id, device=device, dtype=dtype), []
-    logits = sharded_logits(model, features, partial(task.collate, pad_id=pad_id),
-                            batch_size=batch_size, device=device, dtype=dtype, shard=shard)
-    return task.evaluate(split, features, logits, labels), logits
+    @property
+    def costs(self) -> Costs:
+        return Costs(self.state.train_seconds, self.state.samples_seen, self.peak_memory_mb, self.peak_rss_mb)
 
 
 def planned_total_steps(batches_per_epoch: int, train: TrainConfig) -> int:
@@ -86,8 +100,7 @@ class _Session:
     loader: DataLoader
     sampler: LengthGroupedBatchSampler
     trainable: list[torch.nn.Parameter]
-    task: Any
-    method: Any
+    inputs: FitInputs
     train: TrainConfig
     run: RunDir
     state: TrainerState
@@ -96,44 +109,39 @@ class _Session:
     memory: PeakMemory
 
 
-def fit(*, accelerator: Accelerator, model: torch.nn.Module, task: Any, method: Any, labels: LabelMap,
-        train_features: list[dict[str, Any]], validation: Split | None, validation_features: list | None,
-        train: TrainConfig, lr: float, pad_id: int, run: RunDir, save_best: Callable[[torch.nn.Module], None],
-        resume: bool) -> FitResult:
-    """Train ``model`` and keep its best version (by the task's primary metric) through ``save_best``.
+def fit(accelerator: Accelerator, run: RunDir, inputs: FitInputs, *, resume: bool = False) -> FitResult:
+    """Train ``inputs.model`` and keep its best version (by the validation's primary metric) through
+    ``inputs.save_best``; with ``resume``, continue from the run's last checkpoint.
 
-    Every process evaluates its share of ``validation`` and gets the same scores; every process calls
-    ``save_best`` with the model as accelerate prepared it (to gather sharded weights before saving:
-    :func:`finegrain.training.distributed.save_gathered`).
-
-    ``lr`` is the resolved learning rate (``train.lr``, or the method's default when that is None).
+    Every process evaluates its share of the validation data and gets the same scores.
     """
+    train, model = inputs.train, inputs.model
     checkpoint = latest_checkpoint(run.checkpoint) if resume else None
     resumed = read_state(checkpoint) if checkpoint is not None else None
     if resume and accelerator.is_main_process:
         _truncate_log(run, resumed.global_step if resumed is not None else 0)
     # CPU speed-ups (training/speedups/): the model gets its own modules back however training ends
+    held_out = inputs.validation.features if inputs.validation is not None else None
     with apply_speedups(model, train.cpu_speedups, accelerator=accelerator,
-                        features=[train_features, validation_features], resumed=resumed) as speedups:
-        session = _prepare(accelerator, model, task, method, train_features, train, lr, pad_id, run)
+                        features=[inputs.train_features, held_out], resumed=resumed) as speedups:
+        session = _prepare(accelerator, inputs, run)
         if checkpoint is not None:
             accelerator.load_state(str(checkpoint))
             session.state = resumed
         state = session.state
         speedups.record(state)
-        _train(session, validation, validation_features, labels, pad_id, speedups.saving(save_best))
+        _train(session, None if inputs.save_best is None else speedups.saving(inputs.save_best))
     trainable = sum(p.numel() for p in session.trainable)
     return FitResult(state, session.total_steps, trainable, session.memory.peak_mb(), session.memory.peak_rss_mb())
 
 
-def _train(session: _Session, validation: Split | None, validation_features: list | None, labels: LabelMap,
-           pad_id: int, save_best: Callable[[torch.nn.Module], None]) -> None:
+def _train(session: _Session, save_best: SaveBest | None) -> None:
     """Steps until the planned total (or early stopping), evaluating every epoch or ``eval_every`` steps."""
     state, train, accelerator = session.state, session.train, session.accelerator
 
     def evaluate() -> None:
         session.meter.pause(state)
-        _evaluate_and_keep_best(session, validation, validation_features, labels, pad_id, save_best)
+        _evaluate_and_keep_best(session, save_best)
         session.meter.resume()
 
     session.model.train()
@@ -156,22 +164,23 @@ def _train(session: _Session, validation: Split | None, validation_features: lis
             evaluate()
 
 
-def _prepare(accelerator: Accelerator, model: torch.nn.Module, task: Any, method: Any,
-             train_features: list[dict[str, Any]], train: TrainConfig, lr: float, pad_id: int, run: RunDir) -> _Session:
+def _prepare(accelerator: Accelerator, inputs: FitInputs, run: RunDir) -> _Session:
     """Batches, optimizer and schedule, handed to accelerate, with a fresh state."""
+    train, train_features = inputs.train, inputs.train_features
     memory = PeakMemory(accelerator.device)
     memory.reset()
     sampler = LengthGroupedBatchSampler([len(f["input_ids"]) for f in train_features], train.batch_size,
                                         train.seed, group_by_length=train.group_by_length)
-    loader = DataLoader(train_features, batch_sampler=sampler, collate_fn=partial(task.collate, pad_id=pad_id),
+    loader = DataLoader(train_features, batch_sampler=sampler,
+                        collate_fn=partial(inputs.objective.collate, pad_id=inputs.pad_id),
                         generator=torch.Generator().manual_seed(train.seed))  # keeps the global RNG untouched
     total_steps = planned_total_steps(len(sampler), train)
-    optimizer = build_optimizer(model, lr, train.weight_decay)
+    optimizer = build_optimizer(inputs.model, inputs.lr, train.weight_decay)
     schedule = build_schedule(optimizer, train.warmup, total_steps)
-    model, optimizer, loader, schedule = accelerator.prepare(model, optimizer, loader, schedule)
+    model, optimizer, loader, schedule = accelerator.prepare(inputs.model, optimizer, loader, schedule)
     state = TrainerState()
     trainable = [p for p in model.parameters() if p.requires_grad]
-    return _Session(accelerator, model, optimizer, schedule, loader, sampler, trainable, task, method, train, run,
+    return _Session(accelerator, model, optimizer, schedule, loader, sampler, trainable, inputs, train, run,
                     state, total_steps, _SpeedMeter(), memory)
 
 
@@ -180,10 +189,11 @@ def _train_step(session: _Session, batch: dict[str, torch.Tensor]) -> bool:
 
     Returns True when an optimizer step was taken.
     """
-    accelerator, state = session.accelerator, session.state
+    accelerator, state, objective, on_step = session.accelerator, session.state, session.inputs.objective, \
+        session.inputs.on_step
     with accelerator.accumulate(session.model):
-        logits = _forward(session.task, session.model, batch)
-        loss = session.task.loss(logits, batch)
+        logits = objective.forward(session.model, batch)
+        loss = objective.loss(logits, batch)
         session.memory.sample()  # the activations are all held here
         accelerator.backward(loss)
         session.memory.sample()  # the gradients
@@ -192,8 +202,8 @@ def _train_step(session: _Session, batch: dict[str, torch.Tensor]) -> bool:
         session.optimizer.step()
         session.memory.sample()  # the gradients and the optimizer's state
         session.schedule.step()
-        if accelerator.sync_gradients:  # AdaLoRA re-allocates ranks from live gradients
-            _call_hook(session.method, "on_step", accelerator.unwrap_model(session.model), state.global_step + 1)
+        if accelerator.sync_gradients and on_step is not None:  # AdaLoRA re-allocates ranks from live gradients
+            on_step(accelerator.unwrap_model(session.model), state.global_step + 1)
         session.optimizer.zero_grad(set_to_none=True)
     state.batches_done += 1
     samples = len(batch["input_ids"]) * accelerator.num_processes
@@ -202,15 +212,6 @@ def _train_step(session: _Session, batch: dict[str, torch.Tensor]) -> bool:
     if accelerator.sync_gradients:
         state.global_step += 1
     return accelerator.sync_gradients
-
-
-def _forward(task: Any, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """The logits ``task.loss`` takes: the task's own ``forward`` when it has one (masked-LM feeds
-    the labels in, to project only the masked positions onto the vocabulary)."""
-    forward = getattr(task, "forward", None)
-    if forward is not None:
-        return forward(model, batch)
-    return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
 
 
 def _after_step(session: _Session, progress: Any, bar: Any, evaluate: Callable[[], None]) -> bool:
@@ -230,32 +231,40 @@ def _after_step(session: _Session, progress: Any, bar: Any, evaluate: Callable[[
     return state.global_step >= session.total_steps or state.stopped_early
 
 
-def _evaluate_and_keep_best(session: _Session, validation: Split | None, features: list | None, labels: LabelMap,
-                            pad_id: int, save_best: Callable[[torch.nn.Module], None]) -> None:
+def _evaluate_and_keep_best(session: _Session, save_best: SaveBest | None) -> None:
     """Evaluate, keep the best model, update early stopping, checkpoint."""
-    accelerator, state, task = session.accelerator, session.state, session.task
+    state, validation = session.state, session.inputs.validation
     state.last_eval_step = state.global_step
-    if validation is None:  # nothing to select on: the latest model is the one kept
+    best = validation is None or _score(session, validation)  # nothing to select on: the latest model is kept
+    if best and save_best is not None:
         save_best(session.model)
-        _checkpoint(accelerator, session.run, state)
-        return
-    metrics, _ = evaluate_split(evaluation_model(accelerator, session.model), task, validation, features, labels,
-                                batch_size=session.train.eval_batch_size, pad_id=pad_id, device=accelerator.device,
-                                dtype=autocast_dtype(accelerator.mixed_precision),
-                                shard=evaluation_shard(accelerator, lockstep=weights_sharded(accelerator)))
-    score = float(metrics[task.primary_metric])
-    record = {"step": state.global_step, "epoch": state.epoch, task.primary_metric: score,
+    _checkpoint(session.accelerator, session.run, state)
+
+
+def _score(session: _Session, validation: Validation) -> bool:
+    """Evaluate and log; update the best score and early stopping. True when this model is the best so far."""
+    accelerator, state = session.accelerator, session.state
+    metrics = validation.evaluate(evaluation_model(accelerator, session.model),
+                                  batch_size=session.train.eval_batch_size, pad_id=session.inputs.pad_id,
+                                  device=accelerator.device, dtype=autocast_dtype(accelerator.mixed_precision),
+                                  shard=evaluation_shard(accelerator, lockstep=weights_sharded(accelerator)))
+    primary = validation.primary_metric
+    score = float(metrics[primary])
+    record = {"step": state.global_step, "epoch": state.epoch, primary: score,
               "accuracy": metrics.get("accuracy"),
               **{key: metrics[key] for key in ("loss", "perplexity") if key in metrics}}  # masked-LM
     state.history.append(record)
     _log(accelerator, session.run, {"eval": record})
-    if state.best_metric is None or (score > state.best_metric if task.greater_is_better else score < state.best_metric):
+    if validation.greater_is_better:
+        best = state.best_metric is None or score > state.best_metric
+    else:
+        best = state.best_metric is None or score < state.best_metric
+    if best:
         state.best_metric, state.best_step, state.evals_without_gain = score, state.global_step, 0
-        save_best(session.model)
     else:
         state.evals_without_gain += 1
     state.stopped_early = bool(session.train.patience and state.evals_without_gain >= session.train.patience)
-    _checkpoint(accelerator, session.run, state)
+    return best
 
 
 class _SpeedMeter:
@@ -289,12 +298,6 @@ class _SpeedMeter:
                   "samples_per_second": round(self.samples / max(self.window_seconds, 1e-9), 2)}
         self.samples, self.losses, self.window_seconds = 0, [], 0.0
         return record
-
-
-def _call_hook(method: Any, name: str, *args) -> None:
-    hook = getattr(method, name, None)
-    if hook is not None:
-        hook(*args)
 
 
 def _checkpoint(accelerator: Accelerator, run: RunDir, state: TrainerState) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Any
-
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedType
 from transformers import get_linear_schedule_with_warmup
 
 from finegrain.config import TrainConfig
+from finegrain.methods.base import FittedMethod, TrainedMethod
 
 __all__ = ["build_optimizer", "build_schedule", "clip_gradients", "warmup_steps", "resolve_lr"]
 
@@ -35,13 +34,12 @@ def build_schedule(optimizer: torch.optim.Optimizer, warmup: float, total_steps:
     return get_linear_schedule_with_warmup(optimizer, warmup_steps(warmup, total_steps), total_steps)
 
 
-def resolve_lr(train: TrainConfig, method: Any, task: str | None = None) -> float:
+def resolve_lr(train: TrainConfig, method: TrainedMethod | FittedMethod, task: str | None = None) -> float:
     """``train.lr`` when set; otherwise the method's measured lr for ``task`` (its ``task_lr``), else its
-    ``default_lr`` (5e-5 for a method without one)."""
+    ``default_lr`` (a fitted method trains through the loop only when it has one)."""
     if train.lr is not None:
         return float(train.lr)
-    per_task = getattr(method, "task_lr", {})
-    return float(per_task.get(task, getattr(method, "default_lr", 5e-5)))
+    return float(method.task_lr.get(task, method.default_lr))
 
 
 def clip_gradients(accelerator: Accelerator, parameters: list[torch.nn.Parameter], max_norm: float) -> torch.Tensor:

@@ -1,11 +1,14 @@
-"""Loading a finished run and predicting with it, always in input order."""
+"""Loading a finished run and predicting with it, always in input order.
+
+Loading imports neither the training loop nor accelerate's training machinery: a served model
+carries only what prediction needs.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -14,18 +17,23 @@ from finegrain.data.inputs import kind_of
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.errors import DataError
-from finegrain.training.estimator_runner import estimator_backend, is_estimator
-from finegrain.training.inference import LogitsBackend, ordered_logits, predict_logits
+from finegrain.methods.base import is_fitted
+from finegrain.tasks.base import Feature, Task
+from finegrain.training.estimator_source import load_estimator
+from finegrain.training.logits_source import LogitsSource, ModelLogits, TaskEncoding
 from finegrain.training.precision import autocast_dtype, resolve_precision
 from finegrain.training.run_base import base_builder, run_base_path, run_hints
 from finegrain.training.run_dir import RunDir, open_run_dir
 from finegrain.training.setup import build_method, build_task, configured_splits, load_tokenizer
 
-__all__ = ["Predictor", "load_predictor", "run_base_builder", "run_splits"]
+__all__ = ["Predictor", "load_predictor", "run_base_builder", "run_splits", "Precision"]
+
+Precision = Literal["auto", "bf16", "fp16", "fp32"]
 
 
 class Predictor:
-    """A trained run, ready to predict.
+    """A trained run, ready to predict: the run's task encodes and decodes, a :class:`LogitsSource`
+    (a PyTorch model, an ONNX session, a fitted estimator) computes the logits.
 
     Example:
         >>> predictor = load_predictor("runs/bbc")  # doctest: +SKIP
@@ -33,26 +41,16 @@ class Predictor:
         [{'label': 'business', 'scores': {'business': 0.97, ...}}]
     """
 
-    def __init__(self, run: RunDir, config: RunConfig, task: Any, labels: LabelMap, model: torch.nn.Module | None,
-                 tokenizer: Any, device: torch.device, backend: LogitsBackend | None = None,
-                 split_logits: Callable[[Split, int], tuple[list[dict[str, Any]], list]] | None = None):
-        self.run, self.config, self.task, self.labels = run, config, task, labels
-        self.model, self.tokenizer, self.device = model, tokenizer, device
-        self.backend = backend  # another runtime in place of ``model`` (ONNX exports); same encode/decode
-        self.dtype = autocast_dtype(resolve_precision(config.train.precision, device.type))
-        # (split, batch_size) -> (features, logits): an estimator (tfidf, setfit) that reads texts itself
-        self.split_logits = split_logits
+    def __init__(self, run: RunDir, config: RunConfig, task: Task, labels: LabelMap, source: LogitsSource):
+        self.run, self.config, self.task, self.labels, self.source = run, config, task, labels, source
 
-    def logits(self, split: Split, batch_size: int = 64) -> tuple[list[dict[str, Any]], list]:
-        if self.split_logits is not None:
-            return self.split_logits(split, batch_size)
-        features = self.task.encode(split, self.tokenizer, self.labels, self.config.model.max_length)
-        collate = partial(self.task.collate, pad_id=self.tokenizer.pad_token_id or 0)
-        if self.backend is not None:
-            return features, ordered_logits(features, collate, batch_size=batch_size, backend=self.backend)
-        logits = predict_logits(self.model, features, collate, batch_size=batch_size, device=self.device,
-                                dtype=self.dtype)
-        return features, logits
+    @property
+    def runtime(self) -> str:
+        """What computes the logits: "pytorch", "onnxruntime" or "estimator (NAME)"."""
+        return self.source.runtime
+
+    def logits(self, split: Split, batch_size: int = 64) -> tuple[list[Feature], list]:
+        return self.source.logits(split, batch_size)
 
     def predict(self, inputs: Sequence[Any] | str, batch_size: int = 64) -> list[dict[str, Any]]:
         """One prediction dict per input (classification: label and scores), in the order given.
@@ -84,24 +82,29 @@ class Predictor:
         return self.task.evaluate(split, features, logits, self.labels)
 
 
-def load_predictor(run_dir: str | Path, device: str | None = None, *, base: str | None = None) -> Predictor:
+def load_predictor(run_dir: str | Path, device: str | None = None, *, base: str | None = None,
+                   precision: Precision | None = None) -> Predictor:
     """The run at ``run_dir``, ready to predict; ``base`` points at its base model where the run's own
-    reference to it no longer leads there (a run moved without its base model)."""
+    reference to it no longer leads there (a run moved without its base model); ``precision`` replaces
+    the run's ``train.precision`` for prediction (``fp32`` for exact comparisons)."""
     run = open_run_dir(run_dir)
     config = load_config(run.config, saved=True)
     task, method = build_task(config), build_method(config)
     labels = LabelMap.load(run.labels)
     target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if is_estimator(method):
+    mixed_precision = resolve_precision(precision or config.train.precision, target.type)
+    if is_fitted(method):
         model_path = run_base_path(run, config.model.name, base=base) if method.encoder == "base" else None
-        backend = estimator_backend(run.model, config, task, method, target, model_path)
-        return Predictor(run, config, task, labels, None, None, target, split_logits=backend)
+        source = load_estimator(run.model, config, task, method, target, mixed_precision, model_path)
+        return Predictor(run, config, task, labels, source)
     model = method.load(run.model, run_base_builder(run, config.model.name, task, labels, base=base))
-    tokenizer = load_tokenizer(str(run.model), config.model.max_length)
-    return Predictor(run, config, task, labels, model.to(target).eval(), tokenizer, target)
+    encoding = TaskEncoding(task, labels, load_tokenizer(str(run.model), config.model.max_length),
+                            config.model.max_length)
+    source = ModelLogits(encoding, model.to(target).eval(), target, autocast_dtype(mixed_precision))
+    return Predictor(run, config, task, labels, source)
 
 
-def run_base_builder(run: RunDir, model_name: str, task: Any, labels: LabelMap, *,
+def run_base_builder(run: RunDir, model_name: str, task: Task, labels: LabelMap, *,
                      base: str | None) -> Callable[[str], torch.nn.Module]:
     """The ``build_base`` that loads a finished run: its recorded base, else where it trained from."""
     return base_builder(task, labels, run, base=base, hints=run_hints(run, model_name))
@@ -111,4 +114,3 @@ def run_splits(predictor: Predictor) -> dict[str, Split]:
     """The run's own validation (and test) splits, read again exactly as training read them."""
     splits = configured_splits(predictor.task, predictor.config.data, predictor.config.train.seed)
     return {name: split for name, split in splits.items() if name != "train"}
-

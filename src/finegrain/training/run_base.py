@@ -18,6 +18,7 @@ from finegrain.data.labels import LabelMap
 from finegrain.methods.base import name_base_model
 from finegrain.models.base_reference import locate_base
 from finegrain.registry import MODELS
+from finegrain.tasks.base import Task
 from finegrain.training.run_dir import RunDir
 
 __all__ = ["base_builder", "run_base_path", "run_hints", "BaseBuilder"]
@@ -25,7 +26,7 @@ __all__ = ["base_builder", "run_base_path", "run_hints", "BaseBuilder"]
 BaseBuilder = Callable[[str], torch.nn.Module]
 
 
-def base_builder(task: Any, labels: LabelMap, run: RunDir, *, base: str | None = None,
+def base_builder(task: Task, labels: LabelMap, run: RunDir, *, base: str | None = None,
                  hints: tuple[str, ...] = ()) -> BaseBuilder:
     """The ``build_base`` a method's ``load`` calls: the task's model from a recorded reference.
 

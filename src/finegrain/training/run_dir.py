@@ -17,6 +17,7 @@ import os
 import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -24,7 +25,7 @@ from finegrain.config import without_retired
 from finegrain.errors import RunDirError
 from finegrain.training.checkpoint import latest_checkpoint
 
-__all__ = ["RunDir", "prepare_run_dir", "open_run_dir", "run_dir_for", "check_model_kept", "changed_keys"]
+__all__ = ["RunDir", "RunResult", "prepare_run_dir", "open_run_dir", "run_dir_for", "check_model_kept", "changed_keys"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,14 @@ class RunDir:
     def has_progress(self) -> bool:
         """Whether training got far enough to leave something worth keeping: a model or a checkpoint."""
         return self.model.is_dir() or latest_checkpoint(self.checkpoint) is not None
+
+
+@dataclass
+class RunResult:
+    """A finished training run: where it is, and its metrics per split."""
+
+    run_dir: Path
+    metrics: dict[str, dict[str, Any]]
 
 
 def run_dir_for(path: str | Path, *, overwrite: bool) -> RunDir:

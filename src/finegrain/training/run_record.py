@@ -1,13 +1,12 @@
-"""What every run writes beside its model, whatever trains it: ``run.json``, ``metrics.json``, ``report.md``.
-
-Shared by the neural runner and the estimator runner, so both kinds of run sit in the same tables.
+"""What a fine-tuning run records beside its model, whatever trains it: ``run.json``'s facts, the model
+card's, the report's. Shared by the neural runner and the estimator runner, so both kinds of run sit in
+the same tables; :class:`~finegrain.training.run_recorder.RunRecorder` writes them.
 """
 
 from __future__ import annotations
 
 import json
 import platform
-import time
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -15,19 +14,17 @@ from typing import Any
 
 from accelerate import Accelerator
 
-from finegrain.config import RunConfig, dump_config
+from finegrain.config import RunConfig
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.errors import RunDirError
-from finegrain.evaluation.model_card import FineTunedFacts, fine_tuned_card, write_model_card
-from finegrain.evaluation.report import write_report
+from finegrain.evaluation.model_card import FineTunedFacts, fine_tuned_card
 from finegrain.models.base_reference import registered_description, registered_language
 from finegrain.registry import TASKS
-from finegrain.training.checkpoint import write_json_atomic
-from finegrain.training.run_dir import RunDir, prepare_run_dir, run_dir_for
+from finegrain.training.run_dir import RunDir
 
-__all__ = ["library_versions", "open_output", "check_labels_unchanged", "run_info", "finish_run", "now", "report_info",
-           "card_facts", "folder_library"]
+__all__ = ["library_versions", "check_labels_unchanged", "run_info", "now", "report_info", "card_facts",
+           "fine_tuned_model_card", "report_title", "folder_library"]
 
 
 def library_versions() -> dict[str, str]:
@@ -39,14 +36,6 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             continue
     return versions
-
-
-def open_output(accelerator: Accelerator, config: RunConfig, *, resume: bool, overwrite: bool) -> RunDir:
-    run = None
-    if accelerator.is_main_process:
-        run = prepare_run_dir(config.output, dump_config(config), resume=resume, overwrite=overwrite)
-    accelerator.wait_for_everyone()
-    return run or run_dir_for(config.output, overwrite=overwrite)
 
 
 def check_labels_unchanged(run: RunDir, labels: LabelMap) -> None:
@@ -84,26 +73,15 @@ def run_info(config: RunConfig, model_path: str, labels: LabelMap, splits: dict[
     }
 
 
-def finish_run(run: RunDir, config: RunConfig, info: dict[str, Any], metrics: dict[str, dict[str, Any]], *,
-               train_seconds: float, samples: int, peak_memory_mb: float, peak_rss_mb: float | None = None,
-               started: float) -> None:
-    """Record costs (time, samples/s, memory, size on disk) and write the model card (``model/README.md``),
-    metrics, report and ``run.json``.
+def report_title(config: RunConfig) -> str:
+    """The title of a fine-tuning run's ``report.md``."""
+    return f"{config.task.name} · {config.method.name} · {Path(config.output).name}"
 
-    ``started`` is the ``time.perf_counter()`` at which this session began.
-    """
-    write_model_card(run.model, fine_tuned_card(card_facts(config, info, metrics, run.model)))
-    info.update(status="finished", finished_at=now(),
-                timing={"train_seconds": round(train_seconds, 2),
-                        "samples_per_second": round(samples / max(train_seconds, 1e-9), 2),
-                        "wall_seconds_this_session": round(time.perf_counter() - started, 2)},
-                peak_memory_mb=round(peak_memory_mb, 1),
-                **({} if peak_rss_mb is None else {"peak_rss_mb": round(peak_rss_mb, 1)}),
-                model_size_mb=round(sum(f.stat().st_size for f in run.model.rglob("*") if f.is_file()) / 2**20, 2))
-    write_json_atomic(run.metrics, metrics)
-    write_report(run.path, metrics, TASKS.get(config.task.name).report,
-                 title=f"{config.task.name} · {config.method.name} · {Path(config.output).name}", run_info=report_info(info))
-    write_json_atomic(run.info, info)
+
+def fine_tuned_model_card(config: RunConfig, info: dict[str, Any], metrics: dict[str, dict[str, Any]],
+                          model_dir: Path) -> str:
+    """The model card (``model/README.md``) of a finished fine-tuning run."""
+    return fine_tuned_card(card_facts(config, info, metrics, model_dir))
 
 
 def card_facts(config: RunConfig, info: dict[str, Any], metrics: dict[str, dict[str, Any]],

@@ -1,14 +1,12 @@
 """A training run from a validated config: prepare, train, evaluate the best model, write it all.
 
-Estimator methods (``kind = "estimator"``) share the preparation and the run directory, then take
-the short path in :mod:`finegrain.training.estimator_runner`.
+Fitted methods (:class:`~finegrain.methods.base.FittedMethod`: tfidf, embeddings-lr, setfit) share the
+preparation and the run directory, then take the short path in :mod:`finegrain.training.estimator_runner`.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,30 +16,25 @@ from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.state import AcceleratorState, GradientState, PartialState
 from accelerate.utils import set_seed
 
-from finegrain.config import RunConfig, TrainConfig
+from finegrain.config import RunConfig, TrainConfig, dump_config
 from finegrain.errors import ConfigError
-from finegrain.methods.base import count_parameters, name_base_model
+from finegrain.methods.base import TrainedMethod, count_parameters, is_fitted, name_base_model
 from finegrain.tasks.modeling import quiet_transformers
 from finegrain.training.batching import LengthGroupedBatchSampler
-from finegrain.training.checkpoint import write_json_atomic
 from finegrain.training.distributed import evaluation_shard, save_gathered
-from finegrain.training.estimator_runner import is_estimator, run_estimator
-from finegrain.training.loop import evaluate_split, fit, planned_total_steps
+from finegrain.training.estimator_runner import run_estimator
+from finegrain.training.loop import FitInputs, fit, planned_total_steps
 from finegrain.training.optim import resolve_lr
 from finegrain.training.precision import autocast_dtype, resolve_precision
 from finegrain.training.run_base import base_builder
-from finegrain.training.run_dir import RunDir, check_model_kept
-from finegrain.training.run_guard import guard_run
-from finegrain.training.run_record import check_labels_unchanged, finish_run, library_versions, open_output, run_info
+from finegrain.training.run_dir import RunResult
+from finegrain.training.run_record import (check_labels_unchanged, fine_tuned_model_card, library_versions,
+                                           report_title, run_info)
+from finegrain.training.run_recorder import RunRecorder
 from finegrain.training.setup import Prepared, prepare
+from finegrain.training.validation import TaskValidation, evaluate_split
 
-__all__ = ["RunResult", "run_training", "library_versions", "build_accelerator", "resolve_lr"]
-
-
-@dataclass
-class RunResult:
-    run_dir: Path
-    metrics: dict[str, dict[str, Any]]
+__all__ = ["RunResult", "run_training", "library_versions", "build_accelerator", "resolve_lr", "adapted_model"]
 
 
 def build_accelerator(train: TrainConfig) -> Accelerator:
@@ -70,76 +63,80 @@ def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = F
     set_seed(config.train.seed)
     prepared = prepare(config)
     accelerator = build_accelerator(config.train)
-    run = open_output(accelerator, config, resume=resume, overwrite=overwrite)
-    with guard_run(run, accelerator):
-        metrics = _train_into(run, config, prepared, accelerator, resume=resume, started=started)
-    return RunResult(run.final, metrics)
+    recorder = RunRecorder.open(accelerator, config.output, dump_config(config), resume=resume, overwrite=overwrite,
+                                started=started)
+    with recorder.guard():
+        metrics = _train_into(recorder, config, prepared, resume=resume)
+    return RunResult(recorder.run.final, metrics)
 
 
-def _train_into(run: RunDir, config: RunConfig, prepared: Prepared, accelerator: Accelerator, *, resume: bool,
-                started: float) -> dict[str, dict[str, Any]]:
+def _train_into(recorder: RunRecorder, config: RunConfig, prepared: Prepared, *,
+                resume: bool) -> dict[str, dict[str, Any]]:
     """Everything written into the open run folder; returns the metrics."""
-    if run.is_finished() and resume:
-        check_model_kept(run)
-        return json.loads(run.metrics.read_text(encoding="utf-8"))
+    finished = recorder.finished_metrics() if resume else None
+    if finished is not None:
+        return finished
+    run, accelerator, method = recorder.run, recorder.accelerator, prepared.method
     check_labels_unchanged(run, prepared.labels)
-    if is_estimator(prepared.method):
-        return run_estimator(config, prepared, accelerator, run, started)
-    set_seed(config.train.seed)
-    model = prepared.task.build_model(prepared.model_path, prepared.labels, random_init=config.model.random_init)
-    name_base_model(model, prepared.base_reference)  # what adapter methods record: portable, not this machine's path
-    _plan_method(prepared, config.train)
-    model = prepared.method.apply(model, prepared.task.head_names(model))
+    if is_fitted(method):
+        return run_estimator(config, prepared, method, recorder)
+    model = adapted_model(prepared, method, config.train, random_init=config.model.random_init)
     trainable, total = count_parameters(model)
-    lr = resolve_lr(config.train, prepared.method, prepared.task.name)
+    lr = resolve_lr(config.train, method, prepared.task.name)
     info = run_info(config, prepared.model_path, prepared.labels, prepared.splits, accelerator, trainable, total,
                     base_model=prepared.base_reference)
     info["lr"] = lr
     if accelerator.is_main_process:
         prepared.labels.save(run.labels)
-        write_json_atomic(run.info, info)
+    recorder.write_info(info)
 
     def save_best(trained: torch.nn.Module) -> None:  # every process: gathering sharded weights is a collective
-        save_gathered(accelerator, trained, run.model, partial(_save_model, prepared))
+        save_gathered(accelerator, trained, run.model, partial(_save_model, prepared, method))
 
+    validation = TaskValidation(prepared.task, prepared.splits["validation"], prepared.features["validation"],
+                                prepared.labels) if "validation" in prepared.splits else None
     pad_id = prepared.tokenizer.pad_token_id or 0
-    result = fit(accelerator=accelerator, model=model, task=prepared.task, method=prepared.method,
-                 labels=prepared.labels, train_features=prepared.features["train"],
-                 validation=prepared.splits.get("validation"), validation_features=prepared.features.get("validation"),
-                 train=config.train, lr=lr, pad_id=pad_id, run=run, save_best=save_best, resume=resume)
+    inputs = FitInputs(model, prepared.task, prepared.features["train"], config.train, lr, pad_id,
+                       validation=validation, save_best=save_best, on_step=method.on_step)
+    result = fit(accelerator, run, inputs, resume=resume)
     accelerator.wait_for_everyone()
-    metrics = _final_metrics(prepared, run, accelerator, config.train.eval_batch_size, pad_id)
-    if accelerator.is_main_process:
-        state = result.state
-        info.update(best_step=state.best_step, best_metric=state.best_metric, stopped_early=state.stopped_early,
-                    steps=state.global_step, total_steps=result.total_steps)
-        finish_run(run, config, info, metrics, train_seconds=state.train_seconds, samples=state.samples_seen,
-                   peak_memory_mb=result.peak_memory_mb, peak_rss_mb=result.peak_rss_mb, started=started)
+    metrics = _final_metrics(prepared, method, recorder, config.train.eval_batch_size, pad_id)
+    state = result.state
+    info.update(best_step=state.best_step, best_metric=state.best_metric, stopped_early=state.stopped_early,
+                steps=state.global_step, total_steps=result.total_steps)
+    recorder.finish(info, metrics, result.costs, card=lambda: fine_tuned_model_card(config, info, metrics, run.model),
+                    report=(prepared.task.report, report_title(config)))
     return metrics
 
 
-def _plan_method(prepared: Prepared, train: TrainConfig) -> None:
-    """Tell a method that schedules itself (AdaLoRA) the run's optimizer steps, before ``apply``."""
-    hook = getattr(prepared.method, "set_total_steps", None)
-    if hook is not None:
-        sampler = LengthGroupedBatchSampler([len(f["input_ids"]) for f in prepared.features["train"]],
-                                            train.batch_size, train.seed, group_by_length=train.group_by_length)
-        hook(planned_total_steps(len(sampler), train))
+def adapted_model(prepared: Prepared, method: TrainedMethod, train: TrainConfig, *,
+                  random_init: bool = False) -> torch.nn.Module:
+    """The model the loop trains: the task's model, named by its portable base reference (what adapter
+    methods record), then the method's hooks in training's order: ``set_total_steps`` with the run's
+    planned optimizer steps (AdaLoRA's schedule), then ``apply``."""
+    set_seed(train.seed)
+    model = prepared.task.build_model(prepared.model_path, prepared.labels, random_init=random_init)
+    name_base_model(model, prepared.base_reference)
+    sampler = LengthGroupedBatchSampler([len(f["input_ids"]) for f in prepared.features["train"]], train.batch_size,
+                                        train.seed, group_by_length=train.group_by_length)
+    method.set_total_steps(planned_total_steps(len(sampler), train))
+    return method.apply(model, prepared.task.head_names(model))
 
 
-def _save_model(prepared: Prepared, model: torch.nn.Module, state_dict: dict[str, torch.Tensor], folder: Path) -> None:
+def _save_model(prepared: Prepared, method: TrainedMethod, model: torch.nn.Module,
+                state_dict: dict[str, torch.Tensor], folder: Path) -> None:
     with quiet_transformers():
-        prepared.method.save(model, folder, state_dict=state_dict)
+        method.save(model, folder, state_dict=state_dict)
         prepared.tokenizer.save_pretrained(folder)
 
 
-def _final_metrics(prepared: Prepared, run: RunDir, accelerator: Accelerator, batch_size: int,
+def _final_metrics(prepared: Prepared, method: TrainedMethod, recorder: RunRecorder, batch_size: int,
                    pad_id: int) -> dict[str, dict[str, Any]]:
     """Reload the best saved model (as a user would) and evaluate it on validation and test, each
     process on its share of the batches."""
-    task, labels = prepared.task, prepared.labels
-    build_base = base_builder(task, labels, run, hints=(prepared.model_path,))
-    best = prepared.method.load(run.model, build_base).to(accelerator.device)
+    task, labels, accelerator = prepared.task, prepared.labels, recorder.accelerator
+    build_base = base_builder(task, labels, recorder.run, hints=(prepared.model_path,))
+    best = method.load(recorder.run.model, build_base).to(accelerator.device)
     dtype = autocast_dtype(accelerator.mixed_precision)
     metrics = {}
     for name in ("validation", "test"):

@@ -14,17 +14,19 @@ from finegrain.data.labels import LabelMap
 from finegrain.data.sources import load_splits
 from finegrain.data.split import Split
 from finegrain.errors import ConfigError, ModelError
+from finegrain.methods.base import Method
 from finegrain.models.base_reference import portable_reference
 from finegrain.models.catalog import model_max_positions, resolve_model
 from finegrain.registry import METHODS, TASKS
+from finegrain.tasks.base import Task
 
 __all__ = ["Prepared", "prepare", "build_task", "build_method", "load_tokenizer", "read_splits", "configured_splits"]
 
 
 @dataclass
 class Prepared:
-    task: Any
-    method: Any
+    task: Task
+    method: Method
     model_path: str
     tokenizer: Any
     splits: dict[str, Split]
@@ -33,11 +35,11 @@ class Prepared:
     base_reference: str  # how the run records its base model (models/base_reference.py)
 
 
-def build_task(config: RunConfig) -> Any:
+def build_task(config: RunConfig) -> Task:
     return TASKS.get(config.task.name)(config.component_params("task"))
 
 
-def build_method(config: RunConfig) -> Any:
+def build_method(config: RunConfig) -> Method:
     return METHODS.get(config.method.name)(config.component_params("method"))
 
 
@@ -60,14 +62,14 @@ def load_tokenizer(model_path: str, max_length: int) -> Any:
     return tokenizer
 
 
-def configured_splits(task: Any, data: DataConfig, seed: int) -> dict[str, Split]:
+def configured_splits(task: Task, data: DataConfig, seed: int) -> dict[str, Split]:
     """The splits the data section describes, as read from disk (not yet checked by the task)."""
     return load_splits(data.train, data.validation, data.test, columns=task.columns(data.text, data.label),
                        stratify=task.stratify, validation_fraction=data.validation_fraction,
                        max_train_examples=data.max_train_examples, seed=seed, tag_column=data.tag_column)
 
 
-def read_splits(task: Any, data: DataConfig, seed: int) -> dict[str, Split]:
+def read_splits(task: Task, data: DataConfig, seed: int) -> dict[str, Split]:
     """Load the configured splits and check their content with the task."""
     return {name: task.check(split) for name, split in configured_splits(task, data, seed).items()}
 
@@ -77,12 +79,8 @@ def prepare(config: RunConfig) -> Prepared:
     task, method = build_task(config), build_method(config)
     model_path = resolve_model(config.model.name)
     tokenizer = load_tokenizer(model_path, config.model.max_length)
-    check = getattr(method, "check_against", None)
-    if check is not None:
-        check(config.model.max_length)
-    check_task = getattr(method, "check_task", None)  # methods that support only some tasks
-    if check_task is not None:
-        check_task(task)
+    method.check_against(config.model.max_length)
+    method.check_task(task)
     splits = read_splits(task, config.data, config.train.seed)
     labels = task.label_map(splits["train"])
     for name, split in splits.items():

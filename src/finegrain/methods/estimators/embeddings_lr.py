@@ -7,13 +7,17 @@ it loads the encoder again from ``model.name``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from finegrain.methods.base import FittedMethod
 from finegrain.methods.estimators.base import EstimatorContext, FitStats, check_single_label_classification
 from finegrain.methods.estimators.encoding import HeadParams, SentenceClassifier
 from finegrain.registry import METHODS
+
+if TYPE_CHECKING:
+    from finegrain.tasks.base import Task
 
 __all__ = ["EmbeddingsLr", "EmbeddingsLrParams"]
 
@@ -23,21 +27,19 @@ class EmbeddingsLrParams(HeadParams):
 
 
 @METHODS.register("embeddings-lr", aliases=("embeddings_lr", "embedding-lr", "frozen-embeddings"))
-class EmbeddingsLr:
+class EmbeddingsLr(FittedMethod):
     """Mean-pooled embeddings of the frozen encoder + logistic regression (scikit-learn)."""
 
     name: ClassVar[str] = "embeddings-lr"
     Params: ClassVar[type[EmbeddingsLrParams]] = EmbeddingsLrParams
-    kind: ClassVar[str] = "estimator"
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
-    mergeable: ClassVar[bool] = False
     encoder: ClassVar[str] = "base"  # only the head is saved: the frozen encoder is the base model
 
     def __init__(self, params: EmbeddingsLrParams | None = None):
         self.params = params or EmbeddingsLrParams()
         self.classifier: SentenceClassifier | None = None
 
-    def check_task(self, task: Any) -> None:
+    def check_task(self, task: Task) -> None:
         check_single_label_classification(self.name, task)
 
     def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:

@@ -1,7 +1,7 @@
 """SetFit's contrastive sentence pairs and their objective, shaped for the one training loop.
 
-The loop calls ``model(input_ids, attention_mask).logits`` and ``objective.loss(logits, batch)``;
-a batch of pairs is laid out as interleaved rows ``[a1, b1, a2, b2, ...]`` so the encoder runs once
+The loop calls the objective's default ``forward`` (``model(input_ids, attention_mask).logits``) and
+its ``loss``; a batch of pairs is laid out as interleaved rows ``[a1, b1, a2, b2, ...]`` so the encoder runs once
 per batch, and :class:`CosinePairs` turns the rows back into one cosine similarity per pair.
 """
 
@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from finegrain.methods.estimators.encoding import MeanPooler, PooledOutput
+from finegrain.tasks.objective import Objective
 
 __all__ = ["make_pairs", "CosinePairs", "PairObjective"]
 
@@ -48,8 +49,8 @@ class CosinePairs(torch.nn.Module):
         return PooledOutput(F.cosine_similarity(embeddings[0::2], embeddings[1::2], dim=-1))
 
 
-class PairObjective:
-    """Task-like ``collate``/``loss`` for the loop: CosineSimilarityLoss, MSE(cos(u, v), 1 or 0)."""
+class PairObjective(Objective):
+    """The loop's objective for pairs: CosineSimilarityLoss, MSE(cos(u, v), 1 or 0)."""
 
     def __init__(self, collate_rows: Callable[[list[dict[str, Any]], int], dict[str, torch.Tensor]]):
         self.collate_rows = collate_rows

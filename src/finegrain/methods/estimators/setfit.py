@@ -12,15 +12,19 @@ Hugging Face format (safetensors, tokenizer included) and the head as safetensor
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from pydantic import Field
 
+from finegrain.methods.base import FittedMethod
 from finegrain.methods.estimators.base import EstimatorContext, FitStats, check_single_label_classification
 from finegrain.methods.estimators.encoding import HeadParams, SentenceClassifier, tokenize
 from finegrain.methods.estimators.pairs import CosinePairs, PairObjective, make_pairs
 from finegrain.registry import METHODS
+
+if TYPE_CHECKING:
+    from finegrain.tasks.base import Task
 
 __all__ = ["SetFit", "SetFitParams"]
 
@@ -31,14 +35,12 @@ class SetFitParams(HeadParams):
 
 
 @METHODS.register("setfit", aliases=("set-fit",))
-class SetFit:
+class SetFit(FittedMethod):
     """Few-shot: contrastive pair fine-tuning of the encoder (the loop), then logistic regression."""
 
     name: ClassVar[str] = "setfit"
     Params: ClassVar[type[SetFitParams]] = SetFitParams
-    kind: ClassVar[str] = "estimator"
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
-    mergeable: ClassVar[bool] = False
     encoder: ClassVar[str] = "saved"  # the fine-tuned encoder is saved in the run
     default_lr: ClassVar[float] = 2e-5  # SetFit's body learning rate
 
@@ -46,7 +48,7 @@ class SetFit:
         self.params = params or SetFitParams()
         self.classifier: SentenceClassifier | None = None
 
-    def check_task(self, task: Any) -> None:
+    def check_task(self, task: Task) -> None:
         check_single_label_classification(self.name, task)
 
     def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:

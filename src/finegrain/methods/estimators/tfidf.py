@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 from safetensors.numpy import load_file, save_file
 
 from finegrain.config import Section
+from finegrain.methods.base import FittedMethod
 from finegrain.methods.estimators.base import EstimatorContext, FitStats, check_single_label_classification
 from finegrain.methods.estimators.linear_head import LinearHead, fit_logistic_regression
 from finegrain.registry import METHODS
+
+if TYPE_CHECKING:
+    from finegrain.tasks.base import Task
 
 __all__ = ["Tfidf", "TfidfParams"]
 
@@ -42,14 +46,12 @@ class TfidfParams(Section):
 
 
 @METHODS.register("tfidf", aliases=("tf-idf", "tfidf-lr"))
-class Tfidf:
+class Tfidf(FittedMethod):
     """TF-IDF n-grams + logistic regression (scikit-learn): no encoder, trains in seconds on a CPU."""
 
     name: ClassVar[str] = "tfidf"
     Params: ClassVar[type[TfidfParams]] = TfidfParams
-    kind: ClassVar[str] = "estimator"
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
-    mergeable: ClassVar[bool] = False
     encoder: ClassVar[str] = "none"  # no encoder at all
 
     def __init__(self, params: TfidfParams | None = None):
@@ -57,7 +59,7 @@ class Tfidf:
         self.vectorizer: Any = None
         self.head: LinearHead | None = None
 
-    def check_task(self, task: Any) -> None:
+    def check_task(self, task: Task) -> None:
         check_single_label_classification(self.name, task)
 
     def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:

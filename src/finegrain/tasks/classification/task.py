@@ -16,6 +16,7 @@ from finegrain.data.inputs import InputFormat
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.registry import TASKS
+from finegrain.tasks.base import Task
 from finegrain.tasks.classification import checks, outputs, tiny
 from finegrain.tasks.classification.inputs import INPUT_FORMATS, prediction_frame
 from finegrain.tasks.classification.first_token import first_token_last_layer
@@ -38,7 +39,7 @@ class ClassificationParams(Section):
 
 
 @TASKS.register("classification", aliases=("text-classification", "sequence-classification"))
-class ClassificationTask:
+class ClassificationTask(Task):
     """Single-label (softmax) or multi-label (sigmoid) text classification.
 
     Example:
@@ -63,7 +64,6 @@ class ClassificationTask:
 
     def __init__(self, params: ClassificationParams | None = None):
         self.params = params or ClassificationParams()
-        self.stratify = None if self.params.multi_label else "label"
         self._class_weights: torch.Tensor | None = None
 
     @property
@@ -74,6 +74,11 @@ class ClassificationTask:
     @property
     def description(self) -> str:
         return "multi-label classification" if self.params.multi_label else "single-label classification"
+
+    @property
+    def stratify(self) -> str | None:
+        """Splits keep the class proportions of single-label data; a multi-label text has no one class."""
+        return None if self.params.multi_label else "label"
 
     def columns(self, text: str, label: str) -> dict[str, str]:
         return {"text": text, "label": label}

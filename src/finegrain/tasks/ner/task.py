@@ -29,6 +29,7 @@ from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.errors import ConfigError, DataError, FinegrainError
 from finegrain.registry import TASKS
+from finegrain.tasks.base import Task
 from finegrain.tasks.modeling import build_pretrained, head_module_names, quiet_transformers
 from finegrain.tasks.ner import checks, outputs, tiny
 from finegrain.tasks.ner.alignment import IGNORE_INDEX, Window, encode_words
@@ -62,7 +63,7 @@ class NerParams(Section):
 
 
 @TASKS.register("ner", aliases=("token-classification",))
-class NerTask:
+class NerTask(Task):
     """Named-entity recognition over words (CoNLL, token jsonl/csv) or raw text (prediction)."""
 
     name: ClassVar[str] = "ner"
