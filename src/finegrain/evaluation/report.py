@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from finegrain.evaluation.markdown import fmt, section, table
+from finegrain.rendering.markdown import fmt, section, table
 from finegrain.tasks.outputs import ReportSections
 
 __all__ = ["render_markdown", "write_report"]

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from finegrain.evaluation.plots import new_figure, save_figure
+from finegrain.rendering.figures import new_figure, save_figure
 
 __all__ = ["plot_learning_curves", "plot_tradeoffs", "plot_class_heatmap", "plot_breakdown", "method_colours",
            "pareto_front"]

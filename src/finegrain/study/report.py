@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from finegrain.evaluation import markdown
-from finegrain.evaluation.plots import plot_confusion_matrix
+from finegrain.rendering import markdown
+from finegrain.rendering.figures import plot_confusion_matrix
 from finegrain.study.plots import plot_breakdown, plot_class_heatmap, plot_learning_curves, plot_tradeoffs
 from finegrain.tasks.base import Task
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from finegrain.evaluation.plots import new_figure, save_figure
+from finegrain.rendering.figures import new_figure, save_figure
 from finegrain.tasks.classification.calibration import ece_from_bins
 
 __all__ = ["plot_reliability"]

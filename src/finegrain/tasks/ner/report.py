@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from finegrain.evaluation.markdown import escape, fmt, section, table, truncate
+from finegrain.rendering.markdown import escape, fmt, section, table, truncate
 
 __all__ = ["summary", "split_section"]
 
