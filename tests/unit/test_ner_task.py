@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 from pathlib import Path
 
 import pandas as pd
@@ -16,21 +15,7 @@ from finegrain.data.split import Split
 from finegrain.errors import ConfigError, DataError
 from finegrain.evaluation.tables import metrics_table
 from finegrain.tasks.ner.task import NerParams, NerTask
-from conftest import FILLER, WORDS
-
-TAGS = {**{w: "B-POS" for w in WORDS["pos"]}, **{w: "B-NEG" for w in WORDS["neg"]}}
-
-
-def sentences(n: int, seed: int) -> list[list[tuple[str, str]]]:
-    """Learnable sentences: positive words are B-POS, negative ones B-NEG, the rest O."""
-    rng = random.Random(seed)
-    out = []
-    for _ in range(n):
-        words = rng.sample(FILLER + WORDS["neu"], rng.randint(2, 5)) + rng.sample(WORDS["pos"] + WORDS["neg"], 2)
-        rng.shuffle(words)
-        out.append([(word, TAGS.get(word, "O")) for word in words])
-    return out
-
+from finegrain.tasks.ner.tiny import tagged_sentences as sentences
 
 def write_conll(path: Path, rows: list[list[tuple[str, str]]]) -> str:
     path.write_text("\n\n".join("\n".join(f"{w}\t{t}" for w, t in s) for s in rows) + "\n", encoding="utf-8")
