@@ -9,7 +9,7 @@ import torch
 from transformers import (BertConfig, BertForSequenceClassification, DistilBertConfig,
                           DistilBertForSequenceClassification, RobertaConfig, RobertaForSequenceClassification)
 
-from finegrain.methods.peft_methods import PrefixTuning
+from finegrain.methods.peft.prefix import PrefixTuning
 from finegrain.tasks.classification.first_token import first_token_last_layer, is_first_token_only
 
 SIZES = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64)

@@ -132,7 +132,7 @@ def test_a_layer_given_a_key_value_cache_keeps_its_own_forward():
     """Prefix tuning hands each layer its prefix as a cache (``cache`` since transformers 5.24)."""
     from peft import PrefixTuningConfig, TaskType, get_peft_model
 
-    from finegrain.methods.peft_methods import PrefixTuning
+    from finegrain.methods.peft.prefix import PrefixTuning
 
     model = _model()
     config = PrefixTuningConfig(task_type=TaskType.TOKEN_CLS, num_virtual_tokens=4)

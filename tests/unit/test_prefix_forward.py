@@ -15,7 +15,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 from transformers import BertConfig, BertForSequenceClassification, BertForTokenClassification
 
-from finegrain.methods.peft_methods import PrefixTuning
+from finegrain.methods.peft.prefix import PrefixTuning
 
 REFERENCE = Path(__file__).parents[1] / "fixtures" / "prefix_reference"
 CONFIG = dict(vocab_size=40, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,

@@ -7,7 +7,7 @@ from finegrain.methods import full  # noqa: F401
 from finegrain.methods import freeze  # noqa: F401
 from finegrain.methods import linear_probe  # noqa: F401
 from finegrain.methods import bitfit  # noqa: F401
-from finegrain.methods import peft_methods  # noqa: F401
+from finegrain.methods import peft  # noqa: F401
 from finegrain.methods import adapters  # noqa: F401
 from finegrain.methods.estimators import tfidf  # noqa: F401
 from finegrain.methods.estimators import embeddings_lr  # noqa: F401
