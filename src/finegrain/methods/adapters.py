@@ -103,9 +103,9 @@ class Adapter(TrainedMethod):
     name: ClassVar[str] = "adapter"
     Params: ClassVar[type[AdapterParams]] = AdapterParams
     mergeable: ClassVar[bool] = False  # the adapter's non-linearity cannot fold into the weights
-    default_lr: ClassVar[float] = 3e-3  # measured (benchmarks/lr_sweep.py: tweet-sentiment 2k x 2 epochs, validation macro-F1 0.586/0.674/0.710 at 3e-4/1e-3/3e-3)
-    # NER: at 3e-3 the adapters collapsed to all-"O" on tweet-ner (entity F1 0.0, loss stuck at 0.32 from step 50);
-    # at 1e-3 they learn (test entity F1 0.362, 3 epochs, seed 0; benchmarks/README "methods on tweet-ner")
+    default_lr: ClassVar[float] = 3e-3  # the best of a 3-point sweep (benchmarks/lr_sweep.py)
+    # NER: at 3e-3 the adapters collapsed to all-"O" on tweet-ner; at 1e-3 they learn
+    # (benchmarks/methods.py --task ner; benchmarks/results/methods-ner.json)
     task_lr: ClassVar[dict[str, float]] = {"ner": 1e-3}
 
     def __init__(self, params: AdapterParams | None = None):

@@ -27,8 +27,8 @@ class FullFineTuning(TrainedMethod):
     Params: ClassVar[type[FullParams]] = FullParams
     mergeable: ClassVar[bool] = True
     default_lr: ClassVar[float] = 5e-5  # the BERT paper's range (2e-5 to 5e-5): every weight moves
-    # NER: 5e-5 under-trains a token head in 3 epochs of tweet-ner (1,915 sentences, 360 steps); validation entity
-    # F1 0.297 / 0.473 / 0.445 at 5e-5 / 1.5e-4 / 3e-4 (seed 0; benchmarks/README "methods on tweet-ner")
+    # NER: 5e-5 under-trains a token head in 3 epochs of tweet-ner; 1.5e-4 did best of three rates
+    # (benchmarks/methods.py --task ner; benchmarks/results/methods-ner.json)
     task_lr: ClassVar[dict[str, float]] = {"ner": 1.5e-4}
 
     def __init__(self, params: FullParams | None = None):

@@ -15,7 +15,7 @@ class ServeSettings:
     max_batch: int = 32  # texts per model call: beyond ~32 a CPU gains little and latency grows
     max_wait_ms: float = 5.0  # how long the first text of a batch waits for company
     # texts per forward pass: a micro-batch runs length-sorted in chunks of this size, so that each pads
-    # little (on this 2-core CPU one forward of 32 tweets cost 8.7 ms a text, chunks of 16 5.5 to 7.0)
+    # little: cheaper per text than one forward of 32 on CPU (benchmarks/inference_speed.py)
     forward_batch: int = 16
     api_key: str | None = None  # required in X-API-Key (or Authorization: Bearer) when set
     max_texts: int = 64  # per request

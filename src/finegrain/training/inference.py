@@ -93,7 +93,7 @@ def _torch_backend(model: torch.nn.Module, device: torch.device, dtype: torch.dt
     """``model`` as a backend, in eval mode and without autograd while the block runs."""
     was_training = model.training
     if any(module.training for module in model.modules()):  # a served model is in eval mode already: skip
-        model.eval()  # the eval()/train() walks, ~1 ms per call, as much as a 1-text request's tokenizing
+        model.eval()  # the eval()/train() walks cost as much as a 1-text request's tokenizing
     autocast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
 
     def backend(inputs: dict[str, torch.Tensor]) -> np.ndarray:

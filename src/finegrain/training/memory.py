@@ -116,7 +116,7 @@ class PeakMemory:
             reset_peak_rss()
 
     def sample(self) -> None:
-        """Note the CPU heap in use now (0.4 ms a call in a tweet run: glibc walks its free lists); GPUs
+        """Note the CPU heap in use now (glibc walks its free lists: cheap, but not free); GPUs
         track their own peak."""
         if not self.cuda:
             now = heap_in_use_mb()
