@@ -21,8 +21,7 @@ x epochs / the seconds of training alone (finegrain: run.json ``timing``; HF: ar
     python benchmarks/ner_quality.py --seeds 0,1 --fresh     # each training in a process of its own
     python benchmarks/ner_quality.py --seeds 0,1,2 --turns 3  # two processes taking turns: the speed measure
 
-By default all runs share this one process, so the Trainer runs after finegrain has set its
-process-wide allocator speed-up (training/speedups/allocator.py) and gains from it. ``--fresh`` runs every
+By default all runs share this one process, one after the other. ``--fresh`` runs every
 training in a new process, as a user runs either, alternating which goes first per seed, and prints
 each seed's speed ratio; but a pair's two runs are minutes apart, and this machine's speed drifts by
 5-10% over minutes. ``--turns S`` runs each seed's trainings in two processes at once that take turns

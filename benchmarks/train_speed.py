@@ -7,19 +7,14 @@ printed with every run. samples/s = training examples x epochs / training second
 its loop's own clock, which leaves out evaluation and checkpoints; Trainer: wall time around
 trainer.train()). A finegrain fp32 run shows that bf16 keeps the quality.
 
-finegrain's allocator speed-up (``finegrain/training/speedups/allocator.py``) is process-wide and
-cannot be undone, so the runs come in two phases. Phase 1, the process as Python starts it: the
-Trainer at its best alternates with finegrain without that speed-up (the Trainer-defaults run is
-here too). Phase 2, after finegrain's default run has set it: the same Trainer, now also helped by
-the setting, alternates with finegrain's default, finegrain without the first-token last layer,
-finegrain with dense embedding updates (without the ``compact_embeddings`` speed-up) and finegrain
-with PyTorch's own dropout (without ``cpu_dropout`` and ``fused_layers``). Each speed-up alone:
-benchmarks/speedups_ab.py. The ratios printed separate what comes from the
-allocator from what comes from the loop. ``--only`` keeps the named runs (and phase order).
+Besides finegrain as shipped and the Trainer, single arms take one part of finegrain away: the
+first-token last layer, the ``compact_embeddings`` speed-up (dense embedding updates), the
+``cpu_dropout`` speed-up (PyTorch's own dropout); each speed-up alone is measured by
+benchmarks/speedups_ab.py. In one process the runs alternate, in reverse order every other repeat.
+``--only`` keeps the named runs.
 
 ``--fresh`` runs every training in a new process of its own, as a user runs either, alternating
-(Trainer, finegrain, finegrain, Trainer, ...): no phases are needed, since nothing one run sets
-reaches the next, and the ratio of each adjacent pair is printed beside the ratio of medians.
+(Trainer, finegrain, finegrain, Trainer, ...), so that nothing one run sets reaches the next; the ratio of each adjacent pair is printed beside the ratio of medians.
 
     python benchmarks/train_speed.py --n-train 4000 --epochs 1 --repeats 2 --skip-defaults --skip-fp32
     python benchmarks/train_speed.py --n-train 4000 --epochs 1 --repeats 4 --fresh
@@ -64,21 +59,18 @@ def run_trainer(args, data: dict, workdir: str, best: bool) -> dict:
     return {k: out[k] for k in ("samples_per_second", "accuracy", "macro_f1")}
 
 
-RUNS = {  # name -> one training run; "_kept_alloc": the same Trainer, run after finegrain's allocator setting
+RUNS = {  # name -> one training run
     "finegrain": lambda args, data, workdir: run_finegrain(args, workdir, "fg"),
     "trainer_best": lambda args, data, workdir: run_trainer(args, data, workdir, best=True),
     "trainer_defaults": lambda args, data, workdir: run_trainer(args, data, workdir, best=False),
     "finegrain_fp32": lambda args, data, workdir: run_finegrain(args, workdir, "fg32", precision="fp32"),
-    "finegrain_system_alloc": lambda args, data, workdir: run_finegrain(args, workdir, "fgs", without=("allocator",)),
-    "trainer_best_kept_alloc": lambda args, data, workdir: run_trainer(args, data, workdir, best=True),
     "finegrain_no_first_token": lambda args, data, workdir: run_finegrain(
         args, workdir, "fgn", task={"name": "classification", "first_token_last_layer": False}),
     "finegrain_dense_embeddings": lambda args, data, workdir: run_finegrain(args, workdir, "fgd",
                                                                             without=("compact_embeddings",)),
-    "finegrain_torch_dropout": lambda args, data, workdir: run_finegrain(args, workdir, "fgt",
-                                                                         without=("cpu_dropout", "fused_layers")),
+    "finegrain_torch_dropout": lambda args, data, workdir: run_finegrain(args, workdir, "fgt", without=("cpu_dropout",)),
 }
-FRESH_RUNS = [name for name in RUNS if name != "trainer_best_kept_alloc"]  # in a new process it is trainer_best
+SLOW = {"trainer_defaults": "skip_defaults", "finegrain_fp32": "skip_fp32"}  # run once, after the timed rounds
 
 
 def main() -> None:
@@ -101,26 +93,18 @@ def main() -> None:
     if wanted - set(RUNS):
         parser.error(f"unknown run names {sorted(wanted - set(RUNS))}; choose from {', '.join(RUNS)}")
     data = builtin_data("tweet-sentiment", args.n_train)
+    order = [name for name in RUNS if name in wanted and name not in SLOW]
     runs: dict[str, list[dict]] = {name: [] for name in RUNS}
     with tempfile.TemporaryDirectory() as workdir:
-        def take(name: str) -> None:
-            if name in wanted:
-                runs[name].append(RUNS[name](args, data, workdir))
-
         if args.warmup:  # untimed: the process's first training pays one-time costs (oneDNN kernels, caches)
             run_trainer(argparse.Namespace(**{**vars(args), "epochs": 0.05}), data, workdir, best=True)
-            run_finegrain(argparse.Namespace(**{**vars(args), "epochs": 0.05}), workdir, "warm", without=("allocator",))
-        for _ in range(args.repeats):  # phase 1: the allocator as the process started
-            take("trainer_best")
-            take("finegrain_system_alloc")
-        if not args.skip_defaults:
-            take("trainer_defaults")
-        for _ in range(args.repeats):  # phase 2: finegrain's allocator setting is now on, for every run
-            for name in ("finegrain", "trainer_best_kept_alloc", "finegrain_no_first_token",
-                         "finegrain_dense_embeddings", "finegrain_torch_dropout"):
-                take(name)
-        if not args.skip_fp32:
-            take("finegrain_fp32")
+            run_finegrain(argparse.Namespace(**{**vars(args), "epochs": 0.05}), workdir, "warm")
+        for repeat in range(args.repeats):
+            for name in (order if repeat % 2 == 0 else order[::-1]):
+                runs[name].append(RUNS[name](args, data, workdir))
+        for name, skip in SLOW.items():
+            if name in wanted and not getattr(args, skip):
+                runs[name].append(RUNS[name](args, data, workdir))
     report(args, runs)
 
 
@@ -132,9 +116,9 @@ def fresh(args) -> None:
         print("RESULT " + json.dumps(result))
         return
     names = (args.only or "trainer_best,finegrain").split(",")
-    unknown = set(names) - set(FRESH_RUNS)
+    unknown = set(names) - set(RUNS)
     if unknown:
-        sys.exit(f"--fresh runs: {', '.join(FRESH_RUNS)}; not {sorted(unknown)}")
+        sys.exit(f"--fresh runs: {', '.join(RUNS)}; not {sorted(unknown)}")
     runs: dict[str, list[dict]] = {name: [] for name in names}
     for repeat in range(args.repeats):
         for name in (names if repeat % 2 == 0 else names[::-1]):
@@ -166,9 +150,6 @@ def report(args, runs: dict[str, list[dict]]) -> None:
               f"  test acc {items[-1]['accuracy']:.4f}  macro-F1 {items[-1]['macro_f1']:.4f}")
     print()
     pairs = [("finegrain", "trainer_best", "headline: finegrain as shipped / the Trainer at its best as users run it"),
-             ("finegrain_system_alloc", "trainer_best", "the loop alone (both on the system allocator)"),
-             ("finegrain", "trainer_best_kept_alloc", "the loop alone (both with finegrain's allocator setting)"),
-             ("trainer_best_kept_alloc", "trainer_best", "the allocator setting alone, on the Trainer"),
              ("finegrain", "finegrain_no_first_token", "the first-token last layer alone"),
              ("finegrain", "finegrain_dense_embeddings", "compact embeddings alone"),
              ("finegrain", "finegrain_torch_dropout", "CPU dropout masks drawn by numpy alone"),

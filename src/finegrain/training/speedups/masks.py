@@ -1,4 +1,4 @@
-"""Dropout masks drawn fast on CPU, and the tensor helpers the dropout and fused-layer speed-ups share.
+"""Dropout masks drawn fast on CPU, and the tensor helpers of the dropout speed-up.
 
 PyTorch's CPU dropout draws its mask with ``bernoulli_``, which runs in parallel through MKL only on
 Intel processors; elsewhere it is one serial Mersenne-Twister loop, and a MiniLM training step draws
