@@ -1,7 +1,8 @@
 """Training speed: finegrain versus a plain Hugging Face Trainer script, same model, data, budget.
 
-The Trainer runs as users write it (defaults: fp32, random batches) and at its best (bf16 +
-length-grouped batches). Everything runs in this one process on this machine, finegrain and
+The Trainer runs as users write it (defaults: fp32, random batches) and at its best (length-grouped
+batches, and bf16 where the hardware runs it fast: fp32 on a CPU without AVX-512 BF16 or AMX, where
+emulated bf16 is many times slower). Everything runs in this one process on this machine, finegrain and
 Trainer-at-its-best alternating (A B A B ...) because a shared VM drifts in speed; medians are
 printed with every run. samples/s = training examples x epochs / training seconds (finegrain:
 its loop's own clock, which leaves out evaluation and checkpoints; Trainer: wall time around
@@ -31,7 +32,7 @@ import tempfile
 import time
 
 import finegrain
-from common import MODEL, builtin_data, finegrain_config
+from common import MODEL, builtin_data, finegrain_config, python_for, transformers_version
 from finegrain.training.speedups import disabled
 from hf_baselines import train_hf_trainer
 
@@ -47,7 +48,8 @@ def run_finegrain(args, workdir: str, tag: str, task: dict | None = None, withou
         result = finegrain.train(config, overwrite=True)
     info = json.loads((result.run_dir / "run.json").read_text())
     return {"samples_per_second": info["timing"]["samples_per_second"], "wall_seconds": time.perf_counter() - start,
-            "accuracy": result.metrics["test"]["accuracy"], "macro_f1": result.metrics["test"]["macro_f1"]}
+            "accuracy": result.metrics["test"]["accuracy"], "macro_f1": result.metrics["test"]["macro_f1"],
+            "precision": info["precision"], "transformers": transformers_version()}
 
 
 def run_trainer(args, data: dict, workdir: str, best: bool) -> dict:
@@ -56,7 +58,8 @@ def run_trainer(args, data: dict, workdir: str, best: bool) -> dict:
     out = train_hf_trainer(MODEL, texts, labels, test_texts, test_labels, num_labels=len(data["labels"]),
                            epochs=args.epochs, batch_size=16, lr=5e-5, max_length=128, seed=0, best=best,
                            output_dir=f"{workdir}/hf-{best}")
-    return {k: out[k] for k in ("samples_per_second", "accuracy", "macro_f1")}
+    return {**{k: out[k] for k in ("samples_per_second", "accuracy", "macro_f1", "precision")},
+            "transformers": transformers_version()}
 
 
 RUNS = {  # name -> one training run
@@ -85,6 +88,9 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="comma-separated run names to keep (default: all)")
     parser.add_argument("--fresh", action="store_true",
                         help="each run in a new process, alternating; runs: --only (default trainer_best,finegrain)")
+    parser.add_argument("--trainer-transformers", metavar="DIR",
+                        help="--fresh: run the Trainer with the transformers installed in DIR (pip install --no-deps"
+                        " --target DIR transformers==X), e.g. the release before a regression")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one run, its result printed as JSON
     args = parser.parse_args()
     if args.one or args.fresh:
@@ -122,7 +128,8 @@ def fresh(args) -> None:
     runs: dict[str, list[dict]] = {name: [] for name in names}
     for repeat in range(args.repeats):
         for name in (names if repeat % 2 == 0 else names[::-1]):
-            done = subprocess.run([sys.executable, __file__, "--one", name, "--n-train", str(args.n_train),
+            side = "finegrain" if name.startswith("finegrain") else "trainer"
+            done = subprocess.run([*python_for(side, args.trainer_transformers), __file__, "--one", name, "--n-train", str(args.n_train),
                                    "--epochs", str(args.epochs)], capture_output=True, text=True)
             lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
             if done.returncode or not lines:
@@ -147,7 +154,8 @@ def report(args, runs: dict[str, list[dict]]) -> None:
         speeds = [r["samples_per_second"] for r in items]
         medians[name] = statistics.median(speeds)
         print(f"{name:18s} samples/s median {medians[name]:7.1f}  runs {', '.join(f'{s:.1f}' for s in speeds)}"
-              f"  test acc {items[-1]['accuracy']:.4f}  macro-F1 {items[-1]['macro_f1']:.4f}")
+              f"  test acc {items[-1]['accuracy']:.4f}  macro-F1 {items[-1]['macro_f1']:.4f}"
+              f"  {items[-1].get('precision', '?')}, transformers {items[-1].get('transformers', '?')}")
     print()
     pairs = [("finegrain", "trainer_best", "headline: finegrain as shipped / the Trainer at its best as users run it"),
              ("finegrain", "finegrain_no_first_token", "the first-token last layer alone"),
