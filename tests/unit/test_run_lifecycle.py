@@ -199,7 +199,7 @@ def test_predict_with_closed_stdin_or_stdout(finished):
     assert done.returncode == 2 and done.stderr.startswith("error: ") and "stdin" in done.stderr, done.stderr
     done = subprocess.run(["bash", "-c", f"echo good | {shlex.quote(sys.executable)} -m finegrain predict {run}"
                            " --input - >&-"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and "stdout" in done.stderr and "--output" in done.stderr, done.stderr
+    assert done.returncode == 141 and done.stderr == "", done.stderr  # nobody reads: quiet, as a broken pipe
 
 
 def test_predict_into_a_closed_pipe_exits_quietly(finished):
