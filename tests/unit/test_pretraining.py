@@ -230,6 +230,20 @@ def test_binary_file_is_refused(tmp_path):
         _pretrain(_config(binary, tmp_path / "out"))
 
 
+def test_a_utf16_corpus_with_its_bom_is_read_like_utf8(tmp_path):
+    from finegrain.pretraining.corpus import read_documents
+
+    lines = ["第一行 text", "second line"]
+    utf16 = tmp_path / "utf16.txt"
+    utf16.write_bytes("\n".join(lines).encode("utf-16"))  # BOM first, as Windows editors save it
+    assert read_documents(str(utf16)) == lines
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("ok\ncaf\xe9".encode("latin-1"))
+    with pytest.raises(DataError, match="UTF-8") as error:
+        read_documents(str(latin))
+    assert error.value.where.endswith("latin.txt:2:4")
+
+
 def test_non_bert_checkpoint_lists_the_architectures_that_work(corpus, tmp_path):
     folder = tmp_path / "gpt"
     folder.mkdir()

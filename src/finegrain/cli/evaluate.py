@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from finegrain.training.run_dir import open_run_dir
 
     console = make_console()
-    print_metrics(console, metrics, load_config(open_run_dir(args.run_dir).config).task.name)
+    print_metrics(console, metrics, load_config(open_run_dir(args.run_dir).config, saved=True).task.name)
     if args.data is not None:
         for name in metrics:
             path = Path(args.run_dir) / "evaluations" / f"{name.replace('/', '_').replace(':', '_')}.json"

@@ -63,6 +63,8 @@ class TrainedMethod(MethodBasics, Protocol):
     (evaluation, prediction), ``merge`` (export)."""
 
     default_lr: ClassVar[float]  # learning rate used when train.lr is not set
+    # False: save() cannot write weights gathered from processes that each hold a shard (FSDP, ZeRO-3)
+    saves_sharded: ClassVar[bool] = True
 
     def set_total_steps(self, total_steps: int) -> None:
         """The run's optimizer steps, before ``apply``: for a method that schedules itself (AdaLoRA)."""

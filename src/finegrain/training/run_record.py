@@ -104,7 +104,10 @@ def folder_library(model_dir: Path) -> str | None:
     or None for finegrain's own formats (bottleneck adapters, estimators)."""
     adapter = model_dir / "adapter_config.json"
     if adapter.is_file():
-        return "peft" if "peft_type" in json.loads(adapter.read_text(encoding="utf-8")) else None
+        # PEFT loads a prefix-tuning adapter but its forward refuses encoders from transformers 5.24 on
+        # (methods/peft/wrappers.py hands them the prefix instead): only finegrain runs it
+        peft_type = json.loads(adapter.read_text(encoding="utf-8")).get("peft_type")
+        return "peft" if peft_type not in (None, "PREFIX_TUNING") else None
     plain = (model_dir / "config.json").is_file() and not (model_dir / "head.safetensors").is_file()
     return "transformers" if plain else None
 
