@@ -33,8 +33,9 @@ class ClassificationParams(Section):
     label_separator: str = "|"  # splits a multi-label string such as "sports|politics"
     class_weights: Literal["none", "balanced"] = "none"  # balanced: loss weights ~ 1/frequency
     threshold: float = Field(0.5, gt=0, lt=1)  # multi-label decision threshold
-    # The last encoder layer computes only the first token, the one the head reads: same logits
-    # and gradients, ~12% less work per step (BERT/RoBERTa/ELECTRA-style encoders; others ignore it).
+    # The last encoder layer computes only the first token, the one the head reads: same logits and
+    # gradients, less work per step (BERT/RoBERTa/ELECTRA-style encoders; others ignore it). Why:
+    # first_token.py; measured: benchmarks/results/train_speed_first_token.txt.
     first_token_last_layer: bool = True
 
 
