@@ -29,8 +29,12 @@ if TYPE_CHECKING:
     from finegrain.methods.estimators.base import EstimatorContext, FitStats
     from finegrain.tasks.base import Task
 
-__all__ = ["MethodBasics", "TrainedMethod", "FittedMethod", "Method", "is_fitted", "supporting_methods",
-           "count_parameters", "base_model_path", "name_base_model"]
+__all__ = ["MethodBasics", "TrainedMethod", "FittedMethod", "Method", "EncoderSource", "is_fitted",
+           "supporting_methods", "count_parameters", "base_model_path", "name_base_model"]
+
+# Where a fitted method's encoder comes from: "none" (no encoder), "saved" (fine-tuned, saved in the
+# run), "base" (the run's base model, loaded again: the run saves only what it fitted on top)
+EncoderSource = Literal["none", "saved", "base"]
 
 
 class MethodBasics(Protocol):
@@ -109,9 +113,7 @@ class FittedMethod(MethodBasics, Protocol):
 
     mergeable: ClassVar[bool] = False  # nothing to fold into transformer weights
     default_lr: ClassVar[float | None] = None  # the lr of its fine-tuning through the loop; None: it has none
-    # Where the encoder it predicts with comes from: "none" (no encoder), "saved" (fine-tuned, saved in the
-    # run), "base" (the run's base model, loaded again: the run saves only what it fitted on top)
-    encoder: ClassVar[Literal["none", "saved", "base"]]
+    encoder: ClassVar[EncoderSource]  # where the encoder it predicts with comes from
 
     @abstractmethod
     def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:

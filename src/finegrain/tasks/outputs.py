@@ -13,10 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from finegrain.tasks.base import Task
 
 __all__ = ["Column", "ClassScores", "ReportSections", "CountBreakdown", "StudyView", "ServingPayload"]
 
@@ -89,7 +92,7 @@ class StudyView:
     breakdowns: tuple[CountBreakdown, ...] = ()
 
 
-def _no_info(task: Any) -> dict[str, Any]:
+def _no_info(task: Task) -> dict[str, Any]:
     return {}
 
 
@@ -102,7 +105,7 @@ class ServingPayload:
     prediction: type[BaseModel]  # one prediction as answered; its fields are the keys a client gets
     example: str  # a request body, shown when a request is malformed
     view: str  # how the web page shows one prediction: "labels", "spans" (entities in the text) or "json"
-    info: Callable[[Any], dict[str, Any]] = _no_info  # the task (with its params) -> extra /v1/info fields
+    info: Callable[[Task], dict[str, Any]] = _no_info  # the task (with its params) -> extra /v1/info fields
 
     def public(self, prediction: dict[str, Any]) -> dict[str, Any]:
         """What a client receives of a prediction: the fields of the answer schema, nothing internal."""

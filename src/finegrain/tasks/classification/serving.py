@@ -7,11 +7,14 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, StrictStr
 
 from finegrain.tasks.outputs import ServingPayload
+
+if TYPE_CHECKING:
+    from finegrain.tasks.base import Task
 
 __all__ = ["ClassificationRequest", "ClassificationPrediction", "PAYLOAD"]
 
@@ -29,8 +32,8 @@ class ClassificationPrediction(BaseModel):
     scores: dict[str, float]
 
 
-def _info(task: Any) -> dict[str, Any]:
-    return {"multi_label": bool(task.params.multi_label)}
+def _info(task: Task) -> dict[str, Any]:
+    return {"multi_label": not task.single_label}  # a classification run is single- or multi-label
 
 
 PAYLOAD = ServingPayload(request=ClassificationRequest, items="texts", prediction=ClassificationPrediction,
