@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, StrictStr
 
 if TYPE_CHECKING:
     from finegrain.tasks.base import Task
 
-__all__ = ["Column", "ClassScores", "ReportSections", "CountBreakdown", "StudyView", "ServingPayload"]
+__all__ = ["Column", "ClassScores", "ReportSections", "CountBreakdown", "StudyView", "ServingPayload", "TextsRequest"]
 
 Metrics = dict[str, Any]  # one split's metrics, as the task's ``evaluate`` returns them
 
@@ -94,6 +94,13 @@ class StudyView:
 
 def _no_info(task: Task) -> dict[str, Any]:
     return {}
+
+
+class TextsRequest(BaseModel):
+    """The request body of a task that predicts from raw texts: ``{"texts": [...]}``, nothing else."""
+
+    model_config = ConfigDict(extra="forbid")
+    texts: list[StrictStr]
 
 
 @dataclass(frozen=True)

@@ -1,27 +1,22 @@
 """What ``POST /v1/predict`` takes and answers for classification: texts in, a label and scores out.
 
 Example:
-    >>> ClassificationRequest(texts=["great film"]).texts
-    ['great film']
+    >>> ClassificationPrediction(label="pos", scores={"neg": 0.1, "pos": 0.9}).label
+    'pos'
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, StrictStr
+from pydantic import BaseModel
 
-from finegrain.tasks.outputs import ServingPayload
+from finegrain.tasks.outputs import ServingPayload, TextsRequest
 
 if TYPE_CHECKING:
     from finegrain.tasks.base import Task
 
-__all__ = ["ClassificationRequest", "ClassificationPrediction", "PAYLOAD"]
-
-
-class ClassificationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    texts: list[StrictStr]
+__all__ = ["ClassificationPrediction", "PAYLOAD"]
 
 
 class ClassificationPrediction(BaseModel):
@@ -36,5 +31,5 @@ def _info(task: Task) -> dict[str, Any]:
     return {"multi_label": not task.single_label}  # a classification run is single- or multi-label
 
 
-PAYLOAD = ServingPayload(request=ClassificationRequest, items="texts", prediction=ClassificationPrediction,
+PAYLOAD = ServingPayload(request=TextsRequest, items="texts", prediction=ClassificationPrediction,
                          example='{"texts": ["first text", "second text"]}', view="labels", info=_info)

@@ -8,16 +8,11 @@ Example:
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, StrictStr
+from pydantic import BaseModel
 
-from finegrain.tasks.outputs import ServingPayload
+from finegrain.tasks.outputs import ServingPayload, TextsRequest
 
-__all__ = ["NerRequest", "EntitySpan", "NerPrediction", "PAYLOAD"]
-
-
-class NerRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    texts: list[StrictStr]
+__all__ = ["EntitySpan", "NerPrediction", "PAYLOAD"]
 
 
 class EntitySpan(BaseModel):
@@ -33,5 +28,5 @@ class NerPrediction(BaseModel):
     entities: list[EntitySpan]
 
 
-PAYLOAD = ServingPayload(request=NerRequest, items="texts", prediction=NerPrediction,
+PAYLOAD = ServingPayload(request=TextsRequest, items="texts", prediction=NerPrediction,
                          example='{"texts": ["first text", "second text"]}', view="spans")
