@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+
 import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedType

@@ -15,6 +15,8 @@ from finegrain.registry import METHODS
 if TYPE_CHECKING:
     from peft import PeftConfig, PeftModel
 
+__all__ = ["PrefixTuning", "PrefixParams"]
+
 
 class PrefixParams(Section):
     num_virtual_tokens: int = Field(20, ge=1)  # prefix length per layer; 10-20 suffices for NLU (P-tuning v2)
@@ -50,5 +52,3 @@ class PrefixTuning(PeftMethod):
 
     def wrap(self, model: PeftModel) -> torch.nn.Module:
         return PrefixKeyValues(model)
-
-

@@ -15,6 +15,8 @@ from finegrain.registry import METHODS
 if TYPE_CHECKING:
     from peft import PeftConfig, PeftModel
 
+__all__ = ["PromptTuning", "PromptParams"]
+
 
 class PromptParams(Section):
     num_virtual_tokens: int = Field(20, ge=1)  # soft prompt length; 20 is Lester et al.'s sweet spot

@@ -18,8 +18,8 @@ from finegrain.data.split import Split
 from finegrain.registry import TASKS
 from finegrain.tasks.base import Task
 from finegrain.tasks.classification import checks, outputs, tiny
-from finegrain.tasks.classification.inputs import INPUT_FORMATS, prediction_frame
 from finegrain.tasks.classification.first_token import first_token_last_layer
+from finegrain.tasks.classification.inputs import INPUT_FORMATS, prediction_frame
 from finegrain.tasks.classification.metrics import classification_metrics, error_examples
 from finegrain.tasks.classification.serving import PAYLOAD
 from finegrain.tasks.modeling import build_pretrained, head_module_names
