@@ -55,6 +55,7 @@ class ClassificationTask(Task):
     label_column: ClassVar[str] = "label"
     primary_metric: ClassVar[str] = "macro_f1"  # robust to class imbalance, unlike accuracy
     greater_is_better: ClassVar[bool] = True
+    logged_metrics: ClassVar[tuple[str, ...]] = ("accuracy",)  # beside macro-F1 in each evaluation's log line
     summary_columns: ClassVar[tuple[Column, ...]] = outputs.SUMMARY_COLUMNS
     class_scores: ClassVar[ClassScores | None] = outputs.CLASS_SCORES
     report: ClassVar[ReportSections] = outputs.REPORT
