@@ -96,6 +96,10 @@ def _no_info(task: Task) -> dict[str, Any]:
     return {}
 
 
+def _labels_legend(labels: list[str]) -> tuple[str, list[str]]:
+    return "labels", labels
+
+
 class TextsRequest(BaseModel):
     """The request body of a task that predicts from raw texts: ``{"texts": [...]}``, nothing else."""
 
@@ -113,6 +117,9 @@ class ServingPayload:
     example: str  # a request body, shown when a request is malformed
     view: str  # how the web page shows one prediction: "labels", "spans" (entities in the text) or "json"
     info: Callable[[Task], dict[str, Any]] = _no_info  # the task (with its params) -> extra /v1/info fields
+    # The run's label names -> what the web page lists under the run: a heading and the names, whose order
+    # its colours follow (NER: the entity types of its B-/I- tags). By default, the labels as they are.
+    legend: Callable[[list[str]], tuple[str, list[str]]] = _labels_legend
 
     def public(self, prediction: dict[str, Any]) -> dict[str, Any]:
         """What a client receives of a prediction: the fields of the answer schema, nothing internal."""

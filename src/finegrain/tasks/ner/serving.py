@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from finegrain.tasks.ner.schemes import split_tag
 from finegrain.tasks.outputs import ServingPayload, TextsRequest
 
 __all__ = ["EntitySpan", "NerPrediction", "PAYLOAD"]
@@ -28,5 +29,11 @@ class NerPrediction(BaseModel):
     entities: list[EntitySpan]
 
 
+def _legend(tags: list[str]) -> tuple[str, list[str]]:
+    """The entity types of the run's tags, in the label map's order: the page colours spans by them."""
+    types = dict.fromkeys(entity_type for _, entity_type in map(split_tag, tags) if entity_type is not None)
+    return "entity types", list(types)
+
+
 PAYLOAD = ServingPayload(request=TextsRequest, items="texts", prediction=NerPrediction,
-                         example='{"texts": ["first text", "second text"]}', view="spans")
+                         example='{"texts": ["first text", "second text"]}', view="spans", legend=_legend)
