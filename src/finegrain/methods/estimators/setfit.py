@@ -43,6 +43,7 @@ class SetFit(FittedMethod):
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
     encoder: ClassVar[EncoderSource] = "saved"  # the fine-tuned encoder is saved in the run
     default_lr: ClassVar[float] = 2e-5  # SetFit's body learning rate
+    tiny_params: ClassVar[dict[str, int]] = {"num_iterations": 2}  # a few pairs: the tests train a few steps
 
     def __init__(self, params: SetFitParams | None = None):
         self.params = params or SetFitParams()

@@ -32,6 +32,7 @@ class PrefixTuning(PeftMethod):
     Params: ClassVar[type[PrefixParams]] = PrefixParams
     mergeable: ClassVar[bool] = False
     default_lr: ClassVar[float] = 3e-2  # the best of a 3-point sweep (benchmarks/lr_sweep.py; docs/performance.md)
+    tiny_params: ClassVar[dict[str, int]] = {"num_virtual_tokens": 4}  # fits the tests' max_length 32
     max_length: int | None = None
 
     def check_against(self, max_length: int) -> None:

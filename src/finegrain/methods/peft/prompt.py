@@ -31,6 +31,7 @@ class PromptTuning(PeftMethod):
     Params: ClassVar[type[PromptParams]] = PromptParams
     mergeable: ClassVar[bool] = False
     default_lr: ClassVar[float] = 1e-2  # a 3-point sweep found none better (benchmarks/lr_sweep.py)
+    tiny_params: ClassVar[dict[str, int]] = {"num_virtual_tokens": 4}  # fits the tests' max_length 32
     max_length: int | None = None
 
     def check_against(self, max_length: int) -> None:
