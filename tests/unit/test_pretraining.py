@@ -293,7 +293,11 @@ def test_cli_pretrain(corpus, tmp_path, capsys):
     path = tmp_path / "pretrain.yaml"
     path.write_text(yaml.safe_dump(_config(corpus, tmp_path / "cli", train={"max_steps": 2, "eval_every": 2})))
     assert main(["pretrain", str(path)]) == 0
-    assert "held-out" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "held-out" in out and out.count("masked-LM loss ") == 2 and "  perplexity " in out and "  accuracy " in out
+    records = [json.loads(line) for line in (tmp_path / "cli" / "log.jsonl").read_text().splitlines()]
+    evaluations = [record["eval"] for record in records if "eval" in record]
+    assert evaluations and all(set(e) == {"step", "epoch", "negative_loss", "loss", "perplexity", "accuracy"} for e in evaluations)
     assert main(["pretrain", str(path), "masking.whole_wrd=true"]) == 2
     assert "Did you mean 'whole_word'" in capsys.readouterr().err
 

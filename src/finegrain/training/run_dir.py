@@ -25,7 +25,8 @@ from finegrain.config import without_retired
 from finegrain.errors import RunDirError
 from finegrain.training.checkpoint import finish_interrupted_swap, latest_checkpoint
 
-__all__ = ["RunDir", "RunResult", "prepare_run_dir", "open_run_dir", "run_dir_for", "check_model_kept", "changed_keys"]
+__all__ = ["RunDir", "RunResult", "prepare_run_dir", "open_run_dir", "run_dir_for", "check_model_kept", "changed_keys",
+           "evaluation_path"]
 
 
 @dataclass(frozen=True)
@@ -211,3 +212,9 @@ def check_model_kept(run: RunDir) -> None:
             f"'{run.path}' is a finished run, but its model/ folder is missing: there is no model to use.",
             hint="Train it again: the command that made it ('finegrain train ...') with --overwrite. model/ was the"
             " only copy of the kept model (checkpoints/last holds the last training step, not the kept model).")
+
+
+def evaluation_path(run_path: str | Path, name: str) -> Path:
+    """Where ``finegrain eval --data`` writes a run's results on the data ``name`` (a file's stem or a
+    dataset name such as ``bbc-news:test``): ``RUN/evaluations/<name>.json``, ``/`` and ``:`` made ``_``."""
+    return Path(run_path) / "evaluations" / f"{name.replace('/', '_').replace(':', '_')}.json"

@@ -10,7 +10,7 @@ import platform
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from accelerate import Accelerator
 
@@ -22,6 +22,9 @@ from finegrain.evaluation.model_card import FineTunedFacts, fine_tuned_card
 from finegrain.models.base_reference import registered_description, registered_language
 from finegrain.registry import TASKS
 from finegrain.training.run_dir import RunDir
+
+if TYPE_CHECKING:
+    from huggingface_hub import ModelCard
 
 __all__ = ["library_versions", "check_labels_unchanged", "run_info", "now", "report_info", "card_facts",
            "fine_tuned_model_card", "report_title", "folder_library"]
@@ -79,7 +82,7 @@ def report_title(config: RunConfig) -> str:
 
 
 def fine_tuned_model_card(config: RunConfig, info: dict[str, Any], metrics: dict[str, dict[str, Any]],
-                          model_dir: Path) -> str:
+                          model_dir: Path) -> ModelCard:
     """The model card (``model/README.md``) of a finished fine-tuning run."""
     return fine_tuned_card(card_facts(config, info, metrics, model_dir))
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from finegrain.methods.base import FittedMethod
+from finegrain.methods.base import EncoderSource, FittedMethod
 from finegrain.methods.estimators.base import EstimatorContext, FitStats, check_single_label_classification
 from finegrain.methods.estimators.encoding import HeadParams, SentenceClassifier
 from finegrain.registry import METHODS
@@ -33,7 +33,7 @@ class EmbeddingsLr(FittedMethod):
     name: ClassVar[str] = "embeddings-lr"
     Params: ClassVar[type[EmbeddingsLrParams]] = EmbeddingsLrParams
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
-    encoder: ClassVar[str] = "base"  # only the head is saved: the frozen encoder is the base model
+    encoder: ClassVar[EncoderSource] = "base"  # only the head is saved: the frozen encoder is the base model
 
     def __init__(self, params: EmbeddingsLrParams | None = None):
         self.params = params or EmbeddingsLrParams()

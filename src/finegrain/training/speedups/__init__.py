@@ -121,4 +121,3 @@ def disabled(*names: str) -> Iterator[None]:
         yield
     finally:
         SPEEDUPS = kept
-
