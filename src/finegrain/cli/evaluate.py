@@ -9,7 +9,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from finegrain.cli.console import make_console, print_metrics
 from finegrain.cli.options import add_base_option
