@@ -28,7 +28,7 @@ from finegrain.tasks.modeling import quiet_transformers
 if TYPE_CHECKING:  # peft is imported where used: it is slow to import, and name lookups load these modules
     from peft import PeftConfig, PeftModel, TaskType
 
-__all__ = ["PeftMethod", "Targets", "task_type", "merge_peft", "targets", "check_virtual_tokens", "max_positions"]
+__all__ = ["PeftMethod", "VirtualTokenMethod", "Targets", "task_type", "merge_peft", "targets", "check_virtual_tokens", "max_positions"]
 
 Targets = list[str] | Literal["all-linear"]
 
@@ -110,6 +110,27 @@ def targets(model: torch.nn.Module, targets: Targets, head_names: list[str], whe
     if targets != "all-linear":
         check_target_modules(model, list(targets), head_names, where)
     return targets
+
+
+class VirtualTokenMethod(PeftMethod):
+    """Prefix and prompt tuning: virtual tokens that must fit beside the text, checked before any data is
+    read (``check_against``) and again against the model's positions (:meth:`checked_params`)."""
+
+    # PEFT saves the virtual tokens recomputed from the live module, a shard under FSDP or ZeRO-3, and not
+    # from the gathered weights it is given (tests/unit/test_distributed.py)
+    saves_sharded: ClassVar[bool] = False
+    tiny_params: ClassVar[dict[str, int]] = {"num_virtual_tokens": 4}  # fits the tests' max_length 32
+    max_length: int | None = None
+
+    def check_against(self, max_length: int) -> None:
+        """The virtual tokens take part of the sequence: fail early if they leave no room for the text."""
+        check_virtual_tokens(self.params.num_virtual_tokens, max_length, None)
+        self.max_length = max_length
+
+    def checked_params(self, model: torch.nn.Module) -> Section:
+        """The method's params, once its tokens are known to fit ``model``'s positions."""
+        check_virtual_tokens(self.params.num_virtual_tokens, self.max_length, max_positions(model))
+        return self.params
 
 
 def check_virtual_tokens(tokens: int, max_length: int | None, max_positions: int | None) -> None:

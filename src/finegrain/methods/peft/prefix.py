@@ -8,7 +8,7 @@ import torch
 from pydantic import Field
 
 from finegrain.config import Section
-from finegrain.methods.peft.common import PeftMethod, check_virtual_tokens, max_positions, task_type
+from finegrain.methods.peft.common import VirtualTokenMethod, task_type
 from finegrain.methods.peft.wrappers import PrefixKeyValues
 from finegrain.registry import METHODS
 
@@ -25,27 +25,16 @@ class PrefixParams(Section):
 
 
 @METHODS.register("prefix", aliases=("prefix-tuning", "p-tuning-v2"))
-class PrefixTuning(PeftMethod):
+class PrefixTuning(VirtualTokenMethod):
     """Trainable key/value prefixes in every attention layer (Li & Liang, 2021; P-tuning v2)."""
 
     name: ClassVar[str] = "prefix"
     Params: ClassVar[type[PrefixParams]] = PrefixParams
     mergeable: ClassVar[bool] = False
     default_lr: ClassVar[float] = 3e-2  # the best of a 3-point sweep (benchmarks/lr_sweep.py; docs/performance.md)
-    # PEFT saves the virtual tokens recomputed from the live module, a shard under FSDP or ZeRO-3, and not
-    # from the gathered weights it is given (tests/unit/test_distributed.py)
-    saves_sharded: ClassVar[bool] = False
-    tiny_params: ClassVar[dict[str, int]] = {"num_virtual_tokens": 4}  # fits the tests' max_length 32
-    max_length: int | None = None
-
-    def check_against(self, max_length: int) -> None:
-        """The prefix shifts the text's positions: fail early if both cannot fit."""
-        check_virtual_tokens(self.params.num_virtual_tokens, max_length, None)
-        self.max_length = max_length
 
     def peft_config(self, model: torch.nn.Module, head_names: list[str]) -> PeftConfig:
-        check_virtual_tokens(self.params.num_virtual_tokens, self.max_length, max_positions(model))
-        p = self.params
+        p = self.checked_params(model)
         from peft import PrefixTuningConfig
 
         return PrefixTuningConfig(
