@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -35,24 +34,13 @@ def finegrain_config(name: str, n_train: int | None, output: str, **train) -> di
 
 
 def fast_bf16() -> bool:
-    """Whether the Trainer "at its best" trains in bf16: where the hardware runs bf16 fast, the rule finegrain's
-    ``train.precision: auto`` follows. On a CPU without AVX-512 BF16 or AMX, bf16 is emulated and many times
-    slower than fp32 (benchmarks/results/train_speed_fresh.txt), so at its best there is fp32."""
+    """Whether the Trainer "at its best" trains in bf16: where finegrain's ``train.precision: auto`` does, i.e.
+    where the hardware runs bf16 fast (emulated bf16 is many times slower: results/bf16_probe.txt)."""
     import torch
 
-    from finegrain.training.precision import cpu_has_fast_bf16
+    from finegrain.training.precision import resolve_precision
 
-    return torch.cuda.is_bf16_supported() if torch.cuda.is_available() else cpu_has_fast_bf16()
-
-
-def python_for(side: str, transformers_dir: str | None) -> list[str]:
-    """The command that starts a Python for one side of a comparison. ``transformers_dir`` (a folder made
-    by ``pip install --no-deps --target DIR transformers==X``) puts that release of transformers ahead of
-    the installed one for the Trainer side only: to measure against the Trainer of another release."""
-    if side == "finegrain" or transformers_dir is None:
-        return [sys.executable]
-    path = os.pathsep.join(filter(None, [os.path.abspath(transformers_dir), os.environ.get("PYTHONPATH")]))
-    return ["env", f"PYTHONPATH={path}", sys.executable]
+    return resolve_precision("auto", "cuda" if torch.cuda.is_available() else "cpu") == "bf16"
 
 
 def transformers_version() -> str:

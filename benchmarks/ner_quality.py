@@ -48,7 +48,7 @@ from finegrain.data.sources import load_splits  # noqa: E402
 from finegrain.models.catalog import default_model_path  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import fast_bf16, python_for, transformers_version  # noqa: E402
+from common import fast_bf16, transformers_version  # noqa: E402
 from turns import record_finegrain_steps, running_seconds, take_turns, trainer_step_callback  # noqa: E402
 
 MAX_LENGTH, BATCH, SEED = 128, 16, 0
@@ -180,9 +180,6 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="each training in a new process of its own")
     parser.add_argument("--turns", type=float, metavar="SECONDS",
                         help="each seed's trainings in two processes that take turns of SECONDS (benchmarks/turns.py)")
-    parser.add_argument("--trainer-transformers", metavar="DIR",
-                        help="--fresh/--turns: run the Trainer with the transformers installed in DIR (pip install"
-                        " --no-deps --target DIR transformers==X), e.g. the release before a regression")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one training, printed as JSON
     parser.add_argument("--windows", action="store_true", help=argparse.SUPPRESS)  # internal: with step times
     args = parser.parse_args()
@@ -232,9 +229,7 @@ def main() -> None:
 
 
 def _command(args: argparse.Namespace, name: str, seed: int) -> list[str]:
-    side = "finegrain" if name == "finegrain" else "trainer"
-    command = [*python_for(side, args.trainer_transformers), __file__, "--one", name, "--seeds", str(seed),
-               "--epochs", str(args.epochs)]
+    command = [sys.executable, __file__, "--one", name, "--seeds", str(seed), "--epochs", str(args.epochs)]
     command += ["--limit", str(args.limit)] if args.limit else []
     return command + (["--lr", str(args.lr)] if args.lr else [])
 

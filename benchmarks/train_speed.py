@@ -15,7 +15,8 @@ benchmarks/speedups_ab.py. In one process the runs alternate, in reverse order e
 ``--only`` keeps the named runs.
 
 ``--fresh`` runs every training in a new process of its own, as a user runs either, alternating
-(Trainer, finegrain, finegrain, Trainer, ...), so that nothing one run sets reaches the next; the ratio of each adjacent pair is printed beside the ratio of medians.
+(Trainer, finegrain, finegrain, Trainer, ...), so that nothing one run sets reaches the next; the ratio
+of each adjacent pair is printed beside the ratio of medians.
 
     python benchmarks/train_speed.py --n-train 4000 --epochs 1 --repeats 2 --skip-defaults --skip-fp32
     python benchmarks/train_speed.py --n-train 4000 --epochs 1 --repeats 4 --fresh
@@ -32,7 +33,7 @@ import tempfile
 import time
 
 import finegrain
-from common import MODEL, builtin_data, finegrain_config, python_for, transformers_version
+from common import MODEL, builtin_data, finegrain_config, transformers_version
 from finegrain.training.speedups import disabled
 from hf_baselines import train_hf_trainer
 
@@ -88,9 +89,6 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="comma-separated run names to keep (default: all)")
     parser.add_argument("--fresh", action="store_true",
                         help="each run in a new process, alternating; runs: --only (default trainer_best,finegrain)")
-    parser.add_argument("--trainer-transformers", metavar="DIR",
-                        help="--fresh: run the Trainer with the transformers installed in DIR (pip install --no-deps"
-                        " --target DIR transformers==X), e.g. the release before a regression")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one run, its result printed as JSON
     args = parser.parse_args()
     if args.one or args.fresh:
@@ -128,8 +126,7 @@ def fresh(args) -> None:
     runs: dict[str, list[dict]] = {name: [] for name in names}
     for repeat in range(args.repeats):
         for name in (names if repeat % 2 == 0 else names[::-1]):
-            side = "finegrain" if name.startswith("finegrain") else "trainer"
-            done = subprocess.run([*python_for(side, args.trainer_transformers), __file__, "--one", name, "--n-train", str(args.n_train),
+            done = subprocess.run([sys.executable, __file__, "--one", name, "--n-train", str(args.n_train),
                                    "--epochs", str(args.epochs)], capture_output=True, text=True)
             lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
             if done.returncode or not lines:
