@@ -25,7 +25,6 @@ __all__ = ["FineTunedFacts", "PretrainedFacts", "fine_tuned_card", "pretrained_c
            "CARD_FILE"]
 
 CARD_FILE = "README.md"
-_MASKED_LM_SCORES = ("loss", "perplexity", "accuracy")  # what pretraining/objective.py measures on held-out text
 _AUTO_CLASS = {"text-classification": "AutoModelForSequenceClassification",
                "token-classification": "AutoModelForTokenClassification"}
 
@@ -63,6 +62,7 @@ class PretrainedFacts:
     data: dict[str, tuple[int, int]]  # "train"/"validation" -> (sequences, tokens)
     initial: dict[str, Any]  # held-out scores before training
     final: dict[str, Any]  # held-out scores of the kept model
+    scores: tuple[str, ...]  # the keys of those scores to show, in order (the objective's)
     version: str
 
 
@@ -101,7 +101,7 @@ def pretrained_card(facts: PretrainedFacts) -> ModelCard:
     origin = f"continued from `{facts.base_model}`" if facts.base_model else "from scratch"
     corpora = ", ".join(f"`{_source_name(source)}`" for source in facts.corpora)
     rows = [[key, _number(facts.initial.get(key)), _number(facts.final.get(key))]
-            for key in _MASKED_LM_SCORES if key in facts.final]
+            for key in facts.scores if key in facts.final]
     sections = [
         f"# {facts.name}",
         f"A BERT-style masked-language model ({facts.parameters:,} parameters), pretrained {origin} by"

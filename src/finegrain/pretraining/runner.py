@@ -28,7 +28,7 @@ from finegrain.pretraining.config import CorpusConfig, PretrainConfig, dump_pret
 from finegrain.pretraining.corpus import read_documents, read_sources, split_held_out
 from finegrain.pretraining.masking import encode_documents
 from finegrain.pretraining.model import MaskedLanguageModel, load_masked_lm, new_bert
-from finegrain.pretraining.objective import HeldOutMasks, MaskedLMObjective
+from finegrain.pretraining.objective import HELD_OUT_SCORES, HeldOutMasks, MaskedLMObjective
 from finegrain.pretraining.tokenizer import train_tokenizer
 from finegrain.tasks.modeling import quiet_transformers
 from finegrain.training.distributed import save_gathered
@@ -128,7 +128,8 @@ def _card(config: PretrainConfig, info: dict[str, Any], metrics: dict[str, Any])
         name=Path(config.output).resolve().name, base_model=base, language=registered_language(base),
         parameters=info["parameters"], corpora=list(config.data.train),
         data={name: (part["sequences"], part["tokens"]) for name, part in info["data"].items()},
-        initial=metrics["initial"], final=metrics["validation"], version=info["versions"].get("finegrain", "unknown"))
+        initial=metrics["initial"], final=metrics["validation"],
+        scores=HELD_OUT_SCORES, version=info["versions"].get("finegrain", "unknown"))
     return pretrained_card(facts)
 
 

@@ -5,8 +5,7 @@
 transformers' own modules, the path a GPU run takes. Each speed-up is one module here and one entry in
 :data:`SPEEDUPS`; a speed-up is kept while a paired benchmark shows it pays at least ~3% end to end
 (``python benchmarks/speedups_ab.py``; figures in docs/performance.md, raw output in
-benchmarks/results/speedups_ab.txt). Two were deleted by that rule (git keeps them): the glibc allocator
-setting and a one-node encoder layer, which drew its own masks and so stood in for ``cpu_dropout``.
+benchmarks/results/speedups_ab.txt; the ones that rule deleted are named there).
 
 What each relies on, and the tests that guard it:
 
