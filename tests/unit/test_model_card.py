@@ -45,7 +45,7 @@ def test_a_full_run_card_is_a_transformers_card(tmp_path_factory, tiny_model_dir
     assert "PeftModel" not in card.text
 
 
-def test_a_prefix_run_card_offers_no_peft_snippet_peft_cannot_run(tmp_path):
+def test_a_prefix_adapter_does_not_count_as_a_folder_peft_runs_alone(tmp_path):  # so its card has no PEFT snippet
     from finegrain.training.run_record import folder_library
 
     for peft_type, library in (("LORA", "peft"), ("PROMPT_TUNING", "peft"), ("PREFIX_TUNING", None)):
