@@ -21,6 +21,7 @@ from finegrain.data.tables import ROW
 from finegrain.study.config import Size, StudyConfig, size_label
 from finegrain.study.sampling import nested_positions
 from finegrain.tasks.base import Task
+from finegrain.training.setup import foreign_columns, task_columns
 
 __all__ = ["StudyData", "prepare_study_data"]
 
@@ -57,9 +58,10 @@ class StudyData:
 def prepare_study_data(study: StudyConfig, task: Task, root: Path) -> StudyData:
     """Read and check the splits once, draw every sample, and fail early on impossible sizes."""
     data = study.data
-    splits = load_splits(data.train, data.validation, data.test, columns=task.columns(data.text, data.label),
+    splits = load_splits(data.train, data.validation, data.test, columns=task_columns(task, data),
                          stratify=task.stratify, validation_fraction=data.validation_fraction,
-                         max_train_examples=None, seed=_TEST_SEED, tag_column=data.tag_column)
+                         max_train_examples=None, seed=_TEST_SEED, tag_column=data.tag_column,
+                         foreign=foreign_columns(task))
     train, note = splits["train"], "the test split"
     if "test" not in splits:  # a study needs held-out examples that no cell trains or selects on
         rest, held = stratified_split(train.frame, task.stratify, data.validation_fraction, _TEST_SEED)

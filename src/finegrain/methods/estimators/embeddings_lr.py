@@ -40,7 +40,7 @@ class EmbeddingsLr(FittedMethod):
         self.classifier: SentenceClassifier | None = None
 
     def check_task(self, task: Task) -> None:
-        check_single_label_classification(self.name, task)
+        check_single_label_classification(self, task)
 
     def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
         self.classifier = self._frozen_encoder(context)
