@@ -48,7 +48,7 @@ class BiEncoder(FittedMethod):
         self.classifier: SentenceClassifier | None = None
 
     def fit(self, pairs: list[tuple[str, str]], targets: np.ndarray, context: EstimatorContext) -> FitStats:
-        self.classifier = self._frozen_encoder(context)
+        self.classifier = SentenceClassifier.frozen(context, normalize=self.params.normalize)
         self.classifier.head = fit_logistic_regression(
             self._features(pairs, context), targets, c=self.params.C, class_weight=self.params.class_weight,
             max_iter=self.params.max_iter, seed=context.seed)
@@ -62,16 +62,10 @@ class BiEncoder(FittedMethod):
         self.classifier.save_head(directory)
 
     def load(self, directory: Path, context: EstimatorContext) -> BiEncoder:
-        self.classifier = self._frozen_encoder(context)
-        self.classifier.load_head(directory)
+        self.classifier = SentenceClassifier.frozen(context, normalize=self.params.normalize).load_head(directory)
         return self
 
     def _features(self, pairs: list[tuple[str, str]], context: EstimatorContext) -> np.ndarray:
         """Both sides embedded in one pass (the batches mix them), then split again."""
         embedded = self.classifier.embed([a for a, _ in pairs] + [b for _, b in pairs], context)
         return pair_embedding_features(embedded[: len(pairs)], embedded[len(pairs):])
-
-    def _frozen_encoder(self, context: EstimatorContext) -> SentenceClassifier:
-        classifier = SentenceClassifier.from_encoder(context.model_path, context, normalize=self.params.normalize)
-        classifier.pooler.requires_grad_(False)
-        return classifier

@@ -43,7 +43,7 @@ class EmbeddingsLr(FittedMethod):
         check_single_label_classification(self, task)
 
     def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
-        self.classifier = self._frozen_encoder(context)
+        self.classifier = SentenceClassifier.frozen(context, normalize=self.params.normalize)
         self.classifier.fit_head(texts, targets, self.params, context)
         head = self.classifier.head.parameters
         return FitStats(head, self.classifier.encoder_parameters + head)
@@ -55,11 +55,5 @@ class EmbeddingsLr(FittedMethod):
         self.classifier.save_head(directory)
 
     def load(self, directory: Path, context: EstimatorContext) -> EmbeddingsLr:
-        self.classifier = self._frozen_encoder(context)
-        self.classifier.load_head(directory)
+        self.classifier = SentenceClassifier.frozen(context, normalize=self.params.normalize).load_head(directory)
         return self
-
-    def _frozen_encoder(self, context: EstimatorContext) -> SentenceClassifier:
-        classifier = SentenceClassifier.from_encoder(context.model_path, context, normalize=self.params.normalize)
-        classifier.pooler.requires_grad_(False)
-        return classifier
