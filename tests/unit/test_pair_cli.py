@@ -88,7 +88,8 @@ def test_onnx_export_takes_the_segments_and_serves_pairs(run, tmp_path):
         assert response.status_code == 200, response.text
         body = response.json()
         assert body["task"] == "pair-classification"
-        assert body["predictions"] == [{"label": p["label"], "scores": p["scores"]} for p in exported.predict(PAIRS[:2])]
+        want = exported.predict(PAIRS[:2])
+        assert body["predictions"] == [{"label": p["label"], "scores": p["scores"]} for p in want]
         refused = client.post("/v1/predict", json={"pairs": [["only one text"]]})
         assert refused.status_code == 422 and '{"pairs": [["first text", "second text"]]}' in refused.json()["error"]
         assert client.get("/v1/info").json()["labels"] == ["different", "same"]
@@ -111,8 +112,8 @@ def test_three_label_pairs_train_with_the_tfidf_pair_baseline(tmp_path):
 
     for name, n in (("train", 150), ("validation", 30)):
         (tmp_path / f"{name}.csv").write_text("text,text_pair,label\n" + "".join(row(i) for i in range(n)))
-    result = finegrain.train({"task": "nli", "method": "tfidf-pair", "output": str(tmp_path / "run"),
-                              "data": {"train": str(tmp_path / "train.csv"), "validation": str(tmp_path / "validation.csv")}})
+    data = {"train": str(tmp_path / "train.csv"), "validation": str(tmp_path / "validation.csv")}
+    result = finegrain.train({"task": "nli", "method": "tfidf-pair", "data": data, "output": str(tmp_path / "run")})
     validation = result.metrics["validation"]
     assert "threshold_f1" not in validation and validation["roc_auc"] > 0.6 and validation["accuracy"] > 0.5
     assert "### Ranking" in (tmp_path / "run" / "report.md").read_text()

@@ -16,8 +16,9 @@ from finegrain.tasks.classification import ClassificationTask
 from finegrain.tasks.ner import NerTask
 from finegrain.tasks.pair import PairClassificationTask
 
-CHINESE = [("怎么还款", "如何还款", 1), ("怎么还款", "信用卡额度多少", 0), ("额度怎么提高", "如何提高额度", 1),
-           ("额度怎么提高", "还款日是哪天", 0), ("我要注销账户", "账户怎么注销", 1), ("我要注销账户", "怎么开通网银", 0),
+CHINESE = [("怎么还款", "如何还款", 1), ("怎么还款", "信用卡额度多少", 0),
+           ("额度怎么提高", "如何提高额度", 1), ("额度怎么提高", "还款日是哪天", 0),
+           ("我要注销账户", "账户怎么注销", 1), ("我要注销账户", "怎么开通网银", 0),
            ("网银怎么开通", "开通网银的方法", 1), ("网银怎么开通", "我要注销账户", 0)] * 3
 
 
@@ -26,7 +27,8 @@ def test_tfidf_pair_features_are_both_sides_their_difference_product_and_cosine(
 
     vectorizer = TfidfVectorizer().fit(["good movie", "bad movie", "good day"])
     features = pair_features(vectorizer, [("good movie", "good day"), ("bad movie", "bad movie")]).toarray()
-    a, b = vectorizer.transform(["good movie", "bad movie"]).toarray(), vectorizer.transform(["good day", "bad movie"]).toarray()
+    a = vectorizer.transform(["good movie", "bad movie"]).toarray()
+    b = vectorizer.transform(["good day", "bad movie"]).toarray()
     d = a.shape[1]
     np.testing.assert_allclose(features[:, :d], a)
     np.testing.assert_allclose(features[:, 2 * d:3 * d], np.abs(a - b))
@@ -60,7 +62,8 @@ def test_bi_encoder_features_are_u_v_difference_product_and_cosine():
 
 @pytest.mark.parametrize("method", ["tfidf", "embeddings-lr", "setfit"])
 def test_single_text_estimators_refuse_pairs_naming_the_pair_baselines(method):
-    with pytest.raises(ConfigError, match=f"Method '{method}' does not support the 'pair-classification' task") as error:
+    refusal = f"Method '{method}' does not support the 'pair-classification' task"
+    with pytest.raises(ConfigError, match=refusal) as error:
         METHODS.get(method)().check_task(PairClassificationTask())
     assert "tfidf-pair" in error.value.hint and "bi-encoder" in error.value.hint and "lora" in error.value.hint
 

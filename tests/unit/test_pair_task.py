@@ -141,7 +141,8 @@ def test_pairs_encode_as_one_sequence_with_segments_and_both_sides_kept(tiny_mod
     assert 0 < sum(first["token_type_ids"]) < 16  # longest-first truncation leaves the second text in
     batch = PairClassificationTask().collate(features, tokenizer.pad_token_id)
     assert batch["token_type_ids"].shape == batch["input_ids"].shape
-    assert batch["token_type_ids"][1].tolist() == features[1]["token_type_ids"] + [0] * (16 - len(features[1]["input_ids"]))
+    padding = [0] * (16 - len(features[1]["input_ids"]))
+    assert batch["token_type_ids"][1].tolist() == features[1]["token_type_ids"] + padding
 
 
 @pytest.mark.parametrize(("value", "message"), [

@@ -264,7 +264,8 @@ def _api_key_check(api_key: str | None):
 def _info(predictor: Predictor, settings: ServeSettings, source: str) -> dict[str, Any]:
     payload: ServingPayload = predictor.task.serving
     return {"task": predictor.task.name, "labels": list(predictor.labels.names), "source": source,
-            "view": payload.view, **payload.info(predictor.task),
+            "view": payload.view, "items": payload.items, "fields": list(payload.fields),
+            **payload.info(predictor.task),
             "backend": predictor.runtime,
             "api_key_required": settings.api_key is not None,
             **{k: v for k, v in asdict(settings).items() if k != "api_key"}}

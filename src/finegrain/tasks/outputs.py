@@ -103,6 +103,9 @@ class ServingPayload:
     example: str  # a request body, shown when a request is malformed
     view: str  # how the web page shows one prediction: "labels", "spans" (entities in the text) or "json"
     info: Callable[[Any], dict[str, Any]] = _no_info  # the task (with its params) -> extra /v1/info fields
+    # The web page's text boxes when one input holds several texts, sent as an object with these keys (pairs:
+    # text, text_pair); (): one box, whose text is the input
+    fields: tuple[str, ...] = ()
 
     def public(self, prediction: dict[str, Any]) -> dict[str, Any]:
         """What a client receives of a prediction: the fields of the answer schema, nothing internal."""

@@ -40,4 +40,5 @@ class PairPrediction(BaseModel):
 
 
 PAYLOAD = ServingPayload(request=PairRequest, items="pairs", prediction=PairPrediction,
-                         example='{"pairs": [["first text", "second text"]]}', view="labels")
+                         example='{"pairs": [["first text", "second text"]]}', view="labels",
+                         fields=tuple(PairFields.model_fields))
