@@ -2,8 +2,9 @@
 
 The run's task says which files it reads (its ``input_formats``): for classification a text file
 (one text per line), jsonl with a ``text`` field, or csv/tsv/json/parquet with the run's text
-column; for NER also CoNLL and jsonl with a ``tokens`` list. ``-`` reads stdin (text lines, or
-jsonl when the first non-blank character is ``{``).
+column; for NER also CoNLL and jsonl with a ``tokens`` list; for pairs both text columns (or fields),
+or two tab-separated texts per line. ``-`` reads stdin (text lines, or jsonl when the first non-blank
+character is ``{``).
 
 Example:
     printf 'great movie\\nawful day\\n' | finegrain predict runs/reviews-full --input -
@@ -32,7 +33,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="the output directory of 'finegrain train'")
     parser.add_argument("--input", required=True, metavar="FILE|-",
                         help="txt (one text per line), jsonl with a 'text' field, csv/tsv; NER also CoNLL and jsonl"
-                             " with 'tokens'; '-' reads stdin")
+                             " with 'tokens'; pairs: both text columns, or 'first<TAB>second' lines; '-' reads stdin")
     parser.add_argument("--output", metavar="FILE", help="write jsonl here instead of stdout")
     parser.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (default 64)")
     add_base_option(parser)
