@@ -52,6 +52,7 @@ def test_train_writes_pair_metrics_and_report(run):
     assert "### Ranking and threshold" in report and "| text | text pair |" in report
     assert (run / "plots" / "confusion_test.png").is_file()
     assert "text_pair: text_pair" in (run / "config.yaml").read_text()
+    assert 'predictor.predict([["first text", "second text"]])' in (run / "model" / "README.md").read_text()
 
 
 def test_eval_reproduces_the_saved_metrics(run, capsys):
