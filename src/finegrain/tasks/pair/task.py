@@ -83,7 +83,7 @@ class PairClassificationTask(Task):
     def __init__(self, params: PairParams | None = None):
         self.params = params or PairParams()
         # the head, loss, label checks, counts and decoding of single-label classification
-        self.classes = ClassificationTask(ClassificationParams(
+        self.classification = ClassificationTask(ClassificationParams(
             class_weights=self.params.class_weights, first_token_last_layer=self.params.first_token_last_layer))
         # the best threshold of the last validation split scored: the test split is cut there
         self._threshold: float | None = None
@@ -109,18 +109,18 @@ class PairClassificationTask(Task):
         return list(zip(split.frame["text"].tolist(), split.frame["text_pair"].tolist()))
 
     def label_map(self, train: Split) -> LabelMap:
-        labels = self.classes.label_map(train)
+        labels = self.classification.label_map(train)
         self._positive(labels)  # a positive_label training never has fails here, before training
         return labels
 
     def check_labels(self, split: Split, labels: LabelMap) -> None:
-        self.classes.check_labels(split, labels)
+        self.classification.check_labels(split, labels)
 
     def build_model(self, model_path: str, labels: LabelMap, *, random_init: bool = False) -> torch.nn.Module:
-        return self.classes.build_model(model_path, labels, random_init=random_init)
+        return self.classification.build_model(model_path, labels, random_init=random_init)
 
     def head_names(self, model: torch.nn.Module) -> list[str]:
-        return self.classes.head_names(model)
+        return self.classification.head_names(model)
 
     def encode(self, split: Split, tokenizer: Any, labels: LabelMap, max_length: int) -> list[dict[str, Any]]:
         """One feature per pair; ``token_type_ids`` where the tokenizer makes them (BERT-style segments)."""
@@ -133,7 +133,7 @@ class PairClassificationTask(Task):
                 for i, ids in enumerate(encoded["input_ids"])]
 
     def collate(self, features: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
-        batch = self.classes.collate(features, pad_id)
+        batch = self.classification.collate(features, pad_id)
         if "token_type_ids" in features[0]:
             segments = torch.zeros_like(batch["input_ids"])
             for row, feature in enumerate(features):
@@ -142,7 +142,7 @@ class PairClassificationTask(Task):
         return batch
 
     def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.classes.loss(logits, batch)
+        return self.classification.loss(logits, batch)
 
     def evaluate(self, split: Split, features: list[dict[str, Any]], logits: list[np.ndarray],
                  labels: LabelMap) -> dict[str, Any]:
@@ -164,11 +164,11 @@ class PairClassificationTask(Task):
     def example_counts(self, split: Split, features: list[dict[str, Any]], logits: list[np.ndarray],
                        labels: LabelMap) -> np.ndarray:
         """Per example and class (tp, fp, fn), as classification lays them out: summed, the headline macro F1."""
-        return self.classes.example_counts(split, features, logits, labels)
+        return self.classification.example_counts(split, features, logits, labels)
 
     def decode(self, split: Split, features: list[dict[str, Any]], logits: list[np.ndarray],
                labels: LabelMap) -> list[dict[str, Any]]:
-        return self.classes.decode(split, features, logits, labels)
+        return self.classification.decode(split, features, logits, labels)
 
     def _threshold_f1(self, split: str, gold: np.ndarray, scores: np.ndarray) -> dict[str, Any] | None:
         """F1 at the threshold chosen on the last validation split scored; on validation itself (or when none
