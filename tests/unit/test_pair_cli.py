@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 
 import finegrain
 from finegrain.cli.main import main
-from finegrain.serving import create_app, load_export
+from finegrain.serving import load_export
+from finegrain.serving.app import create_app
 from finegrain.tasks.pair.tiny import tiny_dataset
 from finegrain.tasks.tiny import FILLER, WORDS
 
@@ -42,6 +43,13 @@ def run(tmp_path_factory, tiny_model_dir) -> Path:
     return root / "runs" / "pair-tiny"
 
 
+@pytest.fixture
+def in_run_folder(run, monkeypatch) -> Path:
+    """The run's config names its data relative to where it was trained: eval and export read it there."""
+    monkeypatch.chdir(run.parents[1])
+    return run
+
+
 def test_train_writes_pair_metrics_and_report(run):
     metrics = json.loads((run / "metrics.json").read_text())
     test = metrics["test"]
@@ -55,7 +63,8 @@ def test_train_writes_pair_metrics_and_report(run):
     assert 'predictor.predict([["first text", "second text"]])' in (run / "model" / "README.md").read_text()
 
 
-def test_eval_reproduces_the_saved_metrics(run, capsys):
+def test_eval_reproduces_the_saved_metrics(in_run_folder, capsys):
+    run = in_run_folder
     code, printed = _main("eval", run)
     saved = json.loads((run / "metrics.json").read_text())["test"]
     assert code == 0 and f"{saved['roc_auc']:.4f}" in printed and "Per class (test)" in printed
@@ -73,7 +82,8 @@ def test_predict_from_a_csv_with_both_columns(run, tmp_path):
                      for pair, prediction in zip(PAIRS, finegrain.load(run).predict(PAIRS))]
 
 
-def test_onnx_export_takes_the_segments_and_serves_pairs(run, tmp_path):
+def test_onnx_export_takes_the_segments_and_serves_pairs(in_run_folder, tmp_path):
+    run = in_run_folder
     code, printed = _main("export", run, "--format", "onnx", "--out", tmp_path / "onnx")
     assert code == 0 and "label agreement           100.00%" in printed
     import onnx
@@ -126,16 +136,16 @@ def test_bad_pair_input_exits_2_with_what_to_fix(tmp_path, tiny_model_dir, capsy
             f"data.validation={data['validation']}"]
     single = tmp_path / "single.csv"
     single.write_text("text,label\ngood movie,same\nbad day,different\n" * 10, encoding="utf-8")
-    assert main(["train", CONFIG, *base, f"data.train={single}"]) == 2
+    assert main(["train", str(CONFIG), *base, f"data.train={single}"]) == 2
     err = capsys.readouterr().err
     assert "Column 'text_pair' (set by data.text_pair=text_pair) was not found" in err
     assert "Found columns: text, label" in err
-    assert main(["train", CONFIG, *base, "task=classification", f"data.train={data['train']}"]) == 2
+    assert main(["train", str(CONFIG), *base, "task=classification", f"data.train={data['train']}"]) == 2
     assert "set task: pair-classification" in capsys.readouterr().err
     config = tmp_path / "classification.yaml"
     config.write_text(CONFIG.read_text().replace("task: pair-classification", "task: classification")
                       .replace(", text_pair: text_pair", ""), encoding="utf-8")
-    assert main(["train", config, *base, f"data.train={data['train']}"]) == 2
+    assert main(["train", str(config), *base, f"data.train={data['train']}"]) == 2
     err = capsys.readouterr().err
     assert "has a column 'text_pair', which marks data for the 'pair-classification' task" in err
     assert "set task: pair-classification" in err and not (tmp_path / "run").exists()
