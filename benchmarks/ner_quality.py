@@ -7,7 +7,7 @@ warmup then linear decay, batch 16,
 precision auto (bf16 where supported), length-grouped batches, first-sub-token labels, the best
 epoch on validation kept). Plain HF "at its best": AutoModelForTokenClassification, first-subword
 labels (-100 elsewhere), DataCollatorForTokenClassification, Trainer with the same optimizer
-settings, bf16=True and group_by_length, no evaluation during training (the last epoch is used), at
+settings, bf16 (where the hardware runs it fast) and group_by_length, no evaluation during training (the last epoch is used), at
 run_ner's default lr 5e-5 and, with ``--hf-lrs``, at other lrs (finegrain's 1.5e-4 shows how much of a
 gap is the lr alone).
 
@@ -21,8 +21,7 @@ x epochs / the seconds of training alone (finegrain: run.json ``timing``; HF: ar
     python benchmarks/ner_quality.py --seeds 0,1 --fresh     # each training in a process of its own
     python benchmarks/ner_quality.py --seeds 0,1,2 --turns 3  # two processes taking turns: the speed measure
 
-By default all runs share this one process, so the Trainer runs after finegrain has set its
-process-wide allocator speed-up (training/speedups/allocator.py) and gains from it. ``--fresh`` runs every
+By default all runs share this one process, one after the other. ``--fresh`` runs every
 training in a new process, as a user runs either, alternating which goes first per seed, and prints
 each seed's speed ratio; but a pair's two runs are minutes apart, and this machine's speed drifts by
 5-10% over minutes. ``--turns S`` runs each seed's trainings in two processes at once that take turns
@@ -49,6 +48,7 @@ from finegrain.data.sources import load_splits  # noqa: E402
 from finegrain.models.catalog import default_model_path  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from common import fast_bf16, python_for, transformers_version  # noqa: E402
 from turns import record_finegrain_steps, running_seconds, take_turns, trainer_step_callback  # noqa: E402
 
 MAX_LENGTH, BATCH, SEED = 128, 16, 0
@@ -115,7 +115,8 @@ def _predict_words(model, tokenizer, words: list[list[str]], id2label: dict[int,
 
 
 def _training_arguments(output_dir: str, epochs: float, seed: int = SEED, lr: float = HF_LR):
-    """TrainingArguments at their best: bf16 and length-grouped batches (transformers 4 or 5 spelling)."""
+    """TrainingArguments at their best: bf16 where the hardware runs it fast (fp32 elsewhere) and length-grouped
+    batches (transformers 4 or 5 spelling)."""
     import dataclasses
 
     import torch
@@ -126,7 +127,7 @@ def _training_arguments(output_dir: str, epochs: float, seed: int = SEED, lr: fl
                 else {"train_sampling_strategy": "group_by_length"})
     return TrainingArguments(output_dir=output_dir, per_device_train_batch_size=BATCH, num_train_epochs=epochs,
                              learning_rate=lr, weight_decay=0.01, warmup_steps=0.1, lr_scheduler_type="linear",
-                             bf16=True, eval_strategy="no", save_strategy="no", report_to="none", disable_tqdm=True,
+                             bf16=fast_bf16(), eval_strategy="no", save_strategy="no", report_to="none", disable_tqdm=True,
                              logging_strategy="no", seed=seed, use_cpu=not torch.cuda.is_available(), **grouping)
 
 
@@ -154,9 +155,10 @@ def run_hf(data: dict, epochs: float, workdir: str, seed: int = SEED, lr: float 
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
-    predicted = _predict_words(trainer.model, tokenizer, test_words, dict(enumerate(names)), bf16=True)
+    predicted = _predict_words(trainer.model, tokenizer, test_words, dict(enumerate(names)), bf16=fast_bf16())
     return {"entity_f1": float(f1_score(test_tags, predicted, mode="strict", scheme=IOB2)),
-            "samples_per_second": len(words) * float(epochs) / seconds, "train_seconds": seconds, "precision": "bf16",
+            "samples_per_second": len(words) * float(epochs) / seconds, "train_seconds": seconds,
+            "precision": "bf16" if fast_bf16() else "fp32",
             "lr": lr}
 
 
@@ -178,6 +180,9 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="each training in a new process of its own")
     parser.add_argument("--turns", type=float, metavar="SECONDS",
                         help="each seed's trainings in two processes that take turns of SECONDS (benchmarks/turns.py)")
+    parser.add_argument("--trainer-transformers", metavar="DIR",
+                        help="--fresh/--turns: run the Trainer with the transformers installed in DIR (pip install"
+                        " --no-deps --target DIR transformers==X), e.g. the release before a regression")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one training, printed as JSON
     parser.add_argument("--windows", action="store_true", help=argparse.SUPPRESS)  # internal: with step times
     args = parser.parse_args()
@@ -214,7 +219,8 @@ def main() -> None:
         f1s = [s["entity_f1"] for s in scores]
         speeds = [s["samples_per_second"] for s in scores]
         print(f"  {name:26s} lr {scores[0]['lr']:<7g} entity-F1 (strict IOB2, test) {_mean_std(f1s)}  "
-              f"train samples/s {_mean_std(speeds)}  ({scores[0]['precision']})")
+              f"train samples/s {_mean_std(speeds)}  ({scores[0]['precision']}, transformers "
+              f"{scores[0].get('transformers', transformers_version())})")
     mean = {name: [sum(s[key] for s in scores) / len(scores) for key in ("entity_f1", "samples_per_second")]
             for name, scores in runs.items()}
     ours = mean.pop("finegrain")
@@ -226,7 +232,9 @@ def main() -> None:
 
 
 def _command(args: argparse.Namespace, name: str, seed: int) -> list[str]:
-    command = [sys.executable, __file__, "--one", name, "--seeds", str(seed), "--epochs", str(args.epochs)]
+    side = "finegrain" if name == "finegrain" else "trainer"
+    command = [*python_for(side, args.trainer_transformers), __file__, "--one", name, "--seeds", str(seed),
+               "--epochs", str(args.epochs)]
     command += ["--limit", str(args.limit)] if args.limit else []
     return command + (["--lr", str(args.lr)] if args.lr else [])
 
@@ -249,7 +257,7 @@ def _one(args: argparse.Namespace) -> None:
             result = run_hf(tweet_ner(args.limit), args.epochs, workdir, seed, lr, [callback] if callback else None)
     if args.windows:
         result["windows"] = windows
-    print(json.dumps(result))
+    print(json.dumps({**result, "transformers": transformers_version()}))
 
 
 if __name__ == "__main__":

@@ -2,16 +2,17 @@
 
 For each speed-up of ``finegrain.training.speedups.SPEEDUPS``, the same short run (tweet-sentiment
 subset, the default MiniLM model, 1 epoch, batch 16) trains with every speed-up on ("all") and with
-every one but that one ("without"), each in a process of its own: the allocator speed-up is
-process-wide and cannot be undone. The two processes take turns of a few seconds (benchmarks/turns.py),
+every one but that one ("without"), each in a process of its own, so that nothing one sets reaches
+the other. The two processes take turns of a few seconds (benchmarks/turns.py),
 so the machine's drift falls on both alike, and the pairs alternate which one starts (A B, B A, ...).
 Each process warms up first (a few untimed steps: a process's first training pays one-time costs); a
 training's time is its loop steps' time less the time it was stopped. Per speed-up: the ratio
 without / all of each pair (above 1: the speed-up pays), their median and spread (min to max), and
-the versions it ran on. The issue's bar for keeping a speed-up: a median of at least ~1.03.
+the versions it ran on. The bar for keeping a speed-up: a median of at least ~1.03. Speed-ups that
+stand in for each other are measured left out together (``--only a+b``).
 
     python benchmarks/speedups_ab.py --n-train 800 --pairs 6           # the measurement (quiet machine)
-    python benchmarks/speedups_ab.py --only cpu_dropout,fused_layers --pairs 4
+    python benchmarks/speedups_ab.py --only cpu_dropout,fused_layers,cpu_dropout+fused_layers --pairs 4
     python benchmarks/speedups_ab.py --n-train 64 --max-steps 3 --pairs 1 --turn-seconds 1   # smoke test
 """
 
@@ -37,7 +38,7 @@ ALL = "all"  # the name of the run with every speed-up on
 def one(config_path: str, without: str) -> None:
     """One training in this process (a warm-up first), printed as JSON: the start and end of each step."""
     config = json.loads(Path(config_path).read_text(encoding="utf-8"))
-    names = () if without == ALL else (without,)
+    names = () if without == ALL else tuple(without.split("+"))
     with tempfile.TemporaryDirectory() as workdir, disabled(*names):
         warm = {**config, "train": {**config["train"], "max_steps": 3}, "output": f"{workdir}/warm"}
         finegrain.train(warm, overwrite=True)
@@ -72,7 +73,8 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, help="stop each training here (smoke tests)")
     parser.add_argument("--pairs", type=int, default=6, help="paired runs per speed-up")
     parser.add_argument("--turn-seconds", type=float, default=5.0, help="how long each process runs per turn")
-    parser.add_argument("--only", help="comma-separated speed-ups to measure (default: all of them)")
+    parser.add_argument("--only", help="comma-separated speed-ups to measure (default: all of them); "
+                        "a+b measures a and b left out together (speed-ups that stand in for each other)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one training, without this speed-up
     parser.add_argument("--config", help=argparse.SUPPRESS)  # internal: the run's config (JSON)
     args = parser.parse_args()
@@ -80,8 +82,9 @@ def main() -> None:
         return one(args.config, args.one)
     known = [speedup.name for speedup in SPEEDUPS]
     names = args.only.split(",") if args.only else known
-    if set(names) - set(known):
-        parser.error(f"unknown speed-ups {sorted(set(names) - set(known))}; choose from {', '.join(known)}")
+    unknown = {part for name in names for part in name.split("+")} - set(known)
+    if unknown:
+        parser.error(f"unknown speed-ups {sorted(unknown)}; choose from {', '.join(known)}")
     with tempfile.TemporaryDirectory() as workdir:
         config = base_config(argparse.Namespace(task=args.task, n_train=args.n_train), workdir)
         if args.max_steps:

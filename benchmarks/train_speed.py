@@ -1,25 +1,21 @@
 """Training speed: finegrain versus a plain Hugging Face Trainer script, same model, data, budget.
 
-The Trainer runs as users write it (defaults: fp32, random batches) and at its best (bf16 +
-length-grouped batches). Everything runs in this one process on this machine, finegrain and
+The Trainer runs as users write it (defaults: fp32, random batches) and at its best (length-grouped
+batches, and bf16 where the hardware runs it fast: fp32 on a CPU without AVX-512 BF16 or AMX, where
+emulated bf16 is many times slower). Everything runs in this one process on this machine, finegrain and
 Trainer-at-its-best alternating (A B A B ...) because a shared VM drifts in speed; medians are
 printed with every run. samples/s = training examples x epochs / training seconds (finegrain:
 its loop's own clock, which leaves out evaluation and checkpoints; Trainer: wall time around
 trainer.train()). A finegrain fp32 run shows that bf16 keeps the quality.
 
-finegrain's allocator speed-up (``finegrain/training/speedups/allocator.py``) is process-wide and
-cannot be undone, so the runs come in two phases. Phase 1, the process as Python starts it: the
-Trainer at its best alternates with finegrain without that speed-up (the Trainer-defaults run is
-here too). Phase 2, after finegrain's default run has set it: the same Trainer, now also helped by
-the setting, alternates with finegrain's default, finegrain without the first-token last layer,
-finegrain with dense embedding updates (without the ``compact_embeddings`` speed-up) and finegrain
-with PyTorch's own dropout (without ``cpu_dropout`` and ``fused_layers``). Each speed-up alone:
-benchmarks/speedups_ab.py. The ratios printed separate what comes from the
-allocator from what comes from the loop. ``--only`` keeps the named runs (and phase order).
+Besides finegrain as shipped and the Trainer, single arms take one part of finegrain away: the
+first-token last layer, the ``compact_embeddings`` speed-up (dense embedding updates), the
+``cpu_dropout`` speed-up (PyTorch's own dropout); each speed-up alone is measured by
+benchmarks/speedups_ab.py. In one process the runs alternate, in reverse order every other repeat.
+``--only`` keeps the named runs.
 
 ``--fresh`` runs every training in a new process of its own, as a user runs either, alternating
-(Trainer, finegrain, finegrain, Trainer, ...): no phases are needed, since nothing one run sets
-reaches the next, and the ratio of each adjacent pair is printed beside the ratio of medians.
+(Trainer, finegrain, finegrain, Trainer, ...), so that nothing one run sets reaches the next; the ratio of each adjacent pair is printed beside the ratio of medians.
 
     python benchmarks/train_speed.py --n-train 4000 --epochs 1 --repeats 2 --skip-defaults --skip-fp32
     python benchmarks/train_speed.py --n-train 4000 --epochs 1 --repeats 4 --fresh
@@ -36,7 +32,7 @@ import tempfile
 import time
 
 import finegrain
-from common import MODEL, builtin_data, finegrain_config
+from common import MODEL, builtin_data, finegrain_config, python_for, transformers_version
 from finegrain.training.speedups import disabled
 from hf_baselines import train_hf_trainer
 
@@ -52,7 +48,8 @@ def run_finegrain(args, workdir: str, tag: str, task: dict | None = None, withou
         result = finegrain.train(config, overwrite=True)
     info = json.loads((result.run_dir / "run.json").read_text())
     return {"samples_per_second": info["timing"]["samples_per_second"], "wall_seconds": time.perf_counter() - start,
-            "accuracy": result.metrics["test"]["accuracy"], "macro_f1": result.metrics["test"]["macro_f1"]}
+            "accuracy": result.metrics["test"]["accuracy"], "macro_f1": result.metrics["test"]["macro_f1"],
+            "precision": info["precision"], "transformers": transformers_version()}
 
 
 def run_trainer(args, data: dict, workdir: str, best: bool) -> dict:
@@ -61,24 +58,22 @@ def run_trainer(args, data: dict, workdir: str, best: bool) -> dict:
     out = train_hf_trainer(MODEL, texts, labels, test_texts, test_labels, num_labels=len(data["labels"]),
                            epochs=args.epochs, batch_size=16, lr=5e-5, max_length=128, seed=0, best=best,
                            output_dir=f"{workdir}/hf-{best}")
-    return {k: out[k] for k in ("samples_per_second", "accuracy", "macro_f1")}
+    return {**{k: out[k] for k in ("samples_per_second", "accuracy", "macro_f1", "precision")},
+            "transformers": transformers_version()}
 
 
-RUNS = {  # name -> one training run; "_kept_alloc": the same Trainer, run after finegrain's allocator setting
+RUNS = {  # name -> one training run
     "finegrain": lambda args, data, workdir: run_finegrain(args, workdir, "fg"),
     "trainer_best": lambda args, data, workdir: run_trainer(args, data, workdir, best=True),
     "trainer_defaults": lambda args, data, workdir: run_trainer(args, data, workdir, best=False),
     "finegrain_fp32": lambda args, data, workdir: run_finegrain(args, workdir, "fg32", precision="fp32"),
-    "finegrain_system_alloc": lambda args, data, workdir: run_finegrain(args, workdir, "fgs", without=("allocator",)),
-    "trainer_best_kept_alloc": lambda args, data, workdir: run_trainer(args, data, workdir, best=True),
     "finegrain_no_first_token": lambda args, data, workdir: run_finegrain(
         args, workdir, "fgn", task={"name": "classification", "first_token_last_layer": False}),
     "finegrain_dense_embeddings": lambda args, data, workdir: run_finegrain(args, workdir, "fgd",
                                                                             without=("compact_embeddings",)),
-    "finegrain_torch_dropout": lambda args, data, workdir: run_finegrain(args, workdir, "fgt",
-                                                                         without=("cpu_dropout", "fused_layers")),
+    "finegrain_torch_dropout": lambda args, data, workdir: run_finegrain(args, workdir, "fgt", without=("cpu_dropout",)),
 }
-FRESH_RUNS = [name for name in RUNS if name != "trainer_best_kept_alloc"]  # in a new process it is trainer_best
+SLOW = {"trainer_defaults": "skip_defaults", "finegrain_fp32": "skip_fp32"}  # run once, after the timed rounds
 
 
 def main() -> None:
@@ -93,6 +88,9 @@ def main() -> None:
     parser.add_argument("--only", default=None, help="comma-separated run names to keep (default: all)")
     parser.add_argument("--fresh", action="store_true",
                         help="each run in a new process, alternating; runs: --only (default trainer_best,finegrain)")
+    parser.add_argument("--trainer-transformers", metavar="DIR",
+                        help="--fresh: run the Trainer with the transformers installed in DIR (pip install --no-deps"
+                        " --target DIR transformers==X), e.g. the release before a regression")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: one run, its result printed as JSON
     args = parser.parse_args()
     if args.one or args.fresh:
@@ -101,26 +99,18 @@ def main() -> None:
     if wanted - set(RUNS):
         parser.error(f"unknown run names {sorted(wanted - set(RUNS))}; choose from {', '.join(RUNS)}")
     data = builtin_data("tweet-sentiment", args.n_train)
+    order = [name for name in RUNS if name in wanted and name not in SLOW]
     runs: dict[str, list[dict]] = {name: [] for name in RUNS}
     with tempfile.TemporaryDirectory() as workdir:
-        def take(name: str) -> None:
-            if name in wanted:
-                runs[name].append(RUNS[name](args, data, workdir))
-
         if args.warmup:  # untimed: the process's first training pays one-time costs (oneDNN kernels, caches)
             run_trainer(argparse.Namespace(**{**vars(args), "epochs": 0.05}), data, workdir, best=True)
-            run_finegrain(argparse.Namespace(**{**vars(args), "epochs": 0.05}), workdir, "warm", without=("allocator",))
-        for _ in range(args.repeats):  # phase 1: the allocator as the process started
-            take("trainer_best")
-            take("finegrain_system_alloc")
-        if not args.skip_defaults:
-            take("trainer_defaults")
-        for _ in range(args.repeats):  # phase 2: finegrain's allocator setting is now on, for every run
-            for name in ("finegrain", "trainer_best_kept_alloc", "finegrain_no_first_token",
-                         "finegrain_dense_embeddings", "finegrain_torch_dropout"):
-                take(name)
-        if not args.skip_fp32:
-            take("finegrain_fp32")
+            run_finegrain(argparse.Namespace(**{**vars(args), "epochs": 0.05}), workdir, "warm")
+        for repeat in range(args.repeats):
+            for name in (order if repeat % 2 == 0 else order[::-1]):
+                runs[name].append(RUNS[name](args, data, workdir))
+        for name, skip in SLOW.items():
+            if name in wanted and not getattr(args, skip):
+                runs[name].append(RUNS[name](args, data, workdir))
     report(args, runs)
 
 
@@ -132,13 +122,14 @@ def fresh(args) -> None:
         print("RESULT " + json.dumps(result))
         return
     names = (args.only or "trainer_best,finegrain").split(",")
-    unknown = set(names) - set(FRESH_RUNS)
+    unknown = set(names) - set(RUNS)
     if unknown:
-        sys.exit(f"--fresh runs: {', '.join(FRESH_RUNS)}; not {sorted(unknown)}")
+        sys.exit(f"--fresh runs: {', '.join(RUNS)}; not {sorted(unknown)}")
     runs: dict[str, list[dict]] = {name: [] for name in names}
     for repeat in range(args.repeats):
         for name in (names if repeat % 2 == 0 else names[::-1]):
-            done = subprocess.run([sys.executable, __file__, "--one", name, "--n-train", str(args.n_train),
+            side = "finegrain" if name.startswith("finegrain") else "trainer"
+            done = subprocess.run([*python_for(side, args.trainer_transformers), __file__, "--one", name, "--n-train", str(args.n_train),
                                    "--epochs", str(args.epochs)], capture_output=True, text=True)
             lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
             if done.returncode or not lines:
@@ -163,12 +154,10 @@ def report(args, runs: dict[str, list[dict]]) -> None:
         speeds = [r["samples_per_second"] for r in items]
         medians[name] = statistics.median(speeds)
         print(f"{name:18s} samples/s median {medians[name]:7.1f}  runs {', '.join(f'{s:.1f}' for s in speeds)}"
-              f"  test acc {items[-1]['accuracy']:.4f}  macro-F1 {items[-1]['macro_f1']:.4f}")
+              f"  test acc {items[-1]['accuracy']:.4f}  macro-F1 {items[-1]['macro_f1']:.4f}"
+              f"  {items[-1].get('precision', '?')}, transformers {items[-1].get('transformers', '?')}")
     print()
     pairs = [("finegrain", "trainer_best", "headline: finegrain as shipped / the Trainer at its best as users run it"),
-             ("finegrain_system_alloc", "trainer_best", "the loop alone (both on the system allocator)"),
-             ("finegrain", "trainer_best_kept_alloc", "the loop alone (both with finegrain's allocator setting)"),
-             ("trainer_best_kept_alloc", "trainer_best", "the allocator setting alone, on the Trainer"),
              ("finegrain", "finegrain_no_first_token", "the first-token last layer alone"),
              ("finegrain", "finegrain_dense_embeddings", "compact embeddings alone"),
              ("finegrain", "finegrain_torch_dropout", "CPU dropout masks drawn by numpy alone"),

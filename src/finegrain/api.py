@@ -18,7 +18,7 @@ from finegrain.data.sources import load_source
 from finegrain.data.tables import ColumnOptions
 from finegrain.errors import ConfigError
 from finegrain.training.predictor import Predictor, load_predictor, run_splits
-from finegrain.training.run_dir import RunResult
+from finegrain.training.run_dir import RunResult, evaluation_path
 from finegrain.training.setup import foreign_columns
 
 __all__ = ["train", "evaluate", "load", "RunResult", "Predictor"]
@@ -79,7 +79,7 @@ def evaluate(run_dir: str | Path, data: str | None = None, *, text_column: str |
     split.name = "evaluation"
     name = Path(data).stem if Path(data).exists() else data
     metrics = predictor.evaluate(split)
-    folder = predictor.run.path / "evaluations"
-    folder.mkdir(exist_ok=True)
-    (folder / f"{name.replace('/', '_').replace(':', '_')}.json").write_text(json.dumps(metrics, indent=2))
+    path = evaluation_path(predictor.run.path, name)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(metrics, indent=2))
     return {name: metrics}

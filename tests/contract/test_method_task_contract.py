@@ -17,7 +17,8 @@ The model a run trained is rebuilt through the runner's own seams (``prepare``, 
 so the hooks run here as they run in training.
 
 New methods and tasks are covered by registering them: each task brings its own tiny dataset
-(``tiny_dataset``), and a registered task without one fails here rather than being skipped.
+(``tiny_dataset``), and a registered task without one fails here rather than being skipped; a method
+whose defaults do not fit the tiny model declares its ``tiny_params``.
 """
 
 from __future__ import annotations
@@ -45,9 +46,6 @@ STEPS = 60
 BATCH = 16
 LR = {"full": 5e-3, "freeze": 5e-3, "prefix": 3e-2, "prompt": 3e-2}  # whole layers: smaller steps; soft tokens: larger
 DEFAULT_LR = 1e-2  # far too high for real models; right for a 32-wide tiny BERT in a few dozen steps
-TINY_PARAMS = {"freeze": {"layers": 1}, "prefix": {"num_virtual_tokens": 4}, "prompt": {"num_virtual_tokens": 4},
-               "setfit": {"num_iterations": 2}}
-"""Method parameters that fit the 2-layer tiny model and max_length 32 (and a few steps)."""
 
 
 def _estimator(method: str) -> bool:
@@ -81,7 +79,7 @@ def run_config(method: str, task: str, root: Path, tiny_model_dir: Path, speedup
     return {
         "task": task,
         "model": {"name": str(tiny_model_dir), "max_length": 32},
-        "method": {"name": method, **TINY_PARAMS.get(method, {})},
+        "method": {"name": method, **METHODS.get(method).tiny_params},  # what fits the tiny model
         "data": TASKS.get(task).tiny_dataset(root),
         "train": {"max_steps": STEPS, "batch_size": BATCH, "lr": LR.get(method, DEFAULT_LR),
                   "precision": "fp32", "log_every": 1, "warmup": 0.0, "cpu_speedups": speedups},

@@ -62,6 +62,19 @@ def test_eval_prints_tables_and_writes_json_for_extra_data(trained, sentiment_fi
     assert json.loads(written.read_text())["accuracy"] == saved
 
 
+def test_eval_reads_a_run_an_older_finegrain_wrote_with_retired_keys(trained, tmp_path, capsys):
+    import shutil
+
+    import yaml
+
+    run_dir = tmp_path / "older"
+    shutil.copytree(trained[0], run_dir)
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    config["train"]["cpu_dropout"] = True  # a key this finegrain retired
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    code, out, err = cli(capsys, "eval", run_dir)
+    assert code == 0 and "Per class (test)" in out, err
+
 
 def test_eval_on_other_column_names_teaches_and_takes_the_column_flags(trained, sentiment_files, tmp_path, capsys):
     import finegrain

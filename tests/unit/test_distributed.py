@@ -186,3 +186,16 @@ def test_save_writes_the_state_dict_it_is_given(name, tiny_model_dir, tmp_path):
     saved = METHODS.get(name)(method.params).load(tmp_path / "model", _build)
     torch.testing.assert_close(_logits(saved), _logits(holder), rtol=0, atol=1e-6)
     assert not torch.allclose(_logits(saved), _logits(model), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", sorted(PROMPT_LEARNING))
+def test_prompt_learning_is_refused_with_sharded_weights_before_anything_is_written(name):
+    from finegrain.errors import ConfigError
+    from finegrain.training.distributed import check_sharded_saving
+
+    with pytest.raises(ConfigError, match=f"Method '{name}' cannot be trained with sharded weights") as refused:
+        check_sharded_saving(_method(name), sharded=True)
+    assert "--multi_gpu" in refused.value.hint
+    check_sharded_saving(_method(name), sharded=False)  # data parallelism saves the one full copy
+    for other in ("full", "lora", "tfidf"):
+        check_sharded_saving(METHODS.get(other)(None), sharded=True)

@@ -45,6 +45,14 @@ def test_a_full_run_card_is_a_transformers_card(tmp_path_factory, tiny_model_dir
     assert "PeftModel" not in card.text
 
 
+def test_a_prefix_run_card_offers_no_peft_snippet_peft_cannot_run(tmp_path):
+    from finegrain.training.run_record import folder_library
+
+    for peft_type, library in (("LORA", "peft"), ("PROMPT_TUNING", "peft"), ("PREFIX_TUNING", None)):
+        (tmp_path / "adapter_config.json").write_text(json.dumps({"peft_type": peft_type}))
+        assert folder_library(tmp_path) == library, peft_type
+
+
 def test_a_tfidf_run_card_has_no_base_model(tmp_path, sentiment_files, tiny_model_dir):
     run = finegrain.train({"model": {"name": str(tiny_model_dir), "max_length": 32}, "method": {"name": "tfidf"},
                            "data": {name: str(path) for name, path in sentiment_files.items()},

@@ -230,6 +230,20 @@ def test_binary_file_is_refused(tmp_path):
         _pretrain(_config(binary, tmp_path / "out"))
 
 
+def test_a_utf16_corpus_with_its_bom_is_read_like_utf8(tmp_path):
+    from finegrain.pretraining.corpus import read_documents
+
+    lines = ["第一行 text", "second line"]
+    utf16 = tmp_path / "utf16.txt"
+    utf16.write_bytes("\n".join(lines).encode("utf-16"))  # BOM first, as Windows editors save it
+    assert read_documents(str(utf16)) == lines
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("ok\ncaf\xe9".encode("latin-1"))
+    with pytest.raises(DataError, match="UTF-8") as error:
+        read_documents(str(latin))
+    assert error.value.where.endswith("latin.txt:2:4")
+
+
 def test_non_bert_checkpoint_lists_the_architectures_that_work(corpus, tmp_path):
     folder = tmp_path / "gpt"
     folder.mkdir()
@@ -279,7 +293,11 @@ def test_cli_pretrain(corpus, tmp_path, capsys):
     path = tmp_path / "pretrain.yaml"
     path.write_text(yaml.safe_dump(_config(corpus, tmp_path / "cli", train={"max_steps": 2, "eval_every": 2})))
     assert main(["pretrain", str(path)]) == 0
-    assert "held-out" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "held-out" in out and out.count("masked-LM loss ") == 2 and "  perplexity " in out and "  accuracy " in out
+    records = [json.loads(line) for line in (tmp_path / "cli" / "log.jsonl").read_text().splitlines()]
+    evaluations = [record["eval"] for record in records if "eval" in record]
+    assert evaluations and all(set(e) == {"step", "epoch", "negative_loss", "loss", "perplexity", "accuracy"} for e in evaluations)
     assert main(["pretrain", str(path), "masking.whole_wrd=true"]) == 2
     assert "Did you mean 'whole_word'" in capsys.readouterr().err
 

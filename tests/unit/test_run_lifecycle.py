@@ -199,7 +199,7 @@ def test_predict_with_closed_stdin_or_stdout(finished):
     assert done.returncode == 2 and done.stderr.startswith("error: ") and "stdin" in done.stderr, done.stderr
     done = subprocess.run(["bash", "-c", f"echo good | {shlex.quote(sys.executable)} -m finegrain predict {run}"
                            " --input - >&-"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and "stdout" in done.stderr and "--output" in done.stderr, done.stderr
+    assert done.returncode == 141 and done.stderr == "", done.stderr  # nobody reads: quiet, as a broken pipe
 
 
 def test_predict_into_a_closed_pipe_exits_quietly(finished):
@@ -232,3 +232,24 @@ def test_a_killed_overwrite_cannot_be_resumed_and_is_started_over(old_run, tiny_
     assert code == 2 and str(leftover) in err and "--overwrite" in err and digests(old_run) == before
     assert main(train_args(tiny_model_dir, sentiment_files, old_run, "train.max_steps=1", "--overwrite")) == 0
     assert siblings(old_run) == ["run"] and run_json(old_run)["steps"] == 1
+
+
+def test_a_kill_between_the_swap_renames_loses_neither_run(old_run, tmp_path):
+    import shutil
+
+    from finegrain.errors import RunDirError
+    from finegrain.training.run_dir import open_run_dir, prepare_run_dir
+
+    # killed after the finished run moved aside and before its replacement moved in: no 'run' at all
+    replacement = old_run.with_name(".run.overwrite")
+    shutil.copytree(old_run, replacement)
+    (replacement / "marker").write_text("new")
+    old_run.rename(old_run.with_name(".run.old"))
+    assert open_run_dir(old_run).path == old_run and (old_run / "marker").is_file()  # the replacement is in
+    assert siblings(old_run) == ["run"]
+    # the replacement gone too (deleted by hand): the old run comes back
+    config_text = (old_run / "config.yaml").read_text()
+    old_run.rename(old_run.with_name(".run.old"))
+    with pytest.raises(RunDirError, match="already holds a finished run"):
+        prepare_run_dir(old_run, config_text, resume=False, overwrite=False)
+    assert siblings(old_run) == ["run"]

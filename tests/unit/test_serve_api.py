@@ -53,6 +53,18 @@ def test_ner_answers_entity_spans_of_the_raw_text(predictors):
                                                                                          ("awful", "NEG")}
 
 
+def test_info_declares_what_the_page_shows_for_each_task(predictors):
+    """The page reads only generic fields: the task's description and the names it lists (its legend)."""
+    with TestClient(create_app(predictors["classification"])) as classification:
+        info = classification.get("/v1/info").json()
+    assert info["description"] == "single-label classification" and info["multi_label"] is False
+    assert info["legend"] == {"title": "labels", "names": ["neg", "neu", "pos"]}
+    with TestClient(create_app(predictors["ner"])) as ner:
+        info = ner.get("/v1/info").json()
+    assert info["description"] == "named-entity recognition" and "multi_label" not in info
+    assert info["legend"]["title"] == "entity types" and sorted(info["legend"]["names"]) == ["NEG", "POS"]
+
+
 @pytest.mark.parametrize(("kwargs", "status", "message"), [
     ({"content": b'{"texts": ["a"', "headers": {"content-type": "application/json"}}, 400, "not valid JSON"),
     ({"content": b'{"texts": ["a"]}', "headers": {"content-type": "text/plain"}}, 415, "Content-Type: application/json"),

@@ -45,11 +45,10 @@ def test_auto_applies_each_speedup_on_cpu_and_gives_the_stock_model_back():
     model = _model()
     stock = _stock(model)
     with apply_speedups(model, "auto", accelerator=CPU, features=FEATURES) as speedups:
-        assert {"compact_embeddings", "cpu_dropout", "fused_layers"} <= set(speedups.names)
+        assert {"compact_embeddings", "cpu_dropout"} <= set(speedups.names)
         assert isinstance(model.get_input_embeddings(), CompactEmbedding)
         assert any(isinstance(m, CpuDropout) for m in model.modules())
         assert model.config._attn_implementation == ATTENTION
-        assert all("forward" in layer.__dict__ for layer in model.bert.encoder.layer)
         model(**_batch()).logits.sum().backward()
     assert _stock(model) == stock
 
@@ -101,8 +100,8 @@ def test_disabled_leaves_one_out_and_names_the_choices_for_an_unknown_one():
     model = _model()
     with disabled("compact_embeddings"), apply_speedups(model, "auto", accelerator=CPU, features=FEATURES) as speedups:
         assert "compact_embeddings" not in speedups.names and "cpu_dropout" in speedups.names
-    assert [s.name for s in SPEEDUPS] == ["allocator", "compact_embeddings", "cpu_dropout", "fused_layers"]
-    with pytest.raises(ValueError, match="Unknown speed-up.*compact_vocab.*Available: allocator, compact_embeddings"):
+    assert [s.name for s in SPEEDUPS] == ["compact_embeddings", "cpu_dropout"]
+    with pytest.raises(ValueError, match="Unknown speed-up.*compact_vocab.*Available: compact_embeddings, cpu_dropout"):
         with disabled("compact_vocab"):
             pass
 

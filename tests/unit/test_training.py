@@ -63,6 +63,12 @@ def test_predictions_come_back_in_input_order(trained):
         assert a["scores"] == pytest.approx(b["scores"], abs=1e-4)
 
 
+def test_each_evaluation_logs_the_primary_metric_and_those_the_task_declares(trained):
+    records = [json.loads(line) for line in (trained.run_dir / "log.jsonl").read_text().splitlines()]
+    evaluations = [record["eval"] for record in records if "eval" in record]
+    assert evaluations and all(set(e) == {"step", "epoch", "macro_f1", "accuracy"} for e in evaluations)
+
+
 def test_evaluate_reproduces_the_saved_metrics(trained):
     saved = json.loads((trained.run_dir / "metrics.json").read_text())
     again = finegrain.evaluate(trained.run_dir)

@@ -9,7 +9,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from finegrain.cli.console import make_console, print_metrics
 from finegrain.cli.options import add_base_option
@@ -40,12 +39,12 @@ def run(args: argparse.Namespace) -> int:
     metrics = evaluate(args.run_dir, args.data, text_column=args.text_column, label_column=args.label_column,
                        tag_column=args.tag_column, base=args.base)
     from finegrain.config import load_config
-    from finegrain.training.run_dir import open_run_dir
+    from finegrain.training.run_dir import evaluation_path, open_run_dir
 
     console = make_console()
-    print_metrics(console, metrics, load_config(open_run_dir(args.run_dir).config).task.name)
+    print_metrics(console, metrics, load_config(open_run_dir(args.run_dir).config, saved=True).task.name)
     if args.data is not None:
         for name in metrics:
-            path = Path(args.run_dir) / "evaluations" / f"{name.replace('/', '_').replace(':', '_')}.json"
+            path = evaluation_path(args.run_dir, name)
             console.print(f"results written to {path}", markup=False, highlight=False)
     return 0

@@ -67,19 +67,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_streams(source: str, output: str | None) -> None:
-    """A standard stream the shell closed (``<&-``, ``>&-``) is None in Python; say so before the slow load.
+    """A standard stream the shell closed (``<&-``, ``>&-``) is None in Python; act on it before the slow load.
 
-    A closed stdout is an error, as for coreutils (``ls >&-``: "write error: Bad file descriptor"):
-    the predictions would be lost without a word. A reader that stops early (``| head -1``) is not:
-    main.py exits quietly on the broken pipe.
+    A closed stdin is an error: there is nothing to predict. A closed stdout means nobody reads the
+    predictions, as when the reader of a pipe has gone (``| head -1``): finegrain stops quietly with the
+    same status, 141, through the broken-pipe path of cli/main.py, instead of loading the model for nothing.
     """
     if source == "-" and sys.stdin is None:
         raise DataError("stdin is closed, so there are no texts to read.", where="<stdin>",
                         hint="pipe the texts in (cat texts.txt | finegrain predict RUN --input -), or give a file:"
                         " --input FILE.")
     if output is None and sys.stdout is None:
-        raise DataError("stdout is closed, so the predictions would have nowhere to go.", where="<stdout>",
-                        hint="write them to a file with --output predictions.jsonl, or leave stdout open.")
+        raise BrokenPipeError("stdout is closed")
 
 
 def read_inputs(source: str, formats: tuple[InputFormat, ...], columns: Mapping[str, str]) -> list:

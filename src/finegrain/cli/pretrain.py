@@ -47,12 +47,12 @@ def run(args: argparse.Namespace) -> int:
     config = load_pretrain_config(config_path, overrides)  # config errors before the slow imports
     from finegrain.pretraining.runner import run_pretraining
 
+    from finegrain.pretraining.objective import describe_scores
+
     result = run_pretraining(config, resume=args.resume, overwrite=args.overwrite)
     for name in ("initial", "validation"):
-        scores = result.metrics.get(name) or {}
         label = "before" if name == "initial" else "held-out"
-        console.print(f"{label:<9} masked-LM loss {scores.get('loss')}  perplexity {scores.get('perplexity')}"
-                      f"  accuracy {scores.get('accuracy')}", markup=False, highlight=False)
+        console.print(f"{label:<9} {describe_scores(result.metrics.get(name) or {})}", markup=False, highlight=False)
     console.print(f"output:   {result.output}  (use it as model.name={result.output} in finegrain train)",
                   markup=False, highlight=False)
     return 0

@@ -81,7 +81,7 @@ def _held_positions(codes: np.ndarray | None, total: int, n_held: int, seed: int
     only be on one side, so it stays in the rest); classes that sklearn's rounding left on one
     side then get one example moved across.
     """
-    from sklearn.model_selection import train_test_split  # 2 s to import: only when splitting
+    from sklearn.model_selection import train_test_split  # slow to import: only when splitting
 
     if codes is not None:
         counts = np.bincount(codes)

@@ -30,8 +30,12 @@ if TYPE_CHECKING:
     from finegrain.methods.estimators.base import EstimatorContext, FitStats
     from finegrain.tasks.base import Task
 
-__all__ = ["MethodBasics", "TrainedMethod", "FittedMethod", "Method", "is_fitted", "supporting_methods",
-           "count_parameters", "base_model_path", "name_base_model"]
+__all__ = ["MethodBasics", "TrainedMethod", "FittedMethod", "Method", "EncoderSource", "is_fitted",
+           "supporting_methods", "count_parameters", "base_model_path", "name_base_model"]
+
+# Where a fitted method's encoder comes from: "none" (no encoder), "saved" (fine-tuned, saved in the
+# run), "base" (the run's base model, loaded again: the run saves only what it fitted on top)
+EncoderSource = Literal["none", "saved", "base"]
 
 
 class MethodBasics(Protocol):
@@ -45,6 +49,9 @@ class MethodBasics(Protocol):
     task_lr: ClassVar[Mapping[str, float]] = {}
     # measured parameters for one task, filled into the config where it leaves them unset
     task_params: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    # parameters for the contract tests' tiny model (2 layers, 32 wide, max_length 32, a few dozen steps)
+    # where the defaults do not fit it: tests/contract reads them, so no test list names the method
+    tiny_params: ClassVar[Mapping[str, Any]] = {}
 
     def check_against(self, max_length: int) -> None:
         """Fail early (ConfigError) when the method cannot work with ``model.max_length`` (virtual tokens)."""
@@ -64,6 +71,8 @@ class TrainedMethod(MethodBasics, Protocol):
     (evaluation, prediction), ``merge`` (export)."""
 
     default_lr: ClassVar[float]  # learning rate used when train.lr is not set
+    # False: save() cannot write weights gathered from processes that each hold a shard (FSDP, ZeRO-3)
+    saves_sharded: ClassVar[bool] = True
 
     def set_total_steps(self, total_steps: int) -> None:
         """The run's optimizer steps, before ``apply``: for a method that schedules itself (AdaLoRA)."""
@@ -110,9 +119,7 @@ class FittedMethod(MethodBasics, Protocol):
 
     mergeable: ClassVar[bool] = False  # nothing to fold into transformer weights
     default_lr: ClassVar[float | None] = None  # the lr of its fine-tuning through the loop; None: it has none
-    # Where the encoder it predicts with comes from: "none" (no encoder), "saved" (fine-tuned, saved in the
-    # run), "base" (the run's base model, loaded again: the run saves only what it fitted on top)
-    encoder: ClassVar[Literal["none", "saved", "base"]]
+    encoder: ClassVar[EncoderSource]  # where the encoder it predicts with comes from
 
     @abstractmethod
     def fit(self, examples: list[Any], targets: np.ndarray, context: EstimatorContext) -> FitStats:

@@ -39,6 +39,7 @@ class Freeze(TrainedMethod):
     Params: ClassVar[type[FreezeParams]] = FreezeParams
     mergeable: ClassVar[bool] = True
     default_lr: ClassVar[float] = 3e-4  # the best of a 3-point sweep (benchmarks/lr_sweep.py)
+    tiny_params: ClassVar[dict[str, int]] = {"layers": 1}  # the tests' tiny model has 2 layers
 
     def __init__(self, params: FreezeParams | None = None):
         self.params = params or FreezeParams()

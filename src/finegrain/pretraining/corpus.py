@@ -16,10 +16,10 @@ import numpy as np
 from finegrain.errors import DataError
 from finegrain.pretraining.corpora import CORPORA
 from finegrain.registry import suggest
+from finegrain.text_encoding import decode_text
 
 __all__ = ["read_documents", "read_sources", "split_held_out"]
 
-_SNIFF_BYTES = 8192
 
 
 def read_sources(sources: list[str], text_field: str) -> list[str]:
@@ -44,16 +44,8 @@ def read_documents(source: str, text_field: str = "text") -> list[str]:
 
 
 def _decode(path: Path) -> str:
-    raw = path.read_bytes()
-    if b"\x00" in raw[:_SNIFF_BYTES]:
-        raise DataError(f"'{path}' looks like a binary file (it holds NUL bytes), not text.",
-                        hint="Give UTF-8 text: .txt (one document per line) or .jsonl with a text field.")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise DataError(f"'{path}' is not UTF-8 text (invalid byte {raw[error.start]:#04x}).", where=f"{path}:{line}",
-                        hint="Convert it to UTF-8 (e.g. iconv -f GBK -t UTF-8), or check that it is text.") from None
+    """UTF-8 text, or UTF-16/32 with its BOM; a binary or mis-encoded file is refused at its line and column."""
+    return decode_text(path.read_bytes(), str(path))
 
 
 def _read_text(path: Path) -> list[str]:

@@ -22,7 +22,20 @@ from finegrain.tasks.base import Feature
 from finegrain.tasks.objective import Objective
 from finegrain.training.inference import Shard
 
-__all__ = ["MaskedLMObjective", "HeldOutMasks"]
+__all__ = ["MaskedLMObjective", "HeldOutMasks", "HELD_OUT_SCORES", "describe_scores"]
+
+# The held-out scores that evaluations log and ``finegrain pretrain`` prints (``evaluate_model`` returns them).
+HELD_OUT_SCORES = ("loss", "perplexity", "accuracy")
+
+
+def describe_scores(scores: dict[str, Any]) -> str:
+    """The held-out scores on one line, as ``finegrain pretrain`` prints them.
+
+    Example:
+        >>> describe_scores({"loss": 2.5, "perplexity": 12.18, "accuracy": 0.4})
+        'masked-LM loss 2.5  perplexity 12.18  accuracy 0.4'
+    """
+    return "masked-LM " + "  ".join(f"{key} {scores.get(key)}" for key in HELD_OUT_SCORES)
 
 
 class MaskedLMObjective(Objective):
@@ -95,6 +108,7 @@ class HeldOutMasks:
     # (Masked-token accuracy plateaus early, on frequent tokens, while the loss still improves.)
     primary_metric: ClassVar[str] = "negative_loss"
     greater_is_better: ClassVar[bool] = True
+    logged_metrics: ClassVar[tuple[str, ...]] = HELD_OUT_SCORES
 
     def evaluate(self, model: torch.nn.Module, *, batch_size: int, pad_id: int, device: torch.device,
                  dtype: torch.dtype | None, shard: Shard = Shard()) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from accelerate import Accelerator
@@ -38,6 +38,9 @@ from finegrain.training.run_dir import RunDir
 from finegrain.training.run_recorder import RunRecorder
 from finegrain.training.runner import build_accelerator, library_versions
 from finegrain.training.setup import load_tokenizer
+
+if TYPE_CHECKING:
+    from huggingface_hub import ModelCard
 
 __all__ = ["PretrainResult", "run_pretraining", "MIN_TRAIN_SEQUENCES"]
 
@@ -117,7 +120,7 @@ def _finish(recorder: RunRecorder, config: PretrainConfig, info: dict[str, Any],
     return metrics
 
 
-def _card(config: PretrainConfig, info: dict[str, Any], metrics: dict[str, Any]) -> str:
+def _card(config: PretrainConfig, info: dict[str, Any], metrics: dict[str, Any]) -> ModelCard:
     """``model/README.md``: what was pretrained, on what, how well it predicts held-out masked tokens."""
     base = None if config.model.name is None else portable_reference(config.model.name, info["model_path"],
                                                                     Path(config.output))

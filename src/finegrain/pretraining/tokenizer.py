@@ -8,6 +8,7 @@ masking masks characters); other scripts are split on whitespace and punctuation
 from __future__ import annotations
 
 from collections.abc import Iterable
+
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 

@@ -1,7 +1,8 @@
 """Registered models that finegrain builds itself on first use, then reuses from the user's cache.
 
 ``zh-small`` is a 4-layer, 256-hidden Chinese BERT (character-level WordPiece) pretrained from
-scratch on the built-in Chinese corpora; building it takes about 15 minutes on 2 CPU cores. The
+scratch on the built-in Chinese corpora; building it is a pretraining run (a build's log:
+benchmarks/results/zh_pretraining_full.txt), so it happens once. The
 cache is ``$FINEGRAIN_CACHE`` or ``~/.cache/finegrain``; an interrupted build resumes.
 
 Example:

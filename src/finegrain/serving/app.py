@@ -263,8 +263,11 @@ def _api_key_check(api_key: str | None):
 
 def _info(predictor: Predictor, settings: ServeSettings, source: str) -> dict[str, Any]:
     payload: ServingPayload = predictor.task.serving
-    return {"task": predictor.task.name, "labels": list(predictor.labels.names), "source": source,
-            "view": payload.view, "items": payload.items, "fields": list(payload.fields),
+    labels = list(predictor.labels.names)
+    title, names = payload.legend(labels)
+    return {"task": predictor.task.name, "description": predictor.task.description, "labels": labels,
+            "source": source, "view": payload.view, "legend": {"title": title, "names": names},
+            "items": payload.items, "fields": list(payload.fields),
             **payload.info(predictor.task),
             "backend": predictor.runtime,
             "api_key_required": settings.api_key is not None,

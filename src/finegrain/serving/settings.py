@@ -12,7 +12,8 @@ __all__ = ["ServeSettings"]
 
 @dataclass(frozen=True)
 class ServeSettings:
-    max_batch: int = 32  # texts per model call: beyond ~32 a CPU gains little and latency grows
+    # texts per model call: beyond this a CPU gains little and latency grows (benchmarks/batch_scaling.py)
+    max_batch: int = 32
     max_wait_ms: float = 5.0  # how long the first text of a batch waits for company
     # texts per forward pass: a micro-batch runs length-sorted in chunks of this size, so that each pads
     # little: cheaper per text than one forward of 32 on CPU (benchmarks/inference_speed.py)

@@ -22,14 +22,14 @@ from typing import Any
 import yaml
 
 from finegrain.errors import RunDirError
+from finegrain.registry import TASKS
 from finegrain.study.aggregate import aggregate_study
 from finegrain.study.cells import Cell, read_cell, run_cell
 from finegrain.study.config import StudyConfig, dump_study_config, load_study_config
 from finegrain.study.data import prepare_study_data
 from finegrain.study.report import write_study_report
-from finegrain.training.checkpoint import write_json_atomic
-from finegrain.registry import TASKS
 from finegrain.tasks.base import Task
+from finegrain.training.checkpoint import write_json_atomic
 from finegrain.training.run_dir import changed_keys
 
 __all__ = ["StudyResult", "run_study", "rebuild_report", "STUDY_FILE"]

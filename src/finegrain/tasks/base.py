@@ -50,6 +50,8 @@ class Task(Objective, Protocol):
     # Outputs: what evaluate's metrics hold and how they are shown
     primary_metric: ClassVar[str]  # a key of the metrics dict: the headline that picks the kept checkpoint
     greater_is_better: ClassVar[bool]  # the direction of primary_metric, for the loop and studies
+    # other keys of the metrics that each evaluation during training logs beside the primary one (log.jsonl)
+    logged_metrics: ClassVar[tuple[str, ...]] = ()
     summary_columns: ClassVar[tuple[Column, ...]]  # the CLI metrics table: one row per split
     class_scores: ClassVar[ClassScores | None]  # the CLI per-class table of one split, or None
     report: ClassVar[ReportSections]  # the task's part of report.md, and its figures

@@ -13,11 +13,11 @@ from transformers.utils import logging as hf_logging
 from finegrain.data.labels import LabelMap
 from finegrain.errors import ModelError
 
-__all__ = ["build_pretrained", "head_module_names", "quiet_transformers", "passes_cache"]
+__all__ = ["build_pretrained", "head_module_names", "quiet_transformers", "passes_cache", "CACHE_ARGUMENTS"]
 
 # What a layer's key/value cache argument is called: ``cache`` from transformers 5.24 on, before it
 # ``past_key_values`` (still accepted until 5.40). Prefix tuning hands its prefix in through it.
-_CACHE_ARGUMENTS = ("cache", "past_key_values")
+CACHE_ARGUMENTS = ("cache", "past_key_values")
 
 _AUTO = {"sequence": AutoModelForSequenceClassification, "token": AutoModelForTokenClassification}
 
@@ -70,4 +70,4 @@ def head_module_names(model: torch.nn.Module) -> list[str]:
 
 def passes_cache(kwargs: dict) -> bool:
     """Whether a layer's keyword arguments carry a key/value cache (under either name)."""
-    return any(kwargs.get(name) is not None for name in _CACHE_ARGUMENTS)
+    return any(kwargs.get(name) is not None for name in CACHE_ARGUMENTS)

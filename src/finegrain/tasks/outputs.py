@@ -13,12 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, StrictStr
 
-__all__ = ["Column", "ClassScores", "ReportSections", "CountBreakdown", "StudyView", "ServingPayload"]
+if TYPE_CHECKING:
+    from finegrain.tasks.base import Task
+
+__all__ = ["Column", "ClassScores", "ReportSections", "CountBreakdown", "StudyView", "ServingPayload", "TextsRequest"]
 
 Metrics = dict[str, Any]  # one split's metrics, as the task's ``evaluate`` returns them
 
@@ -89,8 +92,19 @@ class StudyView:
     breakdowns: tuple[CountBreakdown, ...] = ()
 
 
-def _no_info(task: Any) -> dict[str, Any]:
+def _no_info(task: Task) -> dict[str, Any]:
     return {}
+
+
+def _labels_legend(labels: list[str]) -> tuple[str, list[str]]:
+    return "labels", labels
+
+
+class TextsRequest(BaseModel):
+    """The request body of a task that predicts from raw texts: ``{"texts": [...]}``, nothing else."""
+
+    model_config = ConfigDict(extra="forbid")
+    texts: list[StrictStr]
 
 
 @dataclass(frozen=True)
@@ -102,7 +116,10 @@ class ServingPayload:
     prediction: type[BaseModel]  # one prediction as answered; its fields are the keys a client gets
     example: str  # a request body, shown when a request is malformed
     view: str  # how the web page shows one prediction: "labels", "spans" (entities in the text) or "json"
-    info: Callable[[Any], dict[str, Any]] = _no_info  # the task (with its params) -> extra /v1/info fields
+    info: Callable[[Task], dict[str, Any]] = _no_info  # the task (with its params) -> extra /v1/info fields
+    # The run's label names -> what the web page lists under the run: a heading and the names, whose order
+    # its colours follow (NER: the entity types of its B-/I- tags). By default, the labels as they are.
+    legend: Callable[[list[str]], tuple[str, list[str]]] = _labels_legend
     # The web page's text boxes when one input holds several texts, sent as an object with these keys (pairs:
     # text, text_pair); (): one box, whose text is the input
     fields: tuple[str, ...] = ()

@@ -62,6 +62,16 @@ def swap_in(ready: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def finish_interrupted_swap(ready: Path, target: Path) -> None:
+    """Complete a :func:`swap_in` that a kill stopped between its two renames (``target`` gone, its old copy
+    beside it): ``ready`` takes its place if it is still there, else the old copy comes back."""
+    old = target.with_name(f".{target.name}.old")
+    if target.exists() or not old.is_dir():
+        return
+    (ready if ready.is_dir() else old).rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def latest_checkpoint(target: Path) -> Path | None:
     """The complete checkpoint at ``target``, or the previous one if a kill hit between renames."""
     for candidate in (target, target.with_name(f".{target.name}.old")):

@@ -24,11 +24,12 @@ import torch
 from accelerate import Accelerator
 from accelerate.utils import DistributedType, gather_object
 
-from finegrain.errors import ModelError
+from finegrain.errors import ConfigError, ModelError
+from finegrain.methods.base import FittedMethod, TrainedMethod, is_fitted
 from finegrain.training.checkpoint import atomic_write_dir
 from finegrain.training.inference import Collate, Shard, predict_logits, predict_shard
 
-__all__ = ["weights_sharded", "evaluation_model", "evaluation_shard", "save_gathered", "sharded_logits"]
+__all__ = ["weights_sharded", "check_sharded_saving", "evaluation_model", "evaluation_shard", "save_gathered", "sharded_logits"]
 
 StateDict = dict[str, torch.Tensor]
 
@@ -36,6 +37,16 @@ StateDict = dict[str, torch.Tensor]
 def weights_sharded(accelerator: Accelerator) -> bool:
     """True when a process may hold only part of the weights (FSDP, DeepSpeed)."""
     return accelerator.distributed_type in (DistributedType.FSDP, DistributedType.DEEPSPEED)
+
+
+def check_sharded_saving(method: TrainedMethod | FittedMethod, sharded: bool) -> None:
+    """Refuse, before anything is written, a method that cannot save a model whose weights are sharded
+    (a fitted method fits in the main process: nothing of it is sharded)."""
+    if sharded and not is_fitted(method) and not method.saves_sharded:
+        raise ConfigError(f"Method '{method.name}' cannot be trained with sharded weights (FSDP or DeepSpeed ZeRO-3):"
+                          " PEFT saves its virtual tokens from this process's shard, not from the gathered weights.",
+                          where="method.name", hint="Launch it with plain data parallelism (accelerate launch"
+                          " --multi_gpu): its few trainable weights fit on every device.")
 
 
 def evaluation_model(accelerator: Accelerator, prepared: torch.nn.Module) -> torch.nn.Module:

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -22,7 +21,7 @@ from finegrain.config import RunConfig, TrainConfig
 from finegrain.data.split import Split
 from finegrain.errors import ModelError
 from finegrain.methods.base import FittedMethod
-from finegrain.methods.estimators.base import EstimatorContext
+from finegrain.methods.estimators.base import EstimatorContext, FineTune
 from finegrain.tasks.base import Feature, Task
 from finegrain.tasks.modeling import quiet_transformers
 from finegrain.training.inference import predict_logits
@@ -33,7 +32,7 @@ __all__ = ["estimator_context", "estimator_logits", "EstimatorLogits", "load_est
 
 
 def estimator_context(task: Task, model_path: str | None, max_length: int, train: TrainConfig, device: torch.device,
-                      mixed_precision: str, *, fine_tune: Any = None) -> EstimatorContext:
+                      mixed_precision: str, *, fine_tune: FineTune | None = None) -> EstimatorContext:
     """What an estimator uses from this layer: tokenizer and encoder loading, batched embedding under the
     run's precision (``train.eval_batch_size`` per batch), and (when training) the one loop."""
     embed = partial(_embed, collate=task.collate, batch_size=train.eval_batch_size, device=device,
@@ -89,7 +88,8 @@ def _load_encoder(path: str) -> torch.nn.Module:
                          hint="Use a BERT-like encoder folder (config.json + weights), e.g. model.name=default.") from None
 
 
-def _embed(module: torch.nn.Module, features: list[Feature], pad_id: int, *, collate: Any, batch_size: int,
+def _embed(module: torch.nn.Module, features: list[Feature], pad_id: int, *,
+           collate: Callable[[list[Feature], int], dict[str, torch.Tensor]], batch_size: int,
            device: torch.device, dtype: torch.dtype | None) -> np.ndarray:
     rows = predict_logits(module.to(device), features, partial(collate, pad_id=pad_id), batch_size=batch_size,
                           device=device, dtype=dtype)

@@ -251,8 +251,7 @@ def _score(session: _Session, validation: Validation) -> bool:
     primary = validation.primary_metric
     score = float(metrics[primary])
     record = {"step": state.global_step, "epoch": state.epoch, primary: score,
-              "accuracy": metrics.get("accuracy"),
-              **{key: metrics[key] for key in ("loss", "perplexity") if key in metrics}}  # masked-LM
+              **{key: metrics.get(key) for key in validation.logged_metrics}}
     state.history.append(record)
     _log(accelerator, session.run, {"eval": record})
     if validation.greater_is_better:

@@ -7,9 +7,8 @@ training loop at each step's high points (after the forward pass, after the back
 the optimizer step), or every 10 ms while an estimator fits.
 
 The process's resident memory (RSS) is recorded beside it (``peak_rss_mb``) but says little about
-a method: with the allocator speed-up (training/speedups/allocator.py) glibc keeps freed memory for
-the next step, and batches of varying shapes fragment that heap, so RSS grows with the run, not with
-what the method holds. Without glibc the CPU peak falls back to RSS.
+a method: glibc keeps some freed memory for reuse, and batches of varying shapes fragment the heap, so
+RSS grows with the run, not with what the method holds. Without glibc the CPU peak falls back to RSS.
 
 Each CPU run starts (:meth:`PeakMemory.reset`) by handing the heap's free pages back to the system,
 so that memory an earlier run of the process left free does not count in this run's RSS, and by

@@ -23,9 +23,10 @@ import yaml
 
 from finegrain.config import without_retired
 from finegrain.errors import RunDirError
-from finegrain.training.checkpoint import latest_checkpoint
+from finegrain.training.checkpoint import finish_interrupted_swap, latest_checkpoint
 
-__all__ = ["RunDir", "RunResult", "prepare_run_dir", "open_run_dir", "run_dir_for", "check_model_kept", "changed_keys"]
+__all__ = ["RunDir", "RunResult", "prepare_run_dir", "open_run_dir", "run_dir_for", "check_model_kept", "changed_keys",
+           "evaluation_path"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ def prepare_run_dir(path: str | Path, config_text: str, *, resume: bool, overwri
 
     With ``overwrite`` the returned run is the staging folder (see the module docstring).
     """
+    _finish_swap(path)
     run = RunDir(Path(path))
     if resume and overwrite:
         raise RunDirError("--resume and --overwrite contradict each other.", hint="Choose one.")
@@ -148,6 +150,12 @@ def _create(run: RunDir, config_text: str) -> RunDir:
     return replace(run, created=created)
 
 
+def _finish_swap(path: str | Path) -> None:
+    """A kill between the two renames that put a finished --overwrite in place (run_guard.py) left no run at
+    ``path``: the finished replacement takes its place now (or the old run comes back)."""
+    finish_interrupted_swap(run_dir_for(path, overwrite=True).path, Path(os.path.abspath(path)))
+
+
 def _refuse_killed_overwrite(path: Path) -> None:
     staging = run_dir_for(path, overwrite=True).path
     if staging.exists():
@@ -182,6 +190,7 @@ def changed_keys(old, new, prefix: str = "", *, ignore_added: bool = False) -> s
 
 def open_run_dir(path: str | Path) -> RunDir:
     """An existing, finished run directory (for eval, predict, load)."""
+    _finish_swap(path)
     run = RunDir(Path(path))
     if not run.path.is_dir():
         raise RunDirError(f"Run directory '{run.path}' does not exist.", hint="Give the output folder of a finegrain train run.")
@@ -203,3 +212,9 @@ def check_model_kept(run: RunDir) -> None:
             f"'{run.path}' is a finished run, but its model/ folder is missing: there is no model to use.",
             hint="Train it again: the command that made it ('finegrain train ...') with --overwrite. model/ was the"
             " only copy of the kept model (checkpoints/last holds the last training step, not the kept model).")
+
+
+def evaluation_path(run_path: str | Path, name: str) -> Path:
+    """Where ``finegrain eval --data`` writes a run's results on the data ``name`` (a file's stem or a
+    dataset name such as ``bbc-news:test``): ``RUN/evaluations/<name>.json``, ``/`` and ``:`` made ``_``."""
+    return Path(run_path) / "evaluations" / f"{name.replace('/', '_').replace(':', '_')}.json"

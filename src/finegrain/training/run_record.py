@@ -10,7 +10,7 @@ import platform
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from accelerate import Accelerator
 
@@ -22,6 +22,9 @@ from finegrain.evaluation.model_card import FineTunedFacts, fine_tuned_card
 from finegrain.models.base_reference import registered_description, registered_language
 from finegrain.registry import TASKS
 from finegrain.training.run_dir import RunDir
+
+if TYPE_CHECKING:
+    from huggingface_hub import ModelCard
 
 __all__ = ["library_versions", "check_labels_unchanged", "run_info", "now", "report_info", "card_facts",
            "fine_tuned_model_card", "report_title", "folder_library"]
@@ -79,7 +82,7 @@ def report_title(config: RunConfig) -> str:
 
 
 def fine_tuned_model_card(config: RunConfig, info: dict[str, Any], metrics: dict[str, dict[str, Any]],
-                          model_dir: Path) -> str:
+                          model_dir: Path) -> ModelCard:
     """The model card (``model/README.md``) of a finished fine-tuning run."""
     return fine_tuned_card(card_facts(config, info, metrics, model_dir))
 
@@ -105,7 +108,10 @@ def folder_library(model_dir: Path) -> str | None:
     or None for finegrain's own formats (bottleneck adapters, estimators)."""
     adapter = model_dir / "adapter_config.json"
     if adapter.is_file():
-        return "peft" if "peft_type" in json.loads(adapter.read_text(encoding="utf-8")) else None
+        # PEFT loads a prefix-tuning adapter but its forward refuses encoders from transformers 5.24 on
+        # (methods/peft/wrappers.py hands them the prefix instead): only finegrain runs it
+        peft_type = json.loads(adapter.read_text(encoding="utf-8")).get("peft_type")
+        return "peft" if peft_type not in (None, "PREFIX_TUNING") else None
     plain = (model_dir / "config.json").is_file() and not (model_dir / "head.safetensors").is_file()
     return "transformers" if plain else None
 

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from accelerate import Accelerator
 
@@ -26,6 +26,9 @@ from finegrain.training.costs import Costs
 from finegrain.training.run_dir import RunDir, check_model_kept, prepare_run_dir, run_dir_for
 from finegrain.training.run_guard import guard_run
 from finegrain.training.run_record import now, report_info
+
+if TYPE_CHECKING:
+    from huggingface_hub import ModelCard
 
 __all__ = ["RunRecorder"]
 
@@ -63,7 +66,7 @@ class RunRecorder:
         if self.accelerator.is_main_process:
             write_json_atomic(self.run.info, info)
 
-    def finish(self, info: dict[str, Any], metrics: dict[str, Any], costs: Costs, *, card: Callable[[], str],
+    def finish(self, info: dict[str, Any], metrics: dict[str, Any], costs: Costs, *, card: Callable[[], ModelCard],
                report: tuple[ReportSections, str] | None = None) -> None:
         """Write the model card (``card()``, built on the main process), the metrics, the report (the task's
         sections and a title) and the finished ``run.json`` with ``costs``; ``info`` is updated in place."""

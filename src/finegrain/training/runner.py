@@ -21,7 +21,7 @@ from finegrain.errors import ConfigError
 from finegrain.methods.base import TrainedMethod, count_parameters, is_fitted, name_base_model
 from finegrain.tasks.modeling import quiet_transformers
 from finegrain.training.batching import LengthGroupedBatchSampler
-from finegrain.training.distributed import evaluation_shard, save_gathered
+from finegrain.training.distributed import check_sharded_saving, evaluation_shard, save_gathered, weights_sharded
 from finegrain.training.estimator_runner import run_estimator
 from finegrain.training.loop import FitInputs, fit, planned_total_steps
 from finegrain.training.optim import resolve_lr
@@ -63,6 +63,7 @@ def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = F
     set_seed(config.train.seed)
     prepared = prepare(config)
     accelerator = build_accelerator(config.train)
+    check_sharded_saving(prepared.method, weights_sharded(accelerator))
     recorder = RunRecorder.open(accelerator, config.output, dump_config(config), resume=resume, overwrite=overwrite,
                                 started=started)
     with recorder.guard():

@@ -1,7 +1,8 @@
 """How a model is scored on held-out data, the seam through which the loop keeps its best model.
 
-The loop asks a :class:`Validation` for metrics and keeps the model with the best
-``primary_metric`` (in the direction ``greater_is_better`` says). A task's validation (:class:`TaskValidation`) runs the model over the split,
+The loop asks a :class:`Validation` for metrics, logs the ``primary_metric`` and the
+``logged_metrics`` it declares, and keeps the model with the best ``primary_metric`` (in the
+direction ``greater_is_better`` says). A task's validation (:class:`TaskValidation`) runs the model over the split,
 each process its share, and hands the logits to the task's metrics; masked-LM pretraining scores
 held-out masked tokens itself (:class:`finegrain.pretraining.objective.HeldOutMasks`).
 """
@@ -27,6 +28,7 @@ __all__ = ["Validation", "TaskValidation", "evaluate_split"]
 class Validation(Protocol):
     primary_metric: str  # the key of the metrics the best model is kept by
     greater_is_better: bool  # the direction of primary_metric
+    logged_metrics: tuple[str, ...]  # other keys of the metrics each evaluation logs (log.jsonl, the history)
     features: list[Feature]  # the held-out features (a compact embedding keeps their tokens too)
 
     def evaluate(self, model: torch.nn.Module, *, batch_size: int, pad_id: int, device: torch.device,
@@ -51,6 +53,10 @@ class TaskValidation:
     @property
     def greater_is_better(self) -> bool:
         return self.task.greater_is_better
+
+    @property
+    def logged_metrics(self) -> tuple[str, ...]:
+        return self.task.logged_metrics
 
     def evaluate(self, model: torch.nn.Module, *, batch_size: int, pad_id: int, device: torch.device,
                  dtype: torch.dtype | None, shard: Shard) -> dict[str, Any]:

@@ -22,9 +22,11 @@ from finegrain.tasks.objective import Objective
 if TYPE_CHECKING:
     from finegrain.tasks.base import Task
 
-__all__ = ["EstimatorContext", "FitStats", "check_single_label_classification"]
+__all__ = ["EstimatorContext", "FineTune", "FitStats", "check_single_label_classification"]
 
 Feature = dict[str, Any]
+# (module, objective, features, pad_id, epochs) -> samples processed: the one loop, as a fitted method sees it
+FineTune = Callable[[torch.nn.Module, Objective, list[Feature], int, float], int]
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ class EstimatorContext:
     load_encoder: Callable[[str], torch.nn.Module]  # AutoModel.from_pretrained, quietly
     collate: Callable[[list[Feature], int], dict[str, torch.Tensor]]  # pads input_ids, builds attention_mask
     embed: Callable[[torch.nn.Module, list[Feature], int], np.ndarray]
-    fine_tune: Callable[[torch.nn.Module, Objective, list[Feature], int, float], int] | None = None
+    fine_tune: FineTune | None = None
 
 
 @dataclass(frozen=True)

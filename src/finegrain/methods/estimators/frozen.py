@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from finegrain.methods.base import FittedMethod
+from finegrain.methods.base import EncoderSource, FittedMethod
 from finegrain.methods.estimators.base import EstimatorContext, FitStats
 from finegrain.methods.estimators.encoding import HeadParams, SentenceClassifier
 from finegrain.methods.estimators.linear_head import fit_logistic_regression
@@ -23,7 +23,7 @@ class FrozenEncoderHead(FittedMethod):
     """Logistic regression on features of the frozen base encoder's embeddings (``features``)."""
 
     Params: ClassVar[type[HeadParams]]
-    encoder: ClassVar[str] = "base"  # only the head is saved: the frozen encoder is the base model
+    encoder: ClassVar[EncoderSource] = "base"  # only the head is saved: the frozen encoder is the base model
 
     def __init__(self, params: HeadParams | None = None):
         self.params = params or self.Params()

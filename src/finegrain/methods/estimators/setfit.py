@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 from pydantic import Field
 
-from finegrain.methods.base import FittedMethod
+from finegrain.methods.base import EncoderSource, FittedMethod
 from finegrain.methods.estimators.base import EstimatorContext, FitStats, check_single_label_classification
 from finegrain.methods.estimators.encoding import HeadParams, SentenceClassifier, tokenize
 from finegrain.methods.estimators.pairs import CosinePairs, PairObjective, make_pairs
@@ -41,8 +41,9 @@ class SetFit(FittedMethod):
     name: ClassVar[str] = "setfit"
     Params: ClassVar[type[SetFitParams]] = SetFitParams
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
-    encoder: ClassVar[str] = "saved"  # the fine-tuned encoder is saved in the run
+    encoder: ClassVar[EncoderSource] = "saved"  # the fine-tuned encoder is saved in the run
     default_lr: ClassVar[float] = 2e-5  # SetFit's body learning rate
+    tiny_params: ClassVar[dict[str, int]] = {"num_iterations": 2}  # a few pairs: the tests train a few steps
 
     def __init__(self, params: SetFitParams | None = None):
         self.params = params or SetFitParams()

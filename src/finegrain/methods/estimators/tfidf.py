@@ -17,7 +17,7 @@ from pydantic import Field, model_validator
 from safetensors.numpy import load_file, save_file
 
 from finegrain.config import Section
-from finegrain.methods.base import FittedMethod
+from finegrain.methods.base import EncoderSource, FittedMethod
 from finegrain.methods.estimators.base import EstimatorContext, FitStats, check_single_label_classification
 from finegrain.methods.estimators.linear_head import LinearHead, fit_logistic_regression
 from finegrain.registry import METHODS
@@ -84,7 +84,7 @@ class Tfidf(FittedMethod):
     name: ClassVar[str] = "tfidf"
     Params: ClassVar[type[TfidfParams]] = TfidfParams
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
-    encoder: ClassVar[str] = "none"  # no encoder at all
+    encoder: ClassVar[EncoderSource] = "none"  # no encoder at all
 
     def __init__(self, params: TfidfParams | None = None):
         self.params = params or TfidfParams()

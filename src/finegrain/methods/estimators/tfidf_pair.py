@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from finegrain.config import Section
-from finegrain.methods.base import FittedMethod
+from finegrain.methods.base import EncoderSource, FittedMethod
 from finegrain.methods.estimators.base import EstimatorContext, FitStats
 from finegrain.methods.estimators.linear_head import LinearHead, fit_logistic_regression
 from finegrain.methods.estimators.tfidf import check_ngrams, load_vectorizer, make_vectorizer, save_vectorizer
@@ -62,7 +62,7 @@ class TfidfPair(FittedMethod):
     name: ClassVar[str] = "tfidf-pair"
     Params: ClassVar[type[TfidfPairParams]] = TfidfPairParams
     tasks: ClassVar[tuple[str, ...]] = ("pair-classification",)
-    encoder: ClassVar[str] = "none"  # no encoder at all
+    encoder: ClassVar[EncoderSource] = "none"  # no encoder at all
 
     def __init__(self, params: TfidfPairParams | None = None):
         self.params = params or TfidfPairParams()

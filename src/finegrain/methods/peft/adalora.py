@@ -16,6 +16,8 @@ from finegrain.registry import METHODS
 if TYPE_CHECKING:
     from peft import PeftConfig
 
+__all__ = ["AdaLora", "AdaLoraParams"]
+
 
 class AdaLoraParams(Section):
     init_r: int = Field(12, ge=1)  # starting rank per layer, pruned down during training

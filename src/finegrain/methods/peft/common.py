@@ -25,10 +25,10 @@ from finegrain.methods.base import TrainedMethod, base_model_path
 from finegrain.methods.peft.wrappers import unwrap_peft
 from finegrain.tasks.modeling import quiet_transformers
 
-if TYPE_CHECKING:  # peft is imported where used: it costs ~2.5 s, and name lookups load these modules
+if TYPE_CHECKING:  # peft is imported where used: it is slow to import, and name lookups load these modules
     from peft import PeftConfig, PeftModel, TaskType
 
-__all__ = ["PeftMethod", "Targets", "task_type", "merge_peft", "targets", "check_virtual_tokens"]
+__all__ = ["PeftMethod", "Targets", "task_type", "merge_peft", "targets", "check_virtual_tokens", "max_positions"]
 
 Targets = list[str] | Literal["all-linear"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 import torch
+
 from finegrain.config import Section
 from finegrain.errors import ConfigError
 from finegrain.methods._common import check_target_modules
@@ -13,6 +14,8 @@ from finegrain.registry import METHODS
 
 if TYPE_CHECKING:
     from peft import PeftConfig
+
+__all__ = ["IA3", "IA3Params"]
 
 
 class IA3Params(Section):

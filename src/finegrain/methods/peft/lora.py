@@ -14,6 +14,8 @@ from finegrain.registry import METHODS
 if TYPE_CHECKING:
     from peft import PeftConfig
 
+__all__ = ["Lora", "LoraParams"]
+
 
 class LoraParams(Section):
     r: int = Field(8, ge=1)  # rank: 8 matches full fine-tuning on GLUE-size tasks (Hu et al.)

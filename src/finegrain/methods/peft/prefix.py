@@ -15,6 +15,8 @@ from finegrain.registry import METHODS
 if TYPE_CHECKING:
     from peft import PeftConfig, PeftModel
 
+__all__ = ["PrefixTuning", "PrefixParams"]
+
 
 class PrefixParams(Section):
     num_virtual_tokens: int = Field(20, ge=1)  # prefix length per layer; 10-20 suffices for NLU (P-tuning v2)
@@ -30,6 +32,10 @@ class PrefixTuning(PeftMethod):
     Params: ClassVar[type[PrefixParams]] = PrefixParams
     mergeable: ClassVar[bool] = False
     default_lr: ClassVar[float] = 3e-2  # the best of a 3-point sweep (benchmarks/lr_sweep.py; docs/performance.md)
+    # PEFT saves the virtual tokens recomputed from the live module, a shard under FSDP or ZeRO-3, and not
+    # from the gathered weights it is given (tests/unit/test_distributed.py)
+    saves_sharded: ClassVar[bool] = False
+    tiny_params: ClassVar[dict[str, int]] = {"num_virtual_tokens": 4}  # fits the tests' max_length 32
     max_length: int | None = None
 
     def check_against(self, max_length: int) -> None:
@@ -50,5 +56,3 @@ class PrefixTuning(PeftMethod):
 
     def wrap(self, model: PeftModel) -> torch.nn.Module:
         return PrefixKeyValues(model)
-
-

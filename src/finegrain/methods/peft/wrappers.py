@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from finegrain.errors import ModelError
+from finegrain.tasks.modeling import CACHE_ARGUMENTS
 
 if TYPE_CHECKING:
     from peft import PeftModel
@@ -80,7 +81,7 @@ class PrefixKeyValues(PeftWrapper):
 def _cache_argument(backbone: type) -> str:
     """The name under which the encoder takes a key/value cache: ``cache`` from transformers 5.24 on."""
     parameters = inspect.signature(backbone.forward).parameters
-    for name in ("cache", "past_key_values"):
+    for name in CACHE_ARGUMENTS:
         if name in parameters:
             return name
     raise ModelError(f"{backbone.__name__} takes no key/value cache, so prefix tuning cannot reach its attention.",

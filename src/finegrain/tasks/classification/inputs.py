@@ -39,4 +39,3 @@ def prediction_frame(inputs: Sequence[Any]) -> pd.DataFrame:
                             where="predict", hint="give a list of strings, e.g. predict([\"great film\", \"awful"
                                                   " day\"]); read a file's text column first.")
     return pd.DataFrame({"text": list(inputs), "row": range(1, len(inputs) + 1)})
-

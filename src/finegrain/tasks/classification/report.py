@@ -18,8 +18,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-from finegrain.rendering.markdown import escape, fmt, section, table, truncate
 from finegrain.rendering.figures import plot_confusion_matrix
+from finegrain.rendering.markdown import escape, fmt, section, table, truncate
 from finegrain.tasks.classification.metrics import most_confused
 from finegrain.tasks.classification.plots import plot_reliability
 from finegrain.tasks.outputs import Column

@@ -1,24 +1,22 @@
 """What ``POST /v1/predict`` takes and answers for classification: texts in, a label and scores out.
 
 Example:
-    >>> ClassificationRequest(texts=["great film"]).texts
-    ['great film']
+    >>> ClassificationPrediction(label="pos", scores={"neg": 0.1, "pos": 0.9}).label
+    'pos'
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, StrictStr
+from pydantic import BaseModel
 
-from finegrain.tasks.outputs import ServingPayload
+from finegrain.tasks.outputs import ServingPayload, TextsRequest
 
-__all__ = ["ClassificationRequest", "ClassificationPrediction", "PAYLOAD"]
+if TYPE_CHECKING:
+    from finegrain.tasks.base import Task
 
-
-class ClassificationRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    texts: list[StrictStr]
+__all__ = ["ClassificationPrediction", "PAYLOAD"]
 
 
 class ClassificationPrediction(BaseModel):
@@ -29,9 +27,9 @@ class ClassificationPrediction(BaseModel):
     scores: dict[str, float]
 
 
-def _info(task: Any) -> dict[str, Any]:
-    return {"multi_label": bool(task.params.multi_label)}
+def _info(task: Task) -> dict[str, Any]:
+    return {"multi_label": not task.single_label}  # a classification run is single- or multi-label
 
 
-PAYLOAD = ServingPayload(request=ClassificationRequest, items="texts", prediction=ClassificationPrediction,
+PAYLOAD = ServingPayload(request=TextsRequest, items="texts", prediction=ClassificationPrediction,
                          example='{"texts": ["first text", "second text"]}', view="labels", info=_info)

@@ -18,8 +18,8 @@ from finegrain.data.split import Split
 from finegrain.registry import TASKS
 from finegrain.tasks.base import Task
 from finegrain.tasks.classification import checks, outputs, tiny
-from finegrain.tasks.classification.inputs import INPUT_FORMATS, prediction_frame
 from finegrain.tasks.classification.first_token import first_token_last_layer
+from finegrain.tasks.classification.inputs import INPUT_FORMATS, prediction_frame
 from finegrain.tasks.classification.metrics import classification_metrics, error_examples
 from finegrain.tasks.classification.serving import PAYLOAD
 from finegrain.tasks.modeling import build_pretrained, head_module_names
@@ -33,8 +33,9 @@ class ClassificationParams(Section):
     label_separator: str = "|"  # splits a multi-label string such as "sports|politics"
     class_weights: Literal["none", "balanced"] = "none"  # balanced: loss weights ~ 1/frequency
     threshold: float = Field(0.5, gt=0, lt=1)  # multi-label decision threshold
-    # The last encoder layer computes only the first token, the one the head reads: same logits
-    # and gradients, ~12% less work per step (BERT/RoBERTa/ELECTRA-style encoders; others ignore it).
+    # The last encoder layer computes only the first token, the one the head reads: same logits and
+    # gradients, less work per step (BERT/RoBERTa/ELECTRA-style encoders; others ignore it). Why:
+    # first_token.py; measured: benchmarks/results/train_speed_first_token.txt.
     first_token_last_layer: bool = True
 
 
@@ -54,6 +55,7 @@ class ClassificationTask(Task):
     label_column: ClassVar[str] = "label"
     primary_metric: ClassVar[str] = "macro_f1"  # robust to class imbalance, unlike accuracy
     greater_is_better: ClassVar[bool] = True
+    logged_metrics: ClassVar[tuple[str, ...]] = ("accuracy",)  # beside macro-F1 in each evaluation's log line
     summary_columns: ClassVar[tuple[Column, ...]] = outputs.SUMMARY_COLUMNS
     class_scores: ClassVar[ClassScores | None] = outputs.CLASS_SCORES
     report: ClassVar[ReportSections] = outputs.REPORT

@@ -8,16 +8,12 @@ Example:
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, StrictStr
+from pydantic import BaseModel
 
-from finegrain.tasks.outputs import ServingPayload
+from finegrain.tasks.ner.schemes import split_tag
+from finegrain.tasks.outputs import ServingPayload, TextsRequest
 
-__all__ = ["NerRequest", "EntitySpan", "NerPrediction", "PAYLOAD"]
-
-
-class NerRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    texts: list[StrictStr]
+__all__ = ["EntitySpan", "NerPrediction", "PAYLOAD"]
 
 
 class EntitySpan(BaseModel):
@@ -33,5 +29,11 @@ class NerPrediction(BaseModel):
     entities: list[EntitySpan]
 
 
-PAYLOAD = ServingPayload(request=NerRequest, items="texts", prediction=NerPrediction,
-                         example='{"texts": ["first text", "second text"]}', view="spans")
+def _legend(tags: list[str]) -> tuple[str, list[str]]:
+    """The entity types of the run's tags, in the label map's order: the page colours spans by them."""
+    types = dict.fromkeys(entity_type for _, entity_type in map(split_tag, tags) if entity_type is not None)
+    return "entity types", list(types)
+
+
+PAYLOAD = ServingPayload(request=TextsRequest, items="texts", prediction=NerPrediction,
+                         example='{"texts": ["first text", "second text"]}', view="spans", legend=_legend)

@@ -70,6 +70,7 @@ class PairClassificationTask(Task):
     stratify: ClassVar[str | None] = "label"
     primary_metric: ClassVar[str] = "macro_f1"  # as classification: robust to imbalanced match rates
     greater_is_better: ClassVar[bool] = True
+    logged_metrics: ClassVar[tuple[str, ...]] = ("accuracy", "roc_auc")  # beside macro-F1 in each evaluation's log
     summary_columns: ClassVar[tuple[Column, ...]] = report.SUMMARY_COLUMNS
     class_scores: ClassVar[ClassScores | None] = classification_outputs.CLASS_SCORES
     report: ClassVar[ReportSections] = report.REPORT

@@ -4,14 +4,12 @@
 (and, for compact embeddings, a resumed checkpoint that holds one). ``off`` trains PyTorch's and
 transformers' own modules, the path a GPU run takes. Each speed-up is one module here and one entry in
 :data:`SPEEDUPS`; a speed-up is kept while a paired benchmark shows it pays at least ~3% end to end
-(``python benchmarks/speedups_ab.py``; figures in docs/performance.md, raw output in benchmarks/results/).
+(``python benchmarks/speedups_ab.py``; figures in docs/performance.md, raw output in
+benchmarks/results/speedups_ab.txt). Two were deleted by that rule (git keeps them): the glibc allocator
+setting and a one-node encoder layer, which drew its own masks and so stood in for ``cpu_dropout``.
 
 What each relies on, and the tests that guard it:
 
-``allocator`` (allocator.py): glibc's ``mallopt`` keeps freed memory in the process (no mmap, deferred
-    trimming), process-wide and never undone; a run's reported peak is the heap in use, not what glibc
-    keeps. Guarded by tests/unit/test_allocator.py (steps reuse freed pages without page faults) and
-    tests/unit/test_memory.py (the peak counts what was held).
 ``compact_embeddings`` (compact_embeddings.py): AdamW with decoupled weight decay, so that a row no text
     of the run uses only decays; a plain, trainable, untied ``nn.Embedding``; the training and validation
     features hold the ids the run reads (others read the decayed full matrix); the checkpoint records the
@@ -25,10 +23,6 @@ What each relies on, and the tests that guard it:
     ``set_attn_implementation`` does SDPA's math and falls back to SDPA for anything unusual; nothing
     saved changes. Guarded by tests/unit/test_cpu_dropout.py, tests/unit/test_speedups.py (one draw from
     torch's generator per forward pass) and the resume test above.
-``fused_layers`` (fused_layers.py): a layer with BERT's structure (``fusable``), masks drawn in the
-    stock layer's order, products in the autocast dtype; the stock forward outside training or for
-    anything unusual. Guarded by tests/unit/test_fused_layers.py (the stock layer's outputs and
-    gradients, bf16 error within the stock layer's).
 
 The seam itself (auto applies and restores, off leaves the model as built, a failed run gets its own
 modules back) is guarded by tests/unit/test_speedups.py; tests/contract trains full and LoRA on
@@ -51,17 +45,15 @@ from torch import nn
 
 from finegrain.training.checkpoint import TrainerState
 from finegrain.training.distributed import weights_sharded
-from finegrain.training.speedups import allocator, compact_embeddings, cpu_dropout, fused_layers
+from finegrain.training.speedups import compact_embeddings, cpu_dropout
 from finegrain.training.speedups.base import Applied, Setup, Speedup
 from finegrain.training.speedups.masks import stream_per_forward_pass
 
 __all__ = ["SPEEDUPS", "Speedups", "apply_speedups", "disabled", "Setup", "Applied", "Speedup"]
 
 SPEEDUPS: tuple[Speedup, ...] = (  # applied in this order, restored in the reverse one
-    Speedup("allocator", allocator.apply),
     Speedup("compact_embeddings", compact_embeddings.apply),
     Speedup("cpu_dropout", cpu_dropout.apply),
-    Speedup("fused_layers", fused_layers.apply),
 )
 
 SaveModel = Callable[[nn.Module], None]
@@ -129,4 +121,3 @@ def disabled(*names: str) -> Iterator[None]:
         yield
     finally:
         SPEEDUPS = kept
-

@@ -1,4 +1,4 @@
-"""Dropout masks drawn fast on CPU, and the tensor helpers the dropout and fused-layer speed-ups share.
+"""Dropout masks drawn fast on CPU, and the tensor helpers of the dropout speed-up.
 
 PyTorch's CPU dropout draws its mask with ``bernoulli_``, which runs in parallel through MKL only on
 Intel processors; elsewhere it is one serial Mersenne-Twister loop, and a MiniLM training step draws
@@ -75,7 +75,9 @@ def one_stream() -> Iterator[None]:
     """Within, every mask continues one PCG64, seeded by one draw from torch's generator at the first mask.
 
     Seeding a PCG64 and its torch draw cost little alone, but between matrix products that evict
-    the caches they took about half of a mask's time, 19-20 times a step. The masks stay a function
+    the caches they are a large share of a mask's time, paid once per dropout layer; one seeding a
+    forward pass pays it once (the speed-up as shipped: benchmarks/results/speedups_ab.txt;
+    guarded by tests/unit/test_speedups.py and test_cpu_dropout.py). The masks stay a function
     of torch's generator: a forward pass that starts from the same generator state draws the same
     masks. A block that draws no mask takes nothing from torch's generator.
     """
