@@ -19,6 +19,7 @@ from finegrain.data.tables import ColumnOptions
 from finegrain.errors import ConfigError
 from finegrain.training.predictor import Predictor, load_predictor, run_splits
 from finegrain.training.run_dir import RunResult, evaluation_path
+from finegrain.training.setup import foreign_columns
 
 __all__ = ["train", "evaluate", "load", "RunResult", "Predictor"]
 
@@ -70,9 +71,11 @@ def evaluate(run_dir: str | Path, data: str | None = None, *, text_column: str |
     cfg = predictor.config
     if data is None:
         return {name: predictor.evaluate(split) for name, split in run_splits(predictor).items()}
-    columns = predictor.task.columns(text_column or cfg.data.text, label_column or cfg.data.label)
-    split = load_source(data, "test", columns, options=EVAL_OPTIONS,
-                        tag_column=tag_column if tag_column is not None else cfg.data.tag_column)
+    chosen = cfg.data.chosen_columns(predictor.task.data_columns)
+    chosen.update({key: column for key, column in (("text", text_column), ("label", label_column)) if column})
+    split = load_source(data, "test", predictor.task.columns(chosen), options=EVAL_OPTIONS,
+                        tag_column=tag_column if tag_column is not None else cfg.data.tag_column,
+                        foreign=foreign_columns(predictor.task))
     split.name = "evaluation"
     name = Path(data).stem if Path(data).exists() else data
     metrics = predictor.evaluate(split)

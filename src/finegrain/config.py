@@ -14,6 +14,8 @@ Example:
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +29,7 @@ from finegrain.text_encoding import decode_text
 __all__ = [
     "ComponentConfig",
     "ModelConfig",
+    "DataColumn",
     "DataConfig",
     "TrainConfig",
     "RunConfig",
@@ -39,6 +42,7 @@ __all__ = [
     "RETIRED_TRAIN_KEYS",
     "retired_problems",
     "without_retired",
+    "data_key_problems",
 ]
 
 LOGGER = logging.getLogger("finegrain")
@@ -70,7 +74,23 @@ class ModelConfig(Section):
     random_init: bool = False  # same architecture, random weights: the no-pretraining baseline
 
 
+@dataclass(frozen=True)
+class DataColumn:
+    """A key of the data section that a task reads beyond ``text`` and ``label``: ``data.<key>`` names one
+    of its columns (a task declares these as its ``data_columns``; the config accepts them for that task)."""
+
+    key: str  # data.<key>, e.g. text_pair
+    default: str  # the column read when data.<key> is unset
+    what: str  # what the column holds, for messages: "the second text of each pair"
+    # Names the column often has in published data (sentence2, question2): a task that does not read this
+    # key refuses data with one, and says which task does.
+    aliases: tuple[str, ...] = ()
+
+
 class DataConfig(Section):
+    # Keys beyond these are the task's own column keys (its data_columns), checked against the task by
+    # load_config: unknown ones are refused there, with a "did you mean".
+    model_config = ConfigDict(extra="allow", validate_assignment=True)
     train: str  # a file (csv, tsv, jsonl, parquet, saved HF dataset) or a built-in dataset name
     validation: str | None = None  # None: the built-in's split, or a stratified split of train
     test: str | None = None
@@ -80,6 +100,11 @@ class DataConfig(Section):
     tag_column: int | None = None
     validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
     max_train_examples: int | None = Field(None, ge=2)  # stratified subsample of train
+
+    def chosen_columns(self, declared: Sequence[DataColumn] = ()) -> dict[str, str]:
+        """Each column key (``text``, ``label`` and the task's ``declared`` ones) -> the user's column name."""
+        extra = self.model_extra or {}
+        return {"text": self.text, "label": self.label, **{c.key: extra.get(c.key, c.default) for c in declared}}
 
 
 class TrainConfig(Section):
@@ -266,6 +291,7 @@ def load_config(source: str | Path | dict[str, Any], overrides: list[str] | None
     except ValidationError as error:
         problems.extend(describe_errors(error))
     problems.extend(_check_components(data))
+    problems.extend(data_key_problems(data))
     if problems:
         raise ConfigError(
             f"{len(problems)} problem(s) in the config:\n  - " + "\n  - ".join(problems), where=where
@@ -273,7 +299,41 @@ def load_config(source: str | Path | dict[str, Any], overrides: list[str] | None
     config.task.name = TASKS.canonical(config.task.name)
     config.method.name = METHODS.canonical(config.method.name)
     _fill_task_params(config)
+    _fill_data_columns(config.data, TASKS.get(config.task.name).data_columns)
     return config
+
+
+def data_key_problems(data: Mapping[str, Any]) -> list[str]:
+    """One problem line per key of the data section that is neither a DataConfig field nor a column key the
+    task declares (its ``data_columns``), or that holds no column name. An unknown task is reported elsewhere."""
+    section, task = data.get("data"), data.get("task", RunConfig.model_fields["task"].default.name)
+    name = task.get("name") if isinstance(task, dict) else task
+    if not isinstance(section, dict) or not isinstance(name, str) or name not in TASKS:
+        return []
+    declared = {column.key: column for column in TASKS.get(name).data_columns}
+    fields = list(DataConfig.model_fields)
+    problems = []
+    for key, value in section.items():
+        if key in fields:
+            continue
+        if key not in declared:
+            valid = fields + list(declared)
+            readers = [other for other, task_class in TASKS.items()
+                       if any(column.key == key for column in task_class.data_columns)]
+            fits = f" The {' and '.join(readers)} task reads it: set task: {readers[0]}." if readers else ""
+            problems.append(f"data.{key}: unknown key for the '{TASKS.canonical(name)}' task.{suggest(key, valid)}"
+                            f" Valid keys: {', '.join(valid)}.{fits}")
+        elif not isinstance(value, str) or not value:
+            problems.append(f"data.{key}: names a column ({declared[key].what}), so it must be a column name"
+                            f" (got {value!r}).")
+    return problems
+
+
+def _fill_data_columns(data: DataConfig, declared: Sequence[DataColumn]) -> None:
+    """Write the task's column keys left unset with their defaults, so the saved config shows what was read."""
+    for column in declared:
+        if column.key not in (data.model_extra or {}):
+            setattr(data, column.key, column.default)
 
 
 def _retired_in(data: dict[str, Any]) -> list[str]:

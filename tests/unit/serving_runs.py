@@ -1,4 +1,4 @@
-"""Tiny trained runs for the export and serving tests: classification (single, multi-label) and NER."""
+"""Tiny trained runs for the export and serving tests: classification (single, multi-label), NER and pairs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import finegrain
 from finegrain.tasks.ner.tiny import write_conll
+from finegrain.tasks.pair.tiny import tiny_dataset as pair_dataset
 
 __all__ = ["write_conll", "write_multi_label", "train_tiny"]
 
@@ -28,7 +29,7 @@ _TRAINED: dict[tuple, Path] = {}  # shared by the serving test modules of one se
 
 def train_tiny(tmp_path_factory, model_dir: Path, sentiment_files: dict[str, Path], *, kind: str = "classification",
                method: str = "full", steps: int = 60, **params) -> Path:
-    """A few fp32 steps on the tiny BERT, once per session; ``kind`` is classification, multi-label or ner."""
+    """A few fp32 steps on the tiny BERT, once per session; ``kind`` is classification, multi-label, ner or pair."""
     key = (kind, method, steps, tuple(sorted(params.items())))
     if key not in _TRAINED:
         _TRAINED[key] = _train(tmp_path_factory.mktemp(f"{kind}-{method}"), model_dir, sentiment_files, kind,
@@ -38,7 +39,7 @@ def train_tiny(tmp_path_factory, model_dir: Path, sentiment_files: dict[str, Pat
 
 def _train(root: Path, model_dir: Path, sentiment_files: dict[str, Path], kind: str, method: str, steps: int,
            params: dict) -> Path:
-    task: dict = {"name": "ner" if kind == "ner" else "classification"}
+    task: dict = {"name": {"ner": "ner", "pair": "pair-classification"}.get(kind, "classification")}
     if kind == "ner":
         data = {name: write_conll(root / f"{name}.conll", n, seed)
                 for name, n, seed in (("train", 120, 1), ("validation", 30, 2))}
@@ -46,6 +47,8 @@ def _train(root: Path, model_dir: Path, sentiment_files: dict[str, Path], kind: 
         task["multi_label"] = True
         data = {name: write_multi_label(root / f"{name}.jsonl", n, seed)
                 for name, n, seed in (("train", 120, 1), ("validation", 30, 2))}
+    elif kind == "pair":
+        data = {name: path for name, path in pair_dataset(root).items() if name != "test"}
     else:
         data = {name: str(sentiment_files[name]) for name in ("train", "validation")}
     return finegrain.train({

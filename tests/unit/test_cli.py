@@ -174,6 +174,7 @@ def test_models_methods_and_tasks_lists(capsys):
     assert code == 0 and "lora" in out and "r=8" in out and "mergeable" in out
     code, out, _ = cli(capsys, "tasks", "list")
     assert code == 0 and "classification" in out and "macro_f1" in out
+    assert "pair-classification" in out and "text_pair=text_pair" in out and "positive_label=None" in out
 
 
 @pytest.fixture

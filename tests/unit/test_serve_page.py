@@ -63,9 +63,10 @@ def serve(tmp_path_factory, tiny_model_dir, sentiment_files):
         thread.join(timeout=10)
 
 
-def _page(chromium: str, url: str, text: str, tmp_path: Path, name: str) -> str:
-    """The DOM after the page has predicted ``text`` (given as ?text=); a screenshot when asked for."""
-    address = f"{url}/?text={urllib.parse.quote(text)}"
+def _page(chromium: str, url: str, text: str, tmp_path: Path, name: str, **more: str) -> str:
+    """The DOM after the page has predicted ``text`` (given as ?text=, and ``more`` boxes by their field, e.g.
+    text_pair); a screenshot when asked for."""
+    address = f"{url}/?{urllib.parse.urlencode({'text': text, **more})}"
     extra = ["--virtual-time-budget=15000", "--window-size=900,640", f"--user-data-dir={tmp_path / name}"]
     dom = subprocess.run([*chromium_args(chromium, *extra), "--dump-dom", address], capture_output=True, text=True,
                          timeout=90, check=True).stdout
@@ -85,6 +86,16 @@ def test_page_shows_the_predicted_label(chromium, serve, tmp_path):
     assert f'<div class="top" id="label">{want["label"]}</div>' in dom
     percent = f'{100 * want["scores"][want["label"]]:.1f}%'
     assert f'<span class="chosen">{want["label"]}</span>' in dom and percent in dom
+
+
+def test_page_sends_both_texts_of_a_pair(chromium, serve, tmp_path):
+    url, predictor = serve("pair")
+    pair = ("the good movie", "a good day")
+    want = predictor.predict([pair])[0]
+    dom = _page(chromium, url, pair[0], tmp_path, "pair", text_pair=pair[1])
+    assert 'id="result" data-state="done"' in dom and '<textarea id="text_pair"' in dom
+    assert f'<div class="top" id="label">{want["label"]}</div>' in dom
+    assert f'{100 * want["scores"][want["label"]]:.1f}%' in dom
 
 
 def test_page_highlights_entities(chromium, serve, tmp_path):

@@ -145,3 +145,22 @@ def test_a_ner_study_reports_entity_f1_and_error_kinds(one_thread, tmp_path, tin
     assert cell["metric"] == "entity_f1"  # the headline, not NER's macro_f1
     assert row["train_examples"] == 10 and set(row["ner_errors"]) >= {"boundary", "missed", "spurious"}
     assert "NER error breakdown" in result.report.read_text()
+
+
+def test_a_pair_study_on_renamed_columns_trains_every_cell(one_thread, tmp_path, tiny_model_dir):
+    """The cells read the study's own files with the data section's column names: here q1, q2 and match."""
+    from finegrain.tasks.pair.tiny import tiny_dataset
+
+    files = {}
+    for name, path in tiny_dataset(tmp_path).items():
+        renamed = tmp_path / f"renamed-{name}.csv"
+        text = Path(path).read_text(encoding="utf-8")
+        renamed.write_text(text.replace("text,text_pair,label", "q1,q2,match", 1), encoding="utf-8")
+        files[name] = renamed
+    config = {**_study(tiny_model_dir, files, tmp_path / "pairs"), "task": "matching",
+              "methods": ["tfidf-pair", "full"], "sizes": [10], "seeds": [0]}
+    config["data"].update(text="q1", text_pair="q2", label="match")
+    result = run_study(config)
+    assert result.summary["failures"] == [] and result.summary["metric"] == "macro_f1"
+    cell = json.loads((result.path / "cells/tfidf-pair/size-10/seed-0/cell.json").read_text())
+    assert cell["train_examples"] == 20 and cell["test"]["n"] == 30 and "roc_auc" in cell["test"]

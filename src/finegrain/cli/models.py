@@ -68,14 +68,15 @@ def list_methods(args: argparse.Namespace) -> int:
 
 
 def list_tasks(args: argparse.Namespace) -> int:
-    """Task names, their primary metric and their parameters with defaults."""
+    """Task names, their primary metric, the data keys naming their columns and their parameters with defaults."""
     from finegrain.registry import TASKS
 
     table = Table(title="Tasks (task.name; parameters as task.KEY=VALUE)")
-    for column in ("name", "primary metric", "parameters (defaults)"):
+    for column in ("name", "primary metric", "data columns (data.KEY=column)", "parameters (defaults)"):
         table.add_column(column)
     for name, task in TASKS.items():
-        table.add_row(Text(name), task.primary_metric, Text(params_summary(task.Params)))
+        keys = ", ".join(["text", "label", *(f"{column.key}={column.default}" for column in task.data_columns)])
+        table.add_row(Text(name), task.primary_metric, Text(keys), Text(params_summary(task.Params)))
     make_console().print(table)
     return 0
 

@@ -2,8 +2,9 @@
 
 The run's task says which files it reads (its ``input_formats``): for classification a text file
 (one text per line), jsonl with a ``text`` field, or csv/tsv/json/parquet with the run's text
-column; for NER also CoNLL and jsonl with a ``tokens`` list. ``-`` reads stdin (text lines, or
-jsonl when the first non-blank character is ``{``).
+column; for NER also CoNLL and jsonl with a ``tokens`` list; for pairs both text columns (or fields),
+or two tab-separated texts per line. ``-`` reads stdin (text lines, or jsonl when the first non-blank
+character is ``{``).
 
 Example:
     printf 'great movie\\nawful day\\n' | finegrain predict runs/reviews-full --input -
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from finegrain.cli.options import add_base_option
@@ -31,7 +33,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="the output directory of 'finegrain train'")
     parser.add_argument("--input", required=True, metavar="FILE|-",
                         help="txt (one text per line), jsonl with a 'text' field, csv/tsv; NER also CoNLL and jsonl"
-                             " with 'tokens'; '-' reads stdin")
+                             " with 'tokens'; pairs: both text columns, or 'first<TAB>second' lines; '-' reads stdin")
     parser.add_argument("--output", metavar="FILE", help="write jsonl here instead of stdout")
     parser.add_argument("--batch-size", type=int, default=64, help="texts per forward pass (default 64)")
     add_base_option(parser)
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     predictor = load(args.run_dir, base=args.base)
     task = predictor.task
-    inputs = read_inputs(args.input, task.input_formats, predictor.config.data.text)
+    inputs = read_inputs(args.input, task.input_formats, predictor.config.data.chosen_columns(task.data_columns))
     predictions = predictor.predict(inputs, batch_size=args.batch_size)
     lines = [json.dumps({**task.input_fields(value), **prediction}, ensure_ascii=False)
              for value, prediction in zip(inputs, predictions)]
@@ -79,16 +81,17 @@ def _check_streams(source: str, output: str | None) -> None:
         raise BrokenPipeError("stdout is closed")
 
 
-def read_inputs(source: str, formats: tuple[InputFormat, ...], text_column: str) -> list:
+def read_inputs(source: str, formats: tuple[InputFormat, ...], columns: Mapping[str, str]) -> list:
     """The inputs of ``source`` (a path or '-') in order, read in the format the task declares for its
-    suffix (stdin and other files: the task's fallback); every problem names the line and the fix."""
+    suffix (stdin and other files: the task's fallback); ``columns``: the run's column keys -> its columns
+    (``data.text``, ...), read first. Every problem names the line and the fix."""
     if source == "-":
-        given = InputSource("<stdin>", raw=sys.stdin.buffer.read(), text_column=text_column)
+        given = InputSource("<stdin>", raw=sys.stdin.buffer.read(), columns=columns)
     else:
         path = Path(source)
         if not path.is_file():
             raise DataError("input file not found." if not path.exists() else "is a folder, not an input file.",
                             where=str(path), hint=f"check the path (relative paths start from {Path.cwd()}), or"
                             " give '-' to read stdin.")
-        given = InputSource(str(path), path=path, text_column=text_column)
+        given = InputSource(str(path), path=path, columns=columns)
     return choose_format(formats, given).read(given)

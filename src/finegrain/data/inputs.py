@@ -15,8 +15,8 @@ Example:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from finegrain.errors import DataError
 from finegrain.text_encoding import decode_text
 
 __all__ = ["InputSource", "InputFormat", "InputField", "choose_format", "read_lines", "read_lines_or_jsonl",
-           "read_jsonl", "read_table_column", "text_value", "kind_of"]
+           "read_jsonl", "read_jsonl_fields", "read_table_column", "read_table_fields", "text_value", "kind_of"]
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,9 @@ class InputSource:
     where: str  # the path, or "<stdin>", as messages name it
     raw: bytes | None = None  # stdin's content (a file is read when a reader asks for it)
     path: Path | None = None
-    text_column: str = "text"  # the run's data.text: the column or field that holds the inputs
+    # The run's column keys -> its columns (data.text, and a task's own keys such as data.text_pair): a run
+    # trained on a 'review' column reads 'review' first.
+    columns: Mapping[str, str] = field(default_factory=dict)
 
     def text(self) -> str:
         return decode_text(self.raw if self.raw is not None else self.path.read_bytes(), self.where)
@@ -57,6 +59,7 @@ class InputField:
     value: Callable[[Any], Any]  # the input a found value gives, or None when it is not a valid one
     noun: str  # what one input is, in messages: "text", "text or token list"
     example: str  # one JSON line that holds an input
+    key: str = "text"  # the data-section key whose column, in the run, holds it (read before ``names``)
 
 
 def choose_format(formats: Sequence[InputFormat], source: InputSource) -> InputFormat:
@@ -106,6 +109,11 @@ def read_lines_or_jsonl(source: InputSource, field: InputField) -> list[Any]:
 
 def read_jsonl(source: InputSource, field: InputField, text: str | None = None) -> list[Any]:
     """The input in each JSON line (the first of ``field.names`` it has); blank lines are errors."""
+    return [values[0] for values in read_jsonl_fields(source, (field,), text)]
+
+
+def read_jsonl_fields(source: InputSource, fields: Sequence[InputField], text: str | None = None) -> list[tuple]:
+    """One tuple per JSON line: the value of each of ``fields`` (a pair: both texts); blank lines are errors."""
     inputs = []
     text = source.text() if text is None else text
     for number, line in enumerate(text.rstrip("\n").split("\n"), start=1):
@@ -116,8 +124,8 @@ def read_jsonl(source: InputSource, field: InputField, text: str | None = None) 
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise DataError(f"line {number}, column {error.colno} is not valid JSON ({error.msg}).",
-                            where=source.where, hint=f"write one object per line, e.g. {field.example}.") from None
-        inputs.append(_json_input(record, number, source, field))
+                            where=source.where, hint=f"write one object per line, e.g. {fields[0].example}.") from None
+        inputs.append(tuple(_json_input(record, number, source, field) for field in fields))
     return inputs
 
 
@@ -138,29 +146,45 @@ def _json_input(record: object, number: int, source: InputSource, field: InputFi
 
 def read_table_column(source: InputSource, field: InputField) -> list[Any]:
     """csv/tsv/json/jsonl/parquet through the data layer's reader: the inputs of one column."""
+    return [values[0] for values in read_table_fields(source, (field,))]
+
+
+def read_table_fields(source: InputSource, fields: Sequence[InputField]) -> list[tuple]:
+    """csv/tsv/json/jsonl/parquet through the data layer's reader: one tuple per row, the value of each of
+    ``fields`` (a pair: both texts). Every missing column is named at once, with the columns found."""
     from finegrain.data.tables import ROW, read_table
 
     frame = read_table(source.path)
     found = [str(c) for c in frame.columns if c != ROW]
-    names = _names(field, source)
-    column = next((name for name in names if name in found), None)
-    if column is None:
-        raise DataError(f"has no column {_either(names)} (the run's text column is '{source.text_column}')."
-                        f" Found columns: {', '.join(found)}.", where=source.where,
-                        hint=f"rename the column that holds the {field.noun}s to '{names[0]}'.")
-    inputs = []
-    for row, raw in zip(frame[ROW], frame[column]):
-        value = field.value(raw)
-        if value is None:
-            raise DataError(f"row {row}: column '{column}' is {_describe(raw)}, but each row needs a {field.noun}.",
-                            where=source.where, hint=f"fill in the {field.noun} or remove the row.")
-        inputs.append(value)
-    return inputs
+    chosen = [next((name for name in _names(field, source) if name in found), None) for field in fields]
+    missing = [field for field, column in zip(fields, chosen) if column is None]
+    if missing:
+        wanted = " and ".join(f"no column {_either(_names(field, source))}{_run_column(field, source)}"
+                              for field in missing)
+        renames = ", ".join(f"the {field.noun}s to '{_names(field, source)[0]}'" for field in missing)
+        raise DataError(f"has {wanted}. Found columns: {', '.join(found)}.", where=source.where,
+                        hint=f"rename the column that holds {renames}.")
+    return [tuple(_table_value(raw, row, column, field, source) for raw, column, field in zip(raws, chosen, fields))
+            for row, *raws in zip(frame[ROW], *(frame[column] for column in chosen))]
+
+
+def _table_value(raw: Any, row: int, column: str, field: InputField, source: InputSource) -> Any:
+    value = field.value(raw)
+    if value is None:
+        raise DataError(f"row {row}: column '{column}' is {_describe(raw)}, but each row needs a {field.noun}.",
+                        where=source.where, hint=f"fill in the {field.noun} or remove the row.")
+    return value
+
+
+def _run_column(field: InputField, source: InputSource) -> str:
+    column = source.columns.get(field.key)
+    return f" (the run's data.{field.key} is '{column}')" if column else ""
 
 
 def _names(field: InputField, source: InputSource) -> tuple[str, ...]:
-    """The run's own text column first (a run trained on 'review' reads 'review'), then the field's names."""
-    return tuple(dict.fromkeys((source.text_column, *field.names)))
+    """The run's own column first (a run trained on 'review' reads 'review'), then the field's names."""
+    own = (source.columns[field.key],) if field.key in source.columns else ()
+    return tuple(dict.fromkeys((*own, *field.names)))
 
 
 def _either(names: Sequence[str]) -> str:

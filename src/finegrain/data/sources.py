@@ -8,7 +8,10 @@ directory; write ``./bbc-news`` to mean the folder.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+
+import pandas as pd
 
 from finegrain.data.sampling import stratified_split, stratified_subsample
 from finegrain.data.split import Split
@@ -23,14 +26,16 @@ _BUILTIN_SPLITS = ("train", "validation", "test")
 
 def load_splits(train: str, validation: str | None, test: str | None, *, columns: dict[str, str],
                 stratify: str | None, validation_fraction: float, max_train_examples: int | None,
-                seed: int, tag_column: int | None = None) -> dict[str, Split]:
+                seed: int, tag_column: int | None = None, foreign: Mapping[str, str] | None = None
+                ) -> dict[str, Split]:
     """Load ``train`` and ``validation`` (and ``test`` when given) as :class:`Split` objects.
 
     A built-in ``train`` brings its own validation and test splits where those are None; a file
     ``train`` without ``validation`` gives up a stratified ``validation_fraction`` of its rows.
     ``max_train_examples`` then subsamples train, keeping class proportions. ``columns`` maps
     canonical names to the file's columns (built-ins already use the canonical ones);
-    ``tag_column`` picks the tag column of CoNLL files (None: the last).
+    ``tag_column`` picks the tag column of CoNLL files (None: the last); ``foreign`` names the columns
+    that mark data for another task (column -> that task), refused as :func:`load_source` says.
 
     Example:
         >>> splits = load_splits("bbc-news", None, None, columns={"text": "text", "label": "label"},
@@ -38,7 +43,7 @@ def load_splits(train: str, validation: str | None, test: str | None, *, columns
         >>> {name: len(split) for name, split in splits.items()}
         {'train': 100, 'validation': 213, 'test': 212}
     """
-    train_split = load_source(train, "train", columns, tag_column=tag_column)
+    train_split = load_source(train, "train", columns, tag_column=tag_column, foreign=foreign)
     if _is_builtin_train(train):
         dataset = DATASETS.canonical(train.partition(":")[0])
         validation = validation if validation is not None else f"{dataset}:validation"
@@ -52,22 +57,24 @@ def load_splits(train: str, validation: str | None, test: str | None, *, columns
         validation_split = Split("validation", held.reset_index(drop=True), train_split.source)
         train_split = Split("train", rest.reset_index(drop=True), train_split.source)
     else:
-        validation_split = load_source(validation, "validation", columns, tag_column=tag_column)
+        validation_split = load_source(validation, "validation", columns, tag_column=tag_column, foreign=foreign)
     if max_train_examples is not None:
         frame = stratified_subsample(train_split.frame, column, max_train_examples, seed)
         train_split = Split("train", frame.reset_index(drop=True), train_split.source)
     splits = {"train": train_split, "validation": validation_split}
     if test is not None:
-        splits["test"] = load_source(test, "test", columns, tag_column=tag_column)
+        splits["test"] = load_source(test, "test", columns, tag_column=tag_column, foreign=foreign)
     return splits
 
 
 def load_source(spec: str, role: str, columns: dict[str, str], *, tag_column: int | None = None,
-                options: ColumnOptions = ColumnOptions()) -> Split:
+                options: ColumnOptions = ColumnOptions(), foreign: Mapping[str, str] | None = None) -> Split:
     """One split from a file or a built-in; a bare built-in name means its split named ``role``.
 
     ``tag_column`` picks a CoNLL file's tag column; ``options`` name the settings that choose
-    columns in messages (the run config's by default).
+    columns in messages (the run config's by default). ``foreign``: columns that mark data for
+    another task (a second text: pair classification), column -> that task; data holding one that
+    ``columns`` does not read is refused, since the task would silently ignore half of each example.
 
     Example:
         >>> len(load_source("bbc-news", "test", {"text": "text", "label": "label"}))
@@ -76,10 +83,26 @@ def load_source(spec: str, role: str, columns: dict[str, str], *, tag_column: in
     kind = _resolve(spec, role)
     if isinstance(kind, Path):
         frame = read_table(kind, tag_column=tag_column, options=options)
+        _refuse_foreign(frame, columns, foreign or {}, spec)
         return Split(role, require_columns(frame, columns, spec, options), spec)
     dataset, split = kind
     split = split or role
-    return Split(role, DATASETS.get(dataset).load()[split], f"{dataset}:{split}")
+    frame = DATASETS.get(dataset).load()[split]
+    _refuse_foreign(frame, columns, foreign or {}, f"{dataset}:{split}")
+    return Split(role, frame, f"{dataset}:{split}")
+
+
+def _refuse_foreign(frame: pd.DataFrame, columns: dict[str, str], foreign: Mapping[str, str], where: str) -> None:
+    """A column that another task reads (and this one does not) means the data is for that task."""
+    found = [str(c) for c in frame.columns if c != ROW]
+    unread = [column for column in found if column in foreign and column not in columns.values()]
+    if unread:
+        column, task = unread[0], foreign[unread[0]]
+        read = ", ".join(f"'{c}'" for c in columns.values())
+        raise DataError(f"has a column '{column}', which marks data for the '{task}' task; this run's task reads"
+                        f" only {read} and would ignore it. Found columns: {', '.join(found)}.", where=where,
+                        hint=f"set task: {task} to use it (task={task} on the command line), or remove the column"
+                             f" '{column}' to train on {read} alone.")
 
 
 def _resolve(spec: str, role: str) -> Path | tuple[str, str | None]:

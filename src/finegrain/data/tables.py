@@ -57,8 +57,10 @@ class ColumnOptions:
     tag_column: str = "data.tag_column"  # CoNLL files: the tag's column index
 
     def of(self, canonical: str) -> str:
-        """The setting for a canonical column (token data: tokens is chosen by text, tags by label)."""
-        return {"text": self.text, "label": self.label}[_CONFIG_KEYS.get(canonical, canonical)]
+        """The setting for a canonical column (token data: tokens is chosen by text, tags by label); a
+        task's own column keys (pairs: text_pair) are the run config's ``data.<key>``."""
+        key = _CONFIG_KEYS.get(canonical, canonical)
+        return {"text": self.text, "label": self.label}.get(key, f"data.{key}")
 
 
 def read_table(path: str | Path, *, tag_column: int | None = None,

@@ -48,6 +48,7 @@ class FineTunedFacts:
     data: dict[str, tuple[str, int]]  # split -> (source, examples)
     metrics: dict[str, dict[str, Any]]  # split -> its metrics (metrics.json)
     version: str  # finegrain's
+    inputs: str = '["a text to label"]'  # what the usage snippet predicts: the task's inputs, as Python
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,7 @@ def _scores(facts: FineTunedFacts) -> str:
 def _usage(facts: FineTunedFacts) -> str:
     lines = ["With finegrain, from the run folder that holds this `model/` folder:", "", "```python",
              "import finegrain", "", 'predictor = finegrain.load("RUN_FOLDER")  # base=... if the base model moved',
-             'predictor.predict(["a text to label"])', "```"]
+             f"predictor.predict({facts.inputs})", "```"]
     if facts.library_name == "peft":
         auto = _AUTO_CLASS.get(facts.pipeline_tag or "", "AutoModel")
         lines += ["", f"With PEFT, on the base model (`{facts.base_model}` as the run records it: a finegrain"

@@ -12,3 +12,5 @@ from finegrain.methods import adapters  # noqa: F401
 from finegrain.methods.estimators import tfidf  # noqa: F401
 from finegrain.methods.estimators import embeddings_lr  # noqa: F401
 from finegrain.methods.estimators import setfit  # noqa: F401
+from finegrain.methods.estimators import tfidf_pair  # noqa: F401
+from finegrain.methods.estimators import bi_encoder  # noqa: F401

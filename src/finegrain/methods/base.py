@@ -4,8 +4,9 @@ A method is one of two kinds, chosen by name from one registry (``finegrain.regi
 
 - :class:`TrainedMethod`: adapts a transformers model that the one training loop trains (full,
   LoRA, adapters, ...). The task hands it its head module names: the head is always trained and saved.
-- :class:`FittedMethod`: fits on the training texts itself and predicts log-probabilities (TF-IDF,
-  frozen embeddings, SetFit); SetFit's pair fine-tuning still goes through the loop, by its context.
+- :class:`FittedMethod`: fits on the training examples itself and predicts log-probabilities (TF-IDF,
+  frozen embeddings, SetFit; their pair versions for pair classification); SetFit's pair fine-tuning
+  still goes through the loop, by its context.
 
 Subclass the protocol: the optional hooks get their defaults (no-ops, or checks from declared
 members), and registration refuses a class that lacks a member (docs/extending.md lists them).
@@ -121,12 +122,13 @@ class FittedMethod(MethodBasics, Protocol):
     encoder: ClassVar[EncoderSource]  # where the encoder it predicts with comes from
 
     @abstractmethod
-    def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
-        """Fit on the training texts and their class ids (0..K-1, every class present)."""
+    def fit(self, examples: list[Any], targets: np.ndarray, context: EstimatorContext) -> FitStats:
+        """Fit on the training examples, as the task's ``predict_inputs`` gives them (texts; pairs of texts for
+        pair classification), and their class ids (0..K-1, every class present)."""
 
     @abstractmethod
-    def log_probs(self, texts: list[str], context: EstimatorContext) -> np.ndarray:
-        """(len(texts), K) log-probabilities in input order; they serve as the run's logits."""
+    def log_probs(self, examples: list[Any], context: EstimatorContext) -> np.ndarray:
+        """(len(examples), K) log-probabilities in input order; they serve as the run's logits."""
 
     @abstractmethod
     def save(self, directory: Path) -> None:

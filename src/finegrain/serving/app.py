@@ -267,6 +267,7 @@ def _info(predictor: Predictor, settings: ServeSettings, source: str) -> dict[st
     title, names = payload.legend(labels)
     return {"task": predictor.task.name, "description": predictor.task.description, "labels": labels,
             "source": source, "view": payload.view, "legend": {"title": title, "names": names},
+            "items": payload.items, "fields": list(payload.fields),
             **payload.info(predictor.task),
             "backend": predictor.runtime,
             "api_key_required": settings.api_key is not None,

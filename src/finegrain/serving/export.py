@@ -29,6 +29,7 @@ from finegrain.errors import ConfigError, RunDirError
 from finegrain.serving.merge import load_for_merge, merged_model, parity_report, parity_split
 from finegrain.serving.onnx_export import ONNX_FILE, OnnxBackend, write_onnx
 from finegrain.tasks.modeling import quiet_transformers
+from finegrain.tasks.objective import MODEL_INPUTS
 from finegrain.training.logits_source import BackendLogits, LogitsSource, ModelLogits, TaskEncoding
 from finegrain.training.precision import autocast_dtype, resolve_precision
 from finegrain.training.predictor import Precision, Predictor, load_predictor
@@ -65,7 +66,8 @@ def export_run(run_dir: str | Path, fmt: str = "hf", out_dir: str | Path | None 
         if fmt == "hf":
             model.save_pretrained(out)
         else:
-            write_onnx(model, out / ONNX_FILE, quantize=fmt == "onnx-int8")
+            inputs = tuple(name for name in MODEL_INPUTS if name in weights.encoding.collate(features[:1]))
+            write_onnx(model, out / ONNX_FILE, quantize=fmt == "onnx-int8", inputs=inputs)
     shutil.copyfile(source.run.config, out / "config.yaml")
     shutil.copyfile(source.run.labels, out / "labels.json")
     info = {"format": fmt, "run": str(source.run.path), "method": source.config.method.name, "merged": merged}

@@ -30,7 +30,8 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from finegrain.config import (ComponentConfig, DataConfig, ModelConfig, RunConfig, Section, TrainConfig,
-                              describe_errors, load_config, merge_sections, parse_overrides, read_yaml)
+                              data_key_problems, describe_errors, load_config, merge_sections, parse_overrides,
+                              read_yaml)
 from finegrain.errors import ConfigError, FinegrainError
 
 __all__ = ["StudyConfig", "Variant", "Size", "load_study_config", "size_label", "dump_study_config"]
@@ -131,10 +132,12 @@ def load_study_config(source: str | Path | dict[str, Any], overrides: list[str] 
     where = None if isinstance(source, dict) else str(source)
     data = dict(source) if isinstance(source, dict) else read_yaml(source)
     data = merge_sections(data, parse_overrides(overrides or []))
+    problems = data_key_problems(data)  # before the methods: each would report them again
     try:
         study = StudyConfig.model_validate(data)
     except ValidationError as error:
-        problems = describe_errors(error, model=StudyConfig)
+        problems = describe_errors(error, model=StudyConfig) + problems
+    if problems:
         raise ConfigError(f"{len(problems)} problem(s) in the study:\n  - " + "\n  - ".join(problems),
                           where=where) from None
     _check_variants(study, where)

@@ -21,6 +21,7 @@ from finegrain.data.tables import ROW
 from finegrain.study.config import Size, StudyConfig, size_label
 from finegrain.study.sampling import nested_positions
 from finegrain.tasks.base import Task
+from finegrain.training.setup import foreign_columns, task_columns
 
 __all__ = ["StudyData", "prepare_study_data"]
 
@@ -37,6 +38,8 @@ class StudyData:
     validation: pd.DataFrame
     test: Split  # checked by the task: what every cell is scored on
     test_note: str
+    # canonical column -> the data section's: the cells' files use the names their config reads
+    columns: dict[str, str] = field(default_factory=dict)
     positions: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def files(self, seed: int, size: Size) -> tuple[str, str]:
@@ -46,8 +49,8 @@ class StudyData:
         train_file, validation_file = folder / f"train-{label}.jsonl", folder / f"validation-{label}.jsonl"
         if not (train_file.is_file() and validation_file.is_file()):
             train_positions, validation_positions = self.positions[(seed, label)]
-            _write_jsonl(self.train.iloc[train_positions], train_file)
-            _write_jsonl(self.validation.iloc[validation_positions], validation_file)
+            _write_jsonl(self.train.iloc[train_positions].rename(columns=self.columns), train_file)
+            _write_jsonl(self.validation.iloc[validation_positions].rename(columns=self.columns), validation_file)
         return str(train_file), str(validation_file)
 
     def train_examples(self, seed: int, size: Size) -> int:
@@ -56,10 +59,11 @@ class StudyData:
 
 def prepare_study_data(study: StudyConfig, task: Task, root: Path) -> StudyData:
     """Read and check the splits once, draw every sample, and fail early on impossible sizes."""
-    data = study.data
-    splits = load_splits(data.train, data.validation, data.test, columns=task.columns(data.text, data.label),
+    data, columns = study.data, task_columns(task, study.data)
+    splits = load_splits(data.train, data.validation, data.test, columns=columns,
                          stratify=task.stratify, validation_fraction=data.validation_fraction,
-                         max_train_examples=None, seed=_TEST_SEED, tag_column=data.tag_column)
+                         max_train_examples=None, seed=_TEST_SEED, tag_column=data.tag_column,
+                         foreign=foreign_columns(task))
     train, note = splits["train"], "the test split"
     if "test" not in splits:  # a study needs held-out examples that no cell trains or selects on
         rest, held = stratified_split(train.frame, task.stratify, data.validation_fraction, _TEST_SEED)
@@ -75,7 +79,7 @@ def prepare_study_data(study: StudyConfig, task: Task, root: Path) -> StudyData:
     task.check(splits["validation"])
     checked_test = task.check(test)
     task.check_labels(checked_test, task.label_map(checked_train))
-    result = StudyData(root, task, _raw(train), _raw(splits["validation"]), checked_test, note)
+    result = StudyData(root, task, _raw(train), _raw(splits["validation"]), checked_test, note, columns)
     for seed in study.seeds:
         for size in study.sizes:
             result.positions[(seed, size_label(size))] = (

@@ -16,7 +16,7 @@ it in ``finegrain.registry.TASKS`` checks that it defines every other member.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel
 
+from finegrain.config import DataColumn
 from finegrain.data.inputs import InputFormat
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
@@ -43,6 +44,8 @@ class Task(Objective, Protocol):
     pipeline_tag: ClassVar[str]  # the Hugging Face hub's pipeline for the task, for model cards
     stratify: str | None  # canonical column to stratify splits by, or None (may depend on the params)
     label_column: ClassVar[str]  # canonical column holding the gold labels ("label", NER: "tags")
+    # The data-section keys it reads beyond text and label (pairs: text_pair), each with its default column
+    data_columns: ClassVar[tuple[DataColumn, ...]] = ()
 
     # Outputs: what evaluate's metrics hold and how they are shown
     primary_metric: ClassVar[str]  # a key of the metrics dict: the headline that picks the kept checkpoint
@@ -80,8 +83,9 @@ class Task(Objective, Protocol):
         """The examples of a checked split as ``predict`` takes them (studies time predict on them)."""
 
     @abstractmethod
-    def columns(self, text: str, label: str) -> dict[str, str]:
-        """Canonical column -> the user's column name (from ``data.text`` / ``data.label``)."""
+    def columns(self, chosen: Mapping[str, str]) -> dict[str, str]:
+        """Canonical column -> the user's column name, from ``chosen``: each column key of the data section
+        (``text``, ``label`` and the ``data_columns`` keys) -> the column it names, set or defaulted."""
 
     @abstractmethod
     def check(self, split: Split) -> Split:

@@ -12,7 +12,11 @@ from typing import Any, Protocol
 
 import torch
 
-__all__ = ["Objective"]
+__all__ = ["Objective", "MODEL_INPUTS"]
+
+# What a batch hands the model; token_type_ids only where a task's collate makes them (sentence pairs: which
+# segment each token is in), so single-text batches, and models without segments, go as before.
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class Objective(Protocol):
@@ -21,9 +25,10 @@ class Objective(Protocol):
         """Pad a batch of features into tensors for the model."""
 
     def forward(self, model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The logits ``loss`` takes. By default the model's output for the padded inputs; masked-LM
-        feeds the labels in too, to project only the masked positions onto the vocabulary."""
-        return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        """The logits ``loss`` takes. By default the model's output for the padded inputs (those of
+        ``MODEL_INPUTS`` the batch holds); masked-LM feeds the labels in too, to project only the masked
+        positions onto the vocabulary."""
+        return model(**{name: batch[name] for name in MODEL_INPUTS if name in batch}).logits
 
     @abstractmethod
     def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:

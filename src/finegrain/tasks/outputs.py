@@ -120,6 +120,9 @@ class ServingPayload:
     # The run's label names -> what the web page lists under the run: a heading and the names, whose order
     # its colours follow (NER: the entity types of its B-/I- tags). By default, the labels as they are.
     legend: Callable[[list[str]], tuple[str, list[str]]] = _labels_legend
+    # The web page's text boxes when one input holds several texts, sent as an object with these keys (pairs:
+    # text, text_pair); (): one box, whose text is the input
+    fields: tuple[str, ...] = ()
 
     def public(self, prediction: dict[str, Any]) -> dict[str, Any]:
         """What a client receives of a prediction: the fields of the answer schema, nothing internal."""

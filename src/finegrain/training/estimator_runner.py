@@ -58,7 +58,7 @@ def run_estimator(config: RunConfig, prepared: Prepared, method: FittedMethod,
     memory.reset()  # before the estimator's first matrix product: it caps the CPU kernel caches
     fit_started = time.perf_counter()
     with memory.watch():
-        stats = method.fit(train_split.frame["text"].tolist(), targets, context)
+        stats = method.fit(prepared.task.predict_inputs(train_split), targets, context)
     costs = Costs(time.perf_counter() - fit_started, len(train_split), memory.peak_mb(), memory.peak_rss_mb())
     with quiet_transformers():
         atomic_write_dir(run.model, method.save)
@@ -70,7 +70,7 @@ def run_estimator(config: RunConfig, prepared: Prepared, method: FittedMethod,
     metrics = {}
     for name in ("validation", "test"):
         if name in prepared.splits:
-            features, logits = estimator_logits(best, context, prepared.splits[name])
+            features, logits = estimator_logits(best, context, prepared.task, prepared.splits[name])
             metrics[name] = prepared.task.evaluate(prepared.splits[name], features, logits, labels)
     recorder.finish(info, metrics, costs, card=lambda: fine_tuned_model_card(config, info, metrics, run.model),
                     report=(prepared.task.report, report_title(config)))

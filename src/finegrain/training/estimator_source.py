@@ -42,19 +42,21 @@ def estimator_context(task: Task, model_path: str | None, max_length: int, train
                             collate=task.collate, embed=embed, fine_tune=fine_tune)
 
 
-def estimator_logits(estimator: FittedMethod, context: EstimatorContext,
+def estimator_logits(estimator: FittedMethod, context: EstimatorContext, task: Task,
                      split: Split) -> tuple[list[Feature], list[np.ndarray]]:
-    """Per-example features (``{"example": i}``) and log-probabilities (the logits), in input order."""
-    log_probs = estimator.log_probs(split.frame["text"].tolist(), context)
+    """Per-example features (``{"example": i}``) and log-probabilities (the logits), in input order; the
+    estimator reads the split's examples as the task hands them to ``predict`` (texts, pairs of texts)."""
+    log_probs = estimator.log_probs(task.predict_inputs(split), context)
     return [{"example": i} for i in range(len(split))], list(log_probs)
 
 
 @dataclass
 class EstimatorLogits:
     """A :class:`~finegrain.training.logits_source.LogitsSource`: a fitted estimator, loaded once, that
-    reads the texts itself; ``context(batch_size)`` gives it the embedding batch size asked for."""
+    reads the task's examples itself; ``context(batch_size)`` gives it the embedding batch size asked for."""
 
     estimator: FittedMethod
+    task: Task
     context: Callable[[int], EstimatorContext]
 
     @property
@@ -62,7 +64,7 @@ class EstimatorLogits:
         return f"estimator ({self.estimator.name})"
 
     def logits(self, split: Split, batch_size: int) -> tuple[list[Feature], list[np.ndarray]]:
-        return estimator_logits(self.estimator, self.context(batch_size), split)
+        return estimator_logits(self.estimator, self.context(batch_size), self.task, split)
 
 
 def load_estimator(directory: Path, config: RunConfig, task: Task, method: FittedMethod, device: torch.device,
@@ -74,7 +76,7 @@ def load_estimator(directory: Path, config: RunConfig, task: Task, method: Fitte
         train = config.train.model_copy(update={"eval_batch_size": batch_size})
         return estimator_context(task, model_path, config.model.max_length, train, device, mixed_precision)
 
-    return EstimatorLogits(method.load(directory, context(config.train.eval_batch_size)), context)
+    return EstimatorLogits(method.load(directory, context(config.train.eval_batch_size)), task, context)
 
 
 def _load_encoder(path: str) -> torch.nn.Module:

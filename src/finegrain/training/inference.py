@@ -11,12 +11,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from finegrain.tasks.objective import MODEL_INPUTS
 from finegrain.training.batching import ordered_batches
 
 __all__ = ["predict_logits", "predict_shard", "ordered_logits", "LogitsBackend", "Collate", "Shard"]
 
 LogitsBackend = Callable[[dict[str, torch.Tensor]], np.ndarray]
-"""``{"input_ids", "attention_mask"}`` (padded CPU tensors) -> float32 logits of the batch; lets
+"""``{"input_ids", "attention_mask"}`` and ``token_type_ids`` where the task makes them (padded CPU
+tensors, :data:`~finegrain.tasks.objective.MODEL_INPUTS`) -> float32 logits of the batch; lets
 another runtime (onnxruntime) stand in for the PyTorch model behind the same encode/decode."""
 
 Collate = Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]]
@@ -83,7 +85,7 @@ def _batch_rows(features: list[dict[str, Any]], collate: Collate, batches: list[
 
 
 def _model_inputs(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask")}
+    return {k: v for k, v in batch.items() if k in MODEL_INPUTS}
 
 
 @contextlib.contextmanager

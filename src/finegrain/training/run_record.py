@@ -99,7 +99,8 @@ def card_facts(config: RunConfig, info: dict[str, Any], metrics: dict[str, dict[
         language=registered_language(info.get("base_model")),
         library_name=folder_library(model_dir),
         data={name: (part["source"], part["examples"]) for name, part in info["data"].items()},
-        metrics=metrics, version=info["versions"].get("finegrain", "unknown"))
+        metrics=metrics, version=info["versions"].get("finegrain", "unknown"),
+        inputs=json.dumps(json.loads(task.serving.example)[task.serving.items], ensure_ascii=False))
 
 
 def folder_library(model_dir: Path) -> str | None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +23,15 @@ from finegrain.models.catalog import model_max_positions, resolve_model
 from finegrain.registry import METHODS, TASKS
 from finegrain.tasks.base import Task
 
-__all__ = ["Prepared", "prepare", "build_task", "build_method", "load_tokenizer", "read_splits", "configured_splits"]
+__all__ = ["Prepared", "prepare", "build_task", "build_method", "load_tokenizer", "read_splits", "configured_splits",
+           "task_columns", "foreign_columns", "warn_unknown_tokens"]
+
+LOGGER = logging.getLogger("finegrain")
+# Above this share of [UNK] the vocabulary misses the data's script (an English model on Chinese text maps
+# most characters to [UNK]); real English text through an English vocabulary stays far below it.
+_UNKNOWN_SHARE = 0.05
+_UNKNOWN_SAMPLE = 5000  # features counted: enough for the share, quick on a large training set
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 @dataclass
@@ -62,11 +73,25 @@ def load_tokenizer(model_path: str, max_length: int) -> Any:
     return tokenizer
 
 
+def task_columns(task: Task, data: DataConfig) -> dict[str, str]:
+    """Canonical column -> the user's column, as the data section names them for ``task``."""
+    return task.columns(data.chosen_columns(task.data_columns))
+
+
+def foreign_columns(task: Task) -> dict[str, str]:
+    """The columns that mark data for another task -> that task: the columns another task declares (its
+    ``data_columns``' defaults and aliases) for a key that ``task`` does not read."""
+    own = {column.key for column in task.data_columns}
+    return {name: other for other, cls in TASKS.items() if other != task.name
+            for column in cls.data_columns if column.key not in own for name in (column.default, *column.aliases)}
+
+
 def configured_splits(task: Task, data: DataConfig, seed: int) -> dict[str, Split]:
     """The splits the data section describes, as read from disk (not yet checked by the task)."""
-    return load_splits(data.train, data.validation, data.test, columns=task.columns(data.text, data.label),
+    return load_splits(data.train, data.validation, data.test, columns=task_columns(task, data),
                        stratify=task.stratify, validation_fraction=data.validation_fraction,
-                       max_train_examples=data.max_train_examples, seed=seed, tag_column=data.tag_column)
+                       max_train_examples=data.max_train_examples, seed=seed, tag_column=data.tag_column,
+                       foreign=foreign_columns(task))
 
 
 def read_splits(task: Task, data: DataConfig, seed: int) -> dict[str, Split]:
@@ -87,5 +112,35 @@ def prepare(config: RunConfig) -> Prepared:
         if name != "train":
             task.check_labels(split, labels)
     features = {name: task.encode(split, tokenizer, labels, config.model.max_length) for name, split in splits.items()}
+    warn_unknown_tokens(tokenizer, features["train"], task.predict_inputs(splits["train"]), config.model.name)
     reference = portable_reference(config.model.name, model_path, Path(config.output))
     return Prepared(task, method, model_path, tokenizer, splits, labels, features, reference)
+
+
+def warn_unknown_tokens(tokenizer: Any, features: list[dict[str, Any]], examples: list[Any], model: str) -> None:
+    """Warn when the tokenizer maps much of the training text to its unknown token: the model would train on
+    [UNK]s. The share is said; Chinese text (by its characters) gets a Chinese model suggested."""
+    unknown = tokenizer.unk_token_id
+    if unknown is None:
+        return
+    special = set(tokenizer.all_special_ids) - {unknown}
+    tokens = [token for feature in features[:_UNKNOWN_SAMPLE] for token in feature["input_ids"] if token not in special]
+    share = sum(token == unknown for token in tokens) / max(len(tokens), 1)
+    if share < _UNKNOWN_SHARE:
+        return
+    characters = "".join(text for example in examples[:_UNKNOWN_SAMPLE] for text in _strings(example)).replace(" ", "")
+    chinese = len(_CJK.findall(characters)) > 0.3 * max(len(characters), 1)
+    fix = ("a model whose vocabulary covers Chinese, e.g. model.name=zh-small (finegrain models list shows the"
+           " others)" if chinese else "a model whose vocabulary covers the data's language (finegrain models list)")
+    LOGGER.warning("finegrain: %.0f%% of the training tokens are %s for model '%s'%s: its vocabulary does not cover"
+                   " this text, so the model sees little of it. Use %s.", 100 * share, tokenizer.unk_token, model,
+                   " (the data is Chinese)" if chinese else "", fix)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """The texts an example holds: itself, or those of a pair or token list."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)

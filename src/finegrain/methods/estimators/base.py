@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from finegrain.errors import ConfigError
-from finegrain.methods.base import supporting_methods
+from finegrain.methods.base import MethodBasics, supporting_methods
 from finegrain.tasks.objective import Objective
 
 if TYPE_CHECKING:
@@ -55,11 +55,13 @@ class FitStats:
     total: int  # parameters used to predict (a frozen encoder included)
 
 
-def check_single_label_classification(method: str, task: Task) -> None:
-    """The check every estimator method shares: it fits one class per text, so the task must declare
-    ``single_label`` (single-label classification does; multi-label and NER do not)."""
+def check_single_label_classification(method: MethodBasics, task: Task) -> None:
+    """The check the single-text estimator methods share: a task they do not declare is refused naming the
+    methods that support it (pair classification: its pair baselines among them); and they fit one class
+    per text, so the task must declare ``single_label`` (single-label classification does, multi-label not)."""
+    MethodBasics.check_task(method, task)
     if task.single_label:
         return
     supporting = supporting_methods(task.name, trained_only=True)
-    raise ConfigError(f"Method '{method}' supports single-label classification only, not {task.description}.",
+    raise ConfigError(f"Method '{method.name}' supports single-label classification only, not {task.description}.",
                       where="method.name", hint=f"Methods for {task.description}: {', '.join(supporting)}.")

@@ -6,14 +6,13 @@ it loads the encoder again from ``model.name``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from finegrain.methods.base import EncoderSource, FittedMethod
-from finegrain.methods.estimators.base import EstimatorContext, FitStats, check_single_label_classification
-from finegrain.methods.estimators.encoding import HeadParams, SentenceClassifier
+from finegrain.methods.estimators.base import EstimatorContext, check_single_label_classification
+from finegrain.methods.estimators.encoding import HeadParams
+from finegrain.methods.estimators.frozen import FrozenEncoderHead
 from finegrain.registry import METHODS
 
 if TYPE_CHECKING:
@@ -27,39 +26,15 @@ class EmbeddingsLrParams(HeadParams):
 
 
 @METHODS.register("embeddings-lr", aliases=("embeddings_lr", "embedding-lr", "frozen-embeddings"))
-class EmbeddingsLr(FittedMethod):
+class EmbeddingsLr(FrozenEncoderHead):
     """Mean-pooled embeddings of the frozen encoder + logistic regression (scikit-learn)."""
 
     name: ClassVar[str] = "embeddings-lr"
     Params: ClassVar[type[EmbeddingsLrParams]] = EmbeddingsLrParams
     tasks: ClassVar[tuple[str, ...]] = ("classification",)
-    encoder: ClassVar[EncoderSource] = "base"  # only the head is saved: the frozen encoder is the base model
-
-    def __init__(self, params: EmbeddingsLrParams | None = None):
-        self.params = params or EmbeddingsLrParams()
-        self.classifier: SentenceClassifier | None = None
 
     def check_task(self, task: Task) -> None:
-        check_single_label_classification(self.name, task)
+        check_single_label_classification(self, task)
 
-    def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
-        self.classifier = self._frozen_encoder(context)
-        self.classifier.fit_head(texts, targets, self.params, context)
-        head = self.classifier.head.parameters
-        return FitStats(head, self.classifier.encoder_parameters + head)
-
-    def log_probs(self, texts: list[str], context: EstimatorContext) -> np.ndarray:
-        return self.classifier.log_probs(texts, context)
-
-    def save(self, directory: Path) -> None:
-        self.classifier.save_head(directory)
-
-    def load(self, directory: Path, context: EstimatorContext) -> EmbeddingsLr:
-        self.classifier = self._frozen_encoder(context)
-        self.classifier.load_head(directory)
-        return self
-
-    def _frozen_encoder(self, context: EstimatorContext) -> SentenceClassifier:
-        classifier = SentenceClassifier.from_encoder(context.model_path, context, normalize=self.params.normalize)
-        classifier.pooler.requires_grad_(False)
-        return classifier
+    def features(self, texts: list[str], context: EstimatorContext) -> np.ndarray:
+        return self.classifier.embed(texts, context)

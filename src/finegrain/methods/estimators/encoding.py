@@ -68,6 +68,13 @@ class SentenceClassifier:
         """The encoder and tokenizer saved in the model folder ``path``, without a head yet."""
         return cls(context.load_tokenizer(path), MeanPooler(context.load_encoder(path), normalize).eval())
 
+    @classmethod
+    def frozen(cls, context: EstimatorContext, *, normalize: bool) -> SentenceClassifier:
+        """The run's base encoder (``context.model_path``), frozen: what embeddings-lr and bi-encoder fit on."""
+        classifier = cls.from_encoder(context.model_path, context, normalize=normalize)
+        classifier.pooler.requires_grad_(False)
+        return classifier
+
     @property
     def encoder_parameters(self) -> int:
         return sum(p.numel() for p in self.pooler.parameters())
@@ -88,5 +95,6 @@ class SentenceClassifier:
         directory.mkdir(parents=True, exist_ok=True)
         self.head.save(directory / self.HEAD_FILE)
 
-    def load_head(self, directory: Path) -> None:
+    def load_head(self, directory: Path) -> SentenceClassifier:
         self.head = LinearHead.load(directory / self.HEAD_FILE)
+        return self

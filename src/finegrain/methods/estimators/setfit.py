@@ -50,7 +50,7 @@ class SetFit(FittedMethod):
         self.classifier: SentenceClassifier | None = None
 
     def check_task(self, task: Task) -> None:
-        check_single_label_classification(self.name, task)
+        check_single_label_classification(self, task)
 
     def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
         model = self.classifier = SentenceClassifier.from_encoder(context.model_path, context,

@@ -8,6 +8,7 @@ pickle: the vocabulary as JSON, idf and the head's weights as safetensors.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -24,7 +25,7 @@ from finegrain.registry import METHODS
 if TYPE_CHECKING:
     from finegrain.tasks.base import Task
 
-__all__ = ["Tfidf", "TfidfParams"]
+__all__ = ["Tfidf", "TfidfParams", "check_ngrams", "make_vectorizer", "save_vectorizer", "load_vectorizer"]
 
 _DEFAULT_NGRAMS = {"word": (1, 2), "char_wb": (1, 3)}  # bigrams catch negation; 1-3 chars cover most Chinese words
 
@@ -40,9 +41,40 @@ class TfidfParams(Section):
 
     @model_validator(mode="after")
     def _check_ngrams(self) -> TfidfParams:
-        if self.ngram_range is not None and not 1 <= self.ngram_range[0] <= self.ngram_range[1]:
-            raise ValueError(f"ngram_range must be [min, max] with 1 <= min <= max (got {list(self.ngram_range)})")
+        if self.ngram_range is not None:
+            check_ngrams("ngram_range", self.ngram_range)
         return self
+
+
+def check_ngrams(name: str, ngrams: tuple[int, int]) -> tuple[int, int]:
+    """An n-gram range [min, max] with 1 <= min <= max; a ValueError (the config's message) otherwise."""
+    if not 1 <= ngrams[0] <= ngrams[1]:
+        raise ValueError(f"{name} must be [min, max] with 1 <= min <= max (got {list(ngrams)})")
+    return ngrams
+
+
+def make_vectorizer(analyzer: str, ngrams: tuple[int, int], *, min_df: int, sublinear_tf: bool,
+                    vocabulary: dict[str, int] | None = None) -> Any:
+    """A scikit-learn TfidfVectorizer (l2-normalised rows); with ``vocabulary``, one to load idf into."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(analyzer=analyzer, ngram_range=tuple(ngrams), min_df=min_df, sublinear_tf=sublinear_tf,
+                           vocabulary=vocabulary, dtype=np.float64)
+
+
+def save_vectorizer(vectorizer: Any, directory: Path, prefix: str = "") -> None:
+    """The fitted vocabulary as JSON and idf as safetensors (no pickle), named ``<prefix>vocabulary.json``."""
+    terms = sorted(vectorizer.vocabulary_, key=vectorizer.vocabulary_.get)
+    (directory / f"{prefix}vocabulary.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+    save_file({"idf": vectorizer.idf_}, str(directory / f"{prefix}idf.safetensors"))
+
+
+def load_vectorizer(directory: Path, make: Callable[[dict[str, int]], Any], prefix: str = "") -> Any:
+    """What :func:`save_vectorizer` wrote, into ``make(vocabulary)`` (a vectorizer with the saved settings)."""
+    terms = json.loads((directory / f"{prefix}vocabulary.json").read_text(encoding="utf-8"))
+    vectorizer = make({term: index for index, term in enumerate(terms)})
+    vectorizer.idf_ = load_file(str(directory / f"{prefix}idf.safetensors"))["idf"]
+    return vectorizer
 
 
 @METHODS.register("tfidf", aliases=("tf-idf", "tfidf-lr"))
@@ -60,7 +92,7 @@ class Tfidf(FittedMethod):
         self.head: LinearHead | None = None
 
     def check_task(self, task: Task) -> None:
-        check_single_label_classification(self.name, task)
+        check_single_label_classification(self, task)
 
     def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
         self.vectorizer = self._vectorizer()
@@ -74,21 +106,15 @@ class Tfidf(FittedMethod):
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        terms = sorted(self.vectorizer.vocabulary_, key=self.vectorizer.vocabulary_.get)
-        (directory / "vocabulary.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
-        save_file({"idf": self.vectorizer.idf_}, str(directory / "idf.safetensors"))
+        save_vectorizer(self.vectorizer, directory)
         self.head.save(directory / "head.safetensors")
 
     def load(self, directory: Path, context: EstimatorContext) -> Tfidf:
-        terms = json.loads((directory / "vocabulary.json").read_text(encoding="utf-8"))
-        self.vectorizer = self._vectorizer(vocabulary={term: index for index, term in enumerate(terms)})
-        self.vectorizer.idf_ = load_file(str(directory / "idf.safetensors"))["idf"]
+        self.vectorizer = load_vectorizer(directory, self._vectorizer)
         self.head = LinearHead.load(directory / "head.safetensors")
         return self
 
     def _vectorizer(self, vocabulary: dict[str, int] | None = None) -> Any:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         ngrams = self.params.ngram_range or _DEFAULT_NGRAMS[self.params.analyzer]
-        return TfidfVectorizer(analyzer=self.params.analyzer, ngram_range=tuple(ngrams), min_df=self.params.min_df,
-                               sublinear_tf=self.params.sublinear_tf, vocabulary=vocabulary, dtype=np.float64)
+        return make_vectorizer(self.params.analyzer, ngrams, min_df=self.params.min_df,
+                               sublinear_tf=self.params.sublinear_tf, vocabulary=vocabulary)

@@ -37,15 +37,16 @@ def _rows(split: Split, mask: pd.Series, limit: int = 5) -> str:
     return _listing(rows, limit)
 
 
-def check_texts(split: Split) -> pd.Series:
-    """The text column as strings; empty or whitespace-only texts are an error."""
-    texts = split.frame["text"].astype(str)
-    empty = split.frame["text"].isna() | (texts.str.strip() == "")
+def check_texts(split: Split, column: str = "text", noun: str = "text") -> pd.Series:
+    """The ``column`` of texts as strings; empty or whitespace-only texts are an error (``noun``: what the
+    message calls one, e.g. "second text" for a pair's)."""
+    texts = split.frame[column].astype(str)
+    empty = split.frame[column].isna() | (texts.str.strip() == "")
     if empty.any():
         raise DataError(
-            f"{int(empty.sum())} empty text(s) in the {split.name} data, at row(s) {_rows(split, empty)}.",
+            f"{int(empty.sum())} empty {noun}(s) in the {split.name} data, at row(s) {_rows(split, empty)}.",
             where=split.source,
-            hint="Remove those rows or fill in their text: an empty text cannot be classified.",
+            hint=f"Remove those rows or fill in their {noun}: an empty {noun} cannot be classified.",
         )
     return texts
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -45,7 +45,7 @@ class ClassificationTask(Task):
 
     Example:
         >>> task = ClassificationTask(ClassificationParams())
-        >>> task.columns(text="review", label="stars")
+        >>> task.columns({"text": "review", "label": "stars"})
         {'text': 'review', 'label': 'stars'}
     """
 
@@ -82,8 +82,8 @@ class ClassificationTask(Task):
         """Splits keep the class proportions of single-label data; a multi-label text has no one class."""
         return None if self.params.multi_label else "label"
 
-    def columns(self, text: str, label: str) -> dict[str, str]:
-        return {"text": text, "label": label}
+    def columns(self, chosen: Mapping[str, str]) -> dict[str, str]:
+        return {"text": chosen["text"], "label": chosen["label"]}
 
     def check(self, split: Split) -> Split:
         frame = split.frame.copy()

@@ -9,13 +9,13 @@ and scored as missed entities instead of stopping the run.
 
 Example:
     >>> task = NerTask(NerParams())
-    >>> task.columns(text="text", label="label")
+    >>> task.columns({"text": "text", "label": "label"})
     {'tokens': 'tokens', 'tags': 'tags'}
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -96,8 +96,9 @@ class NerTask(Task):
     def predict_inputs(self, split: Split) -> list[list[str]]:
         return [list(tokens) for tokens in split.frame["tokens"]]
 
-    def columns(self, text: str, label: str) -> dict[str, str]:
+    def columns(self, chosen: Mapping[str, str]) -> dict[str, str]:
         """``tokens``/``tags`` unless ``data.text``/``data.label`` name other columns."""
+        text, label = chosen["text"], chosen["label"]
         return {"tokens": "tokens" if text == "text" else text, "tags": "tags" if label == "label" else label}
 
     def check(self, split: Split) -> Split:
