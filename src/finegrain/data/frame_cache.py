@@ -40,17 +40,21 @@ def fingerprint(*parts: str | Path) -> str:
 def cached_rows(name: str, key: str, build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
     """``build()``'s frame, from ``<cache>/datasets/NAME-KEY.parquet`` when it is there.
 
-    A file that cannot be read (e.g. cut short by a crash) is built again. List columns (tokens,
-    tags) come back as Python lists, as ``build`` made them.
+    A file that cannot be read (e.g. cut short by a crash) is built again, and a new file replaces
+    the dataset's files of other keys (older code or data). List columns (tokens, tags) come back
+    as Python lists, as ``build`` made them.
     """
     path = cache_dir() / "datasets" / f"{name}-{key}.parquet"
     if path.is_file():
         try:
             return _read(path)
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError):  # unreadable, or written by something else
             path.unlink(missing_ok=True)
     rows = build()
     _write(rows, path)
+    for stale in path.parent.glob(f"{name}-{'?' * len(key)}.parquet"):
+        if stale != path:
+            stale.unlink(missing_ok=True)
     return rows
 
 

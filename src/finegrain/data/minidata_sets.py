@@ -159,7 +159,7 @@ BQ = DatasetCard(
     citation="J. Chen, Q. Chen, X. Liu, H. Yang, D. Lu, B. Tang. The BQ Corpus: A Large-scale Domain-specific"
              " Chinese Corpus For Sentence Semantic Equivalence Identification. EMNLP 2018.",
     labels=("0", "1"),
-    notes=_PAIR_NOTES + " BQ's questions are short and repeat: one group holds two thirds of the pairs, so"
+    notes=_PAIR_NOTES + " BQ's questions are short and repeat: one group holds 66% of the pairs, so"
           " most pairs are grouped by first question and 10,938 questions occur in more than one split"
           " (as the second question of a pair).",
     task="pair-classification",
@@ -175,7 +175,7 @@ LCQMC = DatasetCard(
     citation="X. Liu, Q. Chen, C. Deng, H. Zeng, J. Chen, D. Li, B. Tang. LCQMC: A Large-scale Chinese"
              " Question Matching Corpus. COLING 2018.",
     labels=("0", "1"),
-    notes=_PAIR_NOTES + " LCQMC's largest group holds 235 pairs, so every group stays whole: no question"
+    notes=_PAIR_NOTES + " LCQMC's largest group holds 233 pairs, so every group stays whole: no question"
           " occurs in two splits. Two pairs whose question was lost to a spreadsheet error ('#NAME?') are"
           " dropped (unusable_dropped).",
     task="pair-classification",
