@@ -114,3 +114,15 @@ def test_standard_split_refuses_a_file_without_the_standard_test_set(monkeypatch
         standard_split(_pieces(["训练句子", TEST_FIRST_SENTENCE, "四个字"]))
     with pytest.raises(DataError, match="found that sentence 0 time"):
         standard_split(_pieces(["训练句子"]))
+
+
+def test_rows_with_labels_other_than_the_card_are_refused_with_the_cache_to_delete():
+    from finegrain.data import minidata_sets
+
+    pairs = pd.DataFrame({"text": ["a", "b"], "text_pair": ["c", "d"], "label": ["1", "yes"]})
+    with pytest.raises(DataError, match=r"has labels \['1', 'yes'\]; expected 0, 1") as error:
+        minidata_sets._pair_splits(pairs, minidata_sets.BQ)
+    assert "bq-matching-*.parquet" in error.value.hint
+    intents = pd.DataFrame({"text": ["q1", "q2"], "label": ["如何登录", "手续费"]})
+    with pytest.raises(DataError, match="has labels .*; expected 300 intents"):
+        minidata_sets._stratified_splits(intents, minidata_sets.FINANCE)

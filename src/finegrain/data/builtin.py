@@ -21,8 +21,8 @@ from finegrain.data.sampling import stratified_split
 from finegrain.errors import DataError
 from finegrain.registry import DATASETS
 
-__all__ = ["DatasetCard", "BuiltinDataset", "SPLITS", "SPLIT_SEED", "describe", "classification_splits",
-           "fixed_splits", "check_labels", "check_entity_types", "package_file"]
+__all__ = ["DatasetCard", "BuiltinDataset", "SPLITS", "SPLIT_SEED", "describe", "fixed_splits", "check_entity_types",
+           "package_file"]
 
 SPLITS = ("train", "validation", "test")
 SPLIT_SEED = 20261122  # fixed forever: changing it changes every published number
@@ -75,7 +75,7 @@ class BuiltinDataset:
                  available: Callable[[], bool] | None = None):
         self.card = card
         self._read = read
-        self._split = split or classification_splits
+        self._split = split or _classification_splits
         self._available = available
         self._splits: dict[str, pd.DataFrame] | None = None
 
@@ -122,9 +122,9 @@ def _label_counts(frame: pd.DataFrame, card: DatasetCard) -> dict[str, int]:
     return {label: int((frame["label"] == label).sum()) for label in card.labels}
 
 
-def classification_splits(rows: pd.DataFrame, card: DatasetCard) -> dict[str, pd.DataFrame]:
+def _classification_splits(rows: pd.DataFrame, card: DatasetCard) -> dict[str, pd.DataFrame]:
     rows = _deduplicate(rows)
-    check_labels(rows, card)
+    _check_labels(rows, card)
     return fixed_splits(rows)
 
 
@@ -165,7 +165,7 @@ def _deduplicate(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.drop_duplicates("text", keep="first").reset_index(drop=True)
 
 
-def check_labels(rows: pd.DataFrame, card: DatasetCard) -> None:
+def _check_labels(rows: pd.DataFrame, card: DatasetCard) -> None:
     unexpected = sorted(set(rows["label"]) - set(card.labels))
     if unexpected:
         raise DataError(f"built-in dataset '{card.name}' has unexpected labels {unexpected};"

