@@ -153,5 +153,6 @@ TASKS: Registry[Callable] = Registry("task", ("finegrain.tasks",), protocols=("f
 METHODS: Registry[Callable] = Registry("method", ("finegrain.methods",),
                                        protocols=("finegrain.methods.base:TrainedMethod",
                                                   "finegrain.methods.base:FittedMethod"))
-DATASETS: Registry[object] = Registry("dataset", ("finegrain.data.builtin",))
+DATASETS: Registry[object] = Registry("dataset", ("finegrain.data.builtin", "finegrain.data.minidata_sets",
+                                                 "finegrain.data.msra_ner"))
 MODELS: Registry[object] = Registry("model", ("finegrain.models.catalog", "finegrain.pretraining.zoo"))

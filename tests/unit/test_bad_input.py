@@ -39,7 +39,7 @@ CASES = {
     "unknown model": ({"train.csv": GOOD}, ["--data", "train.csv", "--model", "bert-tiny"],
                       ["Unknown model 'bert-tiny'", "Use one of: default"]),
     "unknown dataset": ({}, ["--data", "bbc-nws"], ["data.train", "Did you mean 'bbc-news'?",
-                                                     "Built-in datasets: bbc-news, chinese-reviews"]),
+                                                     "Built-in datasets: bbc-news, bq-matching, chinese-reviews"]),
     "unknown method": ({}, ["--data", "bbc-news", "--method", "lorra"],
                        ["method.name", "Did you mean 'lora'?", "Available: ", "full"]),
     "unknown override": ({}, ["--data", "bbc-news", "train.learning_rate=1e-3"],

@@ -69,6 +69,6 @@ def test_missing_package_says_pip_install():
 
     card = builtin.DatasetCard(name="x", description="", language="en", source_package="not-a-package-xyz",
                                license="", homepage="", citation="", labels=("a",))
-    dataset = BuiltinDataset(card, lambda: builtin._package_file("not_a_package_xyz", "data.csv"))
+    dataset = BuiltinDataset(card, lambda: builtin.package_file("not_a_package_xyz", "data.csv"))
     with pytest.raises(DataError, match="pip install not_a_package_xyz"):
         dataset.load()

@@ -40,20 +40,32 @@ def list_datasets(args: argparse.Namespace) -> int:
     for column in ("name", "task", "language", "labels", "sizes (train/validation/test)", "source package"):
         table.add_column(column)
     for name, dataset in DATASETS.items():
+        sizes = _sizes(dataset)  # loading first: a card may take its labels from the data
         card = dataset.card
-        table.add_row(Text(name), card.task, card.language, Text(", ".join(card.labels)),
-                      _sizes(dataset), Text(card.source_package))
+        table.add_row(Text(name), card.task, card.language, Text(_labels(card.labels, examples=0)), sizes,
+                      Text(card.source_package))
     make_console().print(table)
     return 0
 
 
 def _sizes(dataset: Any) -> str:
+    if not dataset.available():  # listing should not start a download
+        return "downloaded on first use"
     try:
         dataset.load()
     except FinegrainError:  # e.g. the package that ships it is not installed
         return "not installed"
     sizes = dataset.card.sizes
     return "/".join(str(sizes.get(split, "-")) for split in _SPLITS)
+
+
+def _labels(labels: tuple[str, ...], examples: int) -> str:
+    """All labels, or their number (and the first ``examples``) when there are too many to read in a row."""
+    if not labels:
+        return "from the data"
+    if len(labels) <= 10:
+        return ", ".join(labels)
+    return f"{len(labels)} labels" + (f": {', '.join(labels[:examples])}, ..." if examples else "")
 
 
 def show_dataset(args: argparse.Namespace) -> int:
@@ -66,13 +78,18 @@ def show_dataset(args: argparse.Namespace) -> int:
     card.add_column("field", style="bold")
     card.add_column("value")
     for field in ("description", "task", "language", "labels", "source_package", "package_version", "license",
-                  "homepage", "citation", "notes"):
-        value = info.get(field)
-        shown = ", ".join(value) if isinstance(value, list) else ("-" if value in (None, "") else str(value))
-        card.add_row(field.replace("_", " "), Text(shown))
+                  "homepage", "citation", "notes", "cleaning"):
+        value = _labels(tuple(info["labels"]), examples=3) if field == "labels" else _shown(info.get(field))
+        card.add_row(field.replace("_", " "), Text(value))
     console.print(card)
     console.print(_counts_table(info))
     return 0
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {count:,}" for key, count in value.items()) or "-"
+    return "-" if value in (None, "") else str(value)
 
 
 def _counts_table(info: dict[str, Any]) -> Table:

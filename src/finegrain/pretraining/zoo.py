@@ -13,11 +13,11 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from finegrain.data.package_wheels import cache_dir
 from finegrain.models.catalog import ModelEntry
 from finegrain.registry import MODELS
 
@@ -30,10 +30,6 @@ ZH_SMALL: dict[str, Any] = {
     "masking": {"probability": 0.15, "whole_word": True, "pack": True},
     "train": {"epochs": 1, "batch_size": 32, "lr": 5.0e-4, "warmup": 0.06, "eval_every": 200, "log_every": 20},
 }
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("FINEGRAIN_CACHE") or Path.home() / ".cache" / "finegrain").expanduser()
 
 
 def _is_built(output: Path) -> bool:
