@@ -99,8 +99,10 @@ def predict_in_order(
     max_length: int,
     batch_size: int = 64,
     bf16: bool = False,
+    text_pairs: Sequence[str] | None = None,
 ) -> list[int]:
-    """Batched no-grad argmax predictions, returned in the order of ``texts``."""
+    """Batched no-grad argmax predictions, returned in the order of ``texts`` (with ``text_pairs``: of the
+    pairs, each encoded as one sequence pair)."""
     import contextlib
 
     import torch
@@ -117,6 +119,7 @@ def predict_in_order(
         for i in range(0, len(texts), batch_size):
             enc = tokenizer(
                 list(texts[i : i + batch_size]),
+                None if text_pairs is None else list(text_pairs[i : i + batch_size]),
                 truncation=True,
                 max_length=max_length,
                 padding=True,
@@ -143,8 +146,14 @@ def train_hf_trainer(
     seed: int,
     best: bool,
     output_dir: str,
+    train_pairs: Sequence[str] | None = None,
+    eval_pairs: Sequence[str] | None = None,
 ) -> dict:
     """Fine-tune ``model_path`` with a plain ``transformers.Trainer`` and evaluate it.
+
+    With ``train_pairs`` and ``eval_pairs`` (the second text of each example) the examples are sentence
+    pairs, encoded by the tokenizer as one sequence pair (segments, ``longest_first`` truncation), as the
+    run_glue script does.
 
     ``best=False``: the Trainer as users write it (fp32, random batches, DataCollatorWithPadding).
     ``best=True``: bf16 where the hardware runs it fast (``common.fast_bf16``; fp32 elsewhere) and
@@ -175,11 +184,14 @@ def train_hf_trainer(
     tokenizer = AutoTokenizer.from_pretrained(model_path)
     model = AutoModelForSequenceClassification.from_pretrained(model_path, num_labels=num_labels)
 
-    ds = datasets.Dataset.from_dict({"text": list(train_texts), "label": [int(v) for v in train_labels]})
+    columns = {"text": list(train_texts), "label": [int(v) for v in train_labels]}
+    if train_pairs is not None:
+        columns["text_pair"] = list(train_pairs)
+    ds = datasets.Dataset.from_dict(columns)
     ds = ds.map(
-        lambda b: tokenizer(b["text"], truncation=True, max_length=max_length),
+        lambda b: tokenizer(b["text"], b.get("text_pair"), truncation=True, max_length=max_length),
         batched=True,
-        remove_columns=["text"],
+        remove_columns=[name for name in columns if name != "label"],
     )
 
     from common import fast_bf16
@@ -217,7 +229,7 @@ def train_hf_trainer(
 
     model = trainer.model
     preds = predict_in_order(
-        model, tokenizer, eval_texts, max_length=max_length, batch_size=64, bf16=bf16
+        model, tokenizer, eval_texts, max_length=max_length, batch_size=64, bf16=bf16, text_pairs=eval_pairs
     )
     res = {
         "best": bool(best),
