@@ -6,6 +6,10 @@ serving do not pay for it. Figures are drawn on an explicit Agg canvas instead o
 ``pyplot``: nothing global (the backend, the current figure) changes in the caller's process,
 which keeps notebooks intact and makes the functions safe to call from worker threads.
 
+Labels in Chinese (or Japanese, Korean) need a font with those glyphs, which matplotlib's own DejaVu Sans
+lacks: :func:`save_figure` draws with the first CJK font installed as a fallback, and where none is
+installed it warns once, with how to install one, instead of matplotlib's warning per missing glyph.
+
 Example:
     >>> from pathlib import Path
     >>> plot_confusion_matrix([[5, 1], [2, 7]], ["neg", "pos"], Path("cm.png"), title="t")  # doctest: +SKIP
@@ -14,6 +18,9 @@ Example:
 
 from __future__ import annotations
 
+import functools
+import logging
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,11 +29,18 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["plot_confusion_matrix", "new_figure", "save_figure"]
+__all__ = ["plot_confusion_matrix", "new_figure", "save_figure", "installed_cjk_fonts", "CJK_FONTS", "NO_CJK_FONT"]
 
 _DPI = 120
 _MAX_SIDE_INCHES = 20.0  # 50 classes at 120 dpi stay a 2400-px image, not a poster
 _ANNOTATE_ZEROS_UP_TO = 20  # beyond this many classes, empty cells are left blank to cut clutter
+# CJK fonts a system may have (Linux, macOS, Windows), in order of preference
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei",
+             "Droid Sans Fallback", "AR PL UMing CN", "PingFang SC", "Heiti SC", "Microsoft YaHei", "SimHei")
+NO_CJK_FONT = ("figures: no font with Chinese/Japanese/Korean glyphs is installed, so those labels show as empty"
+               " boxes in the PNG figures (the report's tables are unaffected). Install one, e.g."
+               " `apt install fonts-noto-cjk` or `fonts-wqy-microhei` (Debian/Ubuntu), then rebuild the report.")
+_log = logging.getLogger(__name__)
 
 
 def plot_confusion_matrix(
@@ -92,9 +106,37 @@ def new_figure(size: tuple[float, float]) -> Figure:
 
 
 def save_figure(figure: Figure, path: Path) -> Path:
-    """Lay out tightly and write a PNG, creating the parent folder if needed."""
+    """Lay out tightly and write a PNG, creating the parent folder if needed; an installed CJK font
+    draws what each text's own font has no glyph for (matplotlib falls back along a text's families)."""
+    from matplotlib.text import Text
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
-    figure.savefig(path, format="png", dpi=_DPI)
+    fallbacks = installed_cjk_fonts()
+    for text in figure.findobj(Text):
+        text.set_fontfamily(list(text.get_fontfamily()) + fallbacks)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figure.tight_layout()
+        figure.savefig(path, format="png", dpi=_DPI)
+    for caught_warning in caught:  # without a CJK font each missing glyph is one warning: say it once, with the fix
+        if not fallbacks and "missing from font" in str(caught_warning.message):
+            _warn_no_cjk_font()
+        else:
+            warnings.warn_explicit(caught_warning.message, caught_warning.category, caught_warning.filename,
+                                   caught_warning.lineno)
     return path
+
+
+@functools.cache
+def installed_cjk_fonts() -> list[str]:
+    """The families of :data:`CJK_FONTS` that matplotlib finds on this system, in that order."""
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    return [name for name in CJK_FONTS if name in installed]
+
+
+@functools.cache
+def _warn_no_cjk_font() -> None:
+    _log.warning(NO_CJK_FONT)
