@@ -47,9 +47,9 @@ class Scorer:
     def __init__(self, predictor: Any, view: ExplainView, split: Split, erasure: str, tokens: dict[str, str],
                  batch_size: int = 64):
         if erasure not in view.erasures:
-            raise ConfigError(f"erasure '{erasure}' cannot be used for the {predictor.task.name} task: it keeps"
-                              f" {', '.join(view.erasures)}.", where="--erase",
-                              hint=f"use --erase {view.erasures[0]} (words keep their positions).")
+            raise ConfigError(f"erasure '{erasure}' cannot be used for the {predictor.task.name} task, which erases"
+                              f" a word only by {' or '.join(view.erasures)}.", where="--erase",
+                              hint=f"use --erase {view.erasures[0]}, or leave --erase out for the task's default.")
         self.predictor, self.view, self.split, self.batch_size = predictor, view, split, batch_size
         self.erasure = erasure
         self.replacement = None if erasure == "delete" else tokens[erasure]

@@ -91,19 +91,20 @@ def text_words(text: str, name: str) -> list[Word]:
 
 def erase_text(text: str, words: Sequence[Word], replacements: dict[int, str | None], first: int) -> str:
     """``text`` with its words (``words[j]`` is word ``first + j`` of the input) replaced or deleted; a deleted
-    word takes the space before it along, so no double spaces are left."""
+    word takes the space before it along (the first word, the space after it), so no stray spaces are left."""
     pieces, at = [], 0
     for offset, word in enumerate(words):
         index = first + offset
         if index not in replacements or word.start is None:
             continue
-        start = word.start
-        replacement = replacements[index]
+        start, end, replacement = word.start, word.end, replacements[index]
         if replacement is None and start > at and text[start - 1] == " ":
             start -= 1
+        elif replacement is None and not "".join(pieces).strip() and not text[at:start].strip():
+            end += len(text[end:]) - len(text[end:].lstrip(" "))  # a deleted first word takes the space after it
         pieces.append(text[at:start])
         pieces.append(replacement or "")
-        at = word.end
+        at = end
     pieces.append(text[at:])
     return "".join(pieces)
 

@@ -118,8 +118,11 @@ def every_position(model: nn.Module) -> Iterator[None]:
     layer = _last_layer(model)
     patched = layer is not None and getattr(layer, _MARK, False)
     forward = layer.__dict__.pop("forward") if patched else None
+    if patched:
+        setattr(layer, _MARK, False)
     try:
         yield
     finally:
         if patched:
             layer.forward = forward
+            setattr(layer, _MARK, True)
