@@ -130,3 +130,28 @@ def test_cli_bad_input_exits_2_without_a_traceback(classifier, tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     code, _, err = _main("explain", classifier.run.path, *args, "--out", tmp_path / "out")
     assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_rest_explain_answers_in_the_task_schema(classifier, tmp_path_factory, tiny_model_dir, sentiment_files):
+    from fastapi.testclient import TestClient
+
+    from finegrain.serving.app import create_app
+
+    with TestClient(create_app(classifier)) as client:
+        assert client.get("/v1/info").json()["explainers"][0] == "integrated-gradients"
+        answer = client.post("/v1/explain", json={"texts": ["good good day"], "method": "occlusion"})
+        assert answer.status_code == 200 and answer.json()["task"] == "classification"
+        [explained] = answer.json()["explanations"]
+        assert explained["words"] == ["good", "good", "day"] and explained["explainer"] == "occlusion"
+        assert set(explained["targets"][0]) == {"target", "name", "scores", "span", "delta"}
+        refused = client.post("/v1/explain", json={"texts": ["good"], "target": "happy"})
+        assert refused.status_code == 422 and refused.json()["error"].startswith("target: target 'happy'")
+        assert client.post("/v1/explain", json={"texts": [" "]}).status_code == 422
+        assert client.post("/v1/explain", json={"texts": ["good"], "steps": 3}).status_code == 422  # not a field
+        assert "/v1/explain" in client.get("/openapi.json").json()["paths"]
+    pairs = finegrain.load(train_tiny(tmp_path_factory, tiny_model_dir, sentiment_files, kind="pair"), device="cpu")
+    with TestClient(create_app(pairs)) as client:
+        answer = client.post("/v1/explain", json={"pairs": [["good movie", "bad day"]]})
+        [explained] = answer.json()["explanations"]
+        assert explained["fields"] == ["text", "text", "text_pair", "text_pair"]
+        assert explained["offsets"] == [[0, 4], [5, 10], [0, 3], [4, 7]]
