@@ -11,7 +11,7 @@ Erasure deletes words or replaces them with the mask or padding token (a switch;
 Example:
     >>> top_words([0.1, 0.9, 0.5], 50)  # 50% of 3 words: 2 (rounded up)
     [1, 2]
-    >>> aopc(0.9, [0.5, 0.7])  # the mean drop
+    >>> round(aopc(0.9, [0.5, 0.7]), 6)  # the mean drop
     0.3
 """
 
