@@ -86,6 +86,15 @@ def test_ner_explains_each_predicted_entity_over_its_span(tagger):
     assert {t.target for t in only.targets} == {kind}
 
 
+def test_a_long_sentence_explains_every_entity_across_windows(tagger):
+    text = " ".join(["good movie and bad film with great cast"] * 6)  # 48 words, windows of 32 sub-tokens
+    entities = tagger.predict([text])[0]["entities"]
+    for method in ("attention-rollout", "integrated-gradients"):  # more rows than one batch, of several widths
+        [explained] = tagger.explain([text], method=method)
+        assert explained.windows >= 2 and len(explained.targets) == len(entities) > 8
+        assert all(any(score != 0 for score in t.scores) for t in explained.targets)
+
+
 def test_bad_targets_and_explainers_say_what_works(classifier, tmp_path_factory, tiny_model_dir, sentiment_files):
     with pytest.raises(ConfigError, match="Its labels: neg, neu, pos"):
         classifier.explain(["good"], target="happy")

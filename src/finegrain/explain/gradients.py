@@ -164,7 +164,7 @@ def rollout_scores(source: ModelLogits, view: ExplainView, rows: Sequence[Row], 
                 scores.extend(_rollout(attentions, batch["input_ids"].shape[1], weights))
     finally:
         model.set_attn_implementation(previous)
-    return _merge(rows, torch.stack(scores), n_words)
+    return _merge(rows, _padded(scores), n_words)
 
 
 def _rollout(attentions: Sequence[torch.Tensor], width: int, weights: torch.Tensor) -> torch.Tensor:

@@ -131,7 +131,7 @@ def _as_list(inputs: Sequence[Any] | str) -> list[Any]:
 
 
 def prepare(predictor: Any, inputs: Sequence[Any] | str, target: str | None, needs_model: bool) -> Prepared:
-    """The checked inputs, their predictions' targets, their words and (for a model explainer) model inputs."""
+    """The checked inputs, their predictions' targets, their words and (for a PyTorch model) model inputs."""
     values = _as_list(inputs)
     split = predictor.task.prediction_split(values)
     view = predictor.task.explaining
@@ -144,7 +144,7 @@ def prepare(predictor: Any, inputs: Sequence[Any] | str, target: str | None, nee
     predictions = predictor.task.decode(split, features, logits, predictor.labels)
     targets = [view.targets(prediction, list(predictor.labels.names), target) for prediction in predictions]
     prepared = Prepared(values, split, targets, words)
-    if needs_model:
+    if needs_model or isinstance(predictor.source, ModelLogits):  # windows and unread words are then known
         encoding = predictor.source.encoding
         prepared.features = view.encode(split, encoding.tokenizer, predictor.labels, encoding.max_length)
     return prepared
