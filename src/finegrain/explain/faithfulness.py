@@ -18,9 +18,8 @@ Example:
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.stats import kendalltau
@@ -28,6 +27,10 @@ from scipy.stats import kendalltau
 from finegrain.explain.explanation import Explanation
 from finegrain.explain.perturbation import Erased
 from finegrain.explain.runner import prepare, scorer_for
+from finegrain.tasks.explaining import Target
+
+if TYPE_CHECKING:
+    from finegrain.training.predictor import Predictor
 
 __all__ = ["PERCENTS", "top_words", "aopc", "kendall", "faithfulness"]
 
@@ -54,7 +57,7 @@ def kendall(scores: Sequence[float], reference: Sequence[float]) -> float | None
     return None if np.isnan(tau) else float(tau)
 
 
-def _requests(example: int, target: Any, scores: Sequence[float]) -> list[Erased]:
+def _requests(example: int, target: Target, scores: Sequence[float]) -> list[Erased]:
     """Erase the top k% (comprehensiveness), then all but them (sufficiency), for each k."""
     every = frozenset(range(len(scores)))
     tops = [frozenset(top_words(scores, percent)) for percent in PERCENTS]
@@ -68,7 +71,7 @@ def _measures(full: float, values: np.ndarray, scores: Sequence[float], loo: np.
             "sufficiency_at": [float(full - v) for v in values[n:]]}
 
 
-def faithfulness(predictor: Any, inputs: Sequence[Any], explanations: Sequence[Explanation], *,
+def faithfulness(predictor: Predictor, inputs: Sequence[Any], explanations: Sequence[Explanation], *,
                  target: str | None = None, erasure: str | None = None, seed: int = 0) -> dict[str, Any]:
     """The faithfulness of ``explanations`` (of ``inputs``, explained toward ``target``) beside random scores.
 

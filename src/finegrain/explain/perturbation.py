@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from finegrain.data.split import Split
 from finegrain.errors import ConfigError
 from finegrain.tasks.explaining import ExplainView, Target, Word
+
+if TYPE_CHECKING:
+    from finegrain.training.predictor import Predictor
 
 __all__ = ["Erased", "Scorer", "token_strings"]
 
@@ -44,7 +47,7 @@ def token_strings(tokenizer: Any | None) -> dict[str, str]:
 class Scorer:
     """Target probabilities of erased inputs, batched through ``predictor.logits``."""
 
-    def __init__(self, predictor: Any, view: ExplainView, split: Split, erasure: str, tokens: dict[str, str],
+    def __init__(self, predictor: Predictor, view: ExplainView, split: Split, erasure: str, tokens: dict[str, str],
                  batch_size: int = 64):
         if erasure not in view.erasures:
             raise ConfigError(f"erasure '{erasure}' cannot be used for the {predictor.task.name} task, which erases"

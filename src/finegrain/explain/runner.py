@@ -17,7 +17,7 @@ import importlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,11 +25,14 @@ from finegrain.data.inputs import kind_of
 from finegrain.data.split import Split
 from finegrain.errors import ConfigError, DataError, ModelError
 from finegrain.explain.explanation import Explanation, TargetScores
-from finegrain.explain.gradients import gradient_scores, rollout_scores, rows_for
+from finegrain.explain.gradients import Row, gradient_scores, rollout_scores, rows_for
 from finegrain.explain.perturbation import Erased, Scorer, token_strings
 from finegrain.registry import Registry
-from finegrain.tasks.explaining import Target
+from finegrain.tasks.explaining import Target, Word
 from finegrain.training.logits_source import ModelLogits
+
+if TYPE_CHECKING:
+    from finegrain.training.predictor import Predictor
 
 __all__ = ["EXPLAINERS", "Explainer", "explain", "usable_explainers", "Prepared", "prepare"]
 
@@ -43,7 +46,7 @@ class Explainer:
 
     name: str
     needs_model: bool
-    run: Callable[[Any, Prepared, int, str | None], tuple[Scores, Deltas]]  # (predictor, prepared, steps, erasure)
+    run: Callable[[Predictor, Prepared, int, str | None], tuple[Scores, Deltas]]  # (predictor, prepared, steps, erasure)
 
 
 @dataclass
@@ -53,11 +56,11 @@ class Prepared:
     inputs: list[Any]
     split: Split
     targets: list[list[Target]]
-    words: list[list[Any]]
+    words: list[list[Word]]
     features: list[dict[str, Any]] | None = None  # model inputs with word_ids, for the explainers that read the model
 
 
-def _model_rows(predictor: Any, prepared: Prepared):
+def _model_rows(predictor: Predictor, prepared: Prepared) -> tuple[ModelLogits, list[Row]]:
     source: ModelLogits = predictor.source
     features = prepared.features or []
     token_level = any("owned" in feature for feature in features)
@@ -65,7 +68,7 @@ def _model_rows(predictor: Any, prepared: Prepared):
 
 
 def _gradients(integrated: bool):
-    def run(predictor: Any, prepared: Prepared, steps: int, erasure: str | None) -> tuple[Scores, Deltas]:
+    def run(predictor: Predictor, prepared: Prepared, steps: int, erasure: str | None) -> tuple[Scores, Deltas]:
         source, rows = _model_rows(predictor, prepared)
         if not rows:
             return {}, {}
@@ -76,13 +79,13 @@ def _gradients(integrated: bool):
     return run
 
 
-def _rollout(predictor: Any, prepared: Prepared, steps: int, erasure: str | None) -> tuple[Scores, Deltas]:
+def _rollout(predictor: Predictor, prepared: Prepared, steps: int, erasure: str | None) -> tuple[Scores, Deltas]:
     source, rows = _model_rows(predictor, prepared)
     n_words = [len(words) for words in prepared.words]
     return (rollout_scores(source, predictor.task.explaining, rows, n_words) if rows else {}), {}
 
 
-def _occlusion(predictor: Any, prepared: Prepared, steps: int, erasure: str | None) -> tuple[Scores, Deltas]:
+def _occlusion(predictor: Predictor, prepared: Prepared, steps: int, erasure: str | None) -> tuple[Scores, Deltas]:
     """Leave one word out: the target's probability minus its probability with the word erased."""
     scorer = scorer_for(predictor, prepared.split, erasure)
     keys, requests = [], []
@@ -106,13 +109,13 @@ EXPLAINERS.register("occlusion", Explainer("occlusion", False, _occlusion), alia
 EXPLAINERS.register("attention-rollout", Explainer("attention-rollout", True, _rollout), aliases=("rollout",))
 
 
-def usable_explainers(predictor: Any) -> list[str]:
+def usable_explainers(predictor: Predictor) -> list[str]:
     """The explainers the run can use: all for a PyTorch model, occlusion for the others."""
     model = isinstance(predictor.source, ModelLogits)
     return [name for name, entry in EXPLAINERS.items() if model or not entry.needs_model]
 
 
-def scorer_for(predictor: Any, split: Split, erasure: str | None) -> Scorer:
+def scorer_for(predictor: Predictor, split: Split, erasure: str | None) -> Scorer:
     """A :class:`Scorer` erasing as asked (None: the task's default)."""
     view = predictor.task.explaining
     tokenizer = predictor.source.encoding.tokenizer if isinstance(predictor.source, ModelLogits) else None
@@ -130,7 +133,7 @@ def _as_list(inputs: Sequence[Any] | str) -> list[Any]:
     return list(inputs)
 
 
-def prepare(predictor: Any, inputs: Sequence[Any] | str, target: str | None, needs_model: bool) -> Prepared:
+def prepare(predictor: Predictor, inputs: Sequence[Any] | str, target: str | None, needs_model: bool) -> Prepared:
     """The checked inputs, their predictions' targets, their words and (for a PyTorch model) model inputs."""
     values = _as_list(inputs)
     split = predictor.task.prediction_split(values)
@@ -150,7 +153,7 @@ def prepare(predictor: Any, inputs: Sequence[Any] | str, target: str | None, nee
     return prepared
 
 
-def explain(predictor: Any, inputs: Sequence[Any] | str, method: str = "integrated-gradients",
+def explain(predictor: Predictor, inputs: Sequence[Any] | str, method: str = "integrated-gradients",
             target: str | None = None, *, steps: int = 32, erasure: str | None = None) -> list[Explanation]:
     """One :class:`Explanation` per input, in input order (see the module docstring for ``method``).
 
@@ -178,7 +181,7 @@ def explain(predictor: Any, inputs: Sequence[Any] | str, method: str = "integrat
             for index in range(len(prepared.split))]
 
 
-def _explanation(predictor: Any, prepared: Prepared, index: int, name: str, scores: Scores, deltas: Deltas,
+def _explanation(predictor: Predictor, prepared: Prepared, index: int, name: str, scores: Scores, deltas: Deltas,
                  seconds: float) -> Explanation:
     words = prepared.words[index]
     windows = sum(1 for f in prepared.features or [] if f["example"] == index) or 1
@@ -193,7 +196,7 @@ def _explanation(predictor: Any, prepared: Prepared, index: int, name: str, scor
                        windows=windows, notes=_notes(prepared, index, windows, predictor))
 
 
-def _notes(prepared: Prepared, index: int, windows: int, predictor: Any) -> list[str]:
+def _notes(prepared: Prepared, index: int, windows: int, predictor: Predictor) -> list[str]:
     """What the reader should know: a long input read in windows, words the model never read, no target."""
     notes = []
     if not prepared.targets[index]:

@@ -106,8 +106,7 @@ def create_app(predictor: Predictor, settings: ServeSettings = ServeSettings(), 
         return info
 
     _add_predict(app, predictor.task.name, payload, batcher, settings, Depends(auth))
-    add_explain(app, predictor, batcher, settings, Depends(auth),
-                partial(_check_inputs, payload=payload, settings=settings))
+    add_explain(app, predictor, batcher, Depends(auth), partial(_check_inputs, payload=payload, settings=settings))
     return app
 
 

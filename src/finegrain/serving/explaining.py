@@ -19,7 +19,6 @@ from starlette.exceptions import HTTPException
 from finegrain.errors import FinegrainError
 from finegrain.explain import explain, usable_explainers
 from finegrain.serving.batcher import MicroBatcher, ShuttingDown
-from finegrain.serving.settings import ServeSettings
 from finegrain.training.predictor import Predictor
 
 __all__ = ["add_explain", "explainers_info", "ExplainedWords", "WordScores"]
@@ -61,7 +60,7 @@ def explainers_info(predictor: Predictor) -> dict[str, Any]:
     return {"explainers": [preferred] + [name for name in usable if name != preferred]}
 
 
-def add_explain(app: FastAPI, predictor: Predictor, batcher: MicroBatcher, settings: ServeSettings, auth: Any,
+def add_explain(app: FastAPI, predictor: Predictor, batcher: MicroBatcher, auth: Any,
                 check: Callable[[list[Any]], None]) -> None:
     """``POST /v1/explain`` in the task's request schema plus ``method``/``target``; ``check`` applies the
     service's limits to the inputs, as for ``/v1/predict``."""
