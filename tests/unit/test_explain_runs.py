@@ -126,6 +126,7 @@ def test_cli_writes_jsonl_html_and_faithfulness(classifier, tmp_path):
     assert set(table["rows"]) == {"integrated-gradients", "random"} and table["n"] == 2
     page = (out / "explanations.html").read_text()
     assert page.count("<span title=") == 5 and "Faithfulness" in page
+    assert page.count("· comprehensiveness ") == 2  # each explanation's own numbers beside its words
 
 
 @pytest.mark.parametrize("args, message", [
@@ -164,3 +165,14 @@ def test_rest_explain_answers_in_the_task_schema(classifier, tmp_path_factory, t
         [explained] = answer.json()["explanations"]
         assert explained["fields"] == ["text", "text", "text_pair", "text_pair"]
         assert explained["offsets"] == [[0, 4], [5, 10], [0, 3], [4, 7]]
+
+
+def test_cli_reads_an_input_file_of_the_task(tagger, tmp_path):
+    source = tmp_path / "sentences.conll"
+    source.write_text("good O\nmovie O\n\nbad O\nfilm O\n", encoding="utf-8")
+    code, _, _ = _main("explain", tagger.run.path, "--input", source, "--method", "occlusion", "--no-faithfulness",
+                       "--out", tmp_path / "out")
+    lines = [json.loads(line) for line in (tmp_path / "out" / "explanations.jsonl").read_text().splitlines()]
+    assert code == 0 and [line["tokens"] for line in lines] == [["good", "movie"], ["bad", "film"]]
+    assert lines[0]["fields"] == ["tokens", "tokens"] and lines[0]["offsets"] == [None, None]
+    assert not (tmp_path / "out" / "faithfulness.json").exists()

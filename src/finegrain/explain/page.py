@@ -65,6 +65,15 @@ def _faithfulness_table(table: dict[str, Any] | None) -> str:
             " they are kept. An explanation is worth reading where it beats the random row.</p>")
 
 
+def _own(target: TargetScores) -> str:
+    """This explanation's own faithfulness, where it was measured."""
+    numbers = target.faithfulness
+    if not numbers:
+        return ""
+    return (f" · comprehensiveness {_number(numbers['comprehensiveness'])}, sufficiency"
+            f" {_number(numbers['sufficiency'])}, Kendall tau {_number(numbers['kendall_tau'])}")
+
+
 def _number(value: Any) -> str:
     return "–" if value is None else f"{value:.4f}"
 
@@ -73,7 +82,7 @@ def render_page(explanations: Sequence[Explanation], faithfulness: dict[str, Any
     """The page: the faithfulness table, then one card per input with a shaded line per target."""
     cards = []
     for explanation in explanations:
-        lines = [f'<div class=target>{escape(t.name)}</div><div class=words>{_words(explanation, t)}</div>'
+        lines = [f'<div class=target>{escape(t.name)}{_own(t)}</div><div class=words>{_words(explanation, t)}</div>'
                  for t in explanation.targets]
         notes = "".join(f"<div class=note>{escape(note)}</div>" for note in explanation.notes)
         cards.append(f"<div class=card>{''.join(lines)}{notes}</div>")
