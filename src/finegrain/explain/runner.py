@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -177,14 +178,14 @@ def explain(predictor: Predictor, inputs: Sequence[Any] | str, method: str = "in
     prepared = prepare(predictor, inputs, target, explainer.needs_model)
     scores, deltas = explainer.run(predictor, prepared, steps, erasure)
     seconds = (time.perf_counter() - started) / len(prepared.split)
-    return [_explanation(predictor, prepared, index, explainer.name, scores, deltas, seconds)
+    windows = Counter(feature["example"] for feature in prepared.features or [])
+    return [_explanation(predictor, prepared, index, explainer.name, scores, deltas, seconds, windows[index] or 1)
             for index in range(len(prepared.split))]
 
 
 def _explanation(predictor: Predictor, prepared: Prepared, index: int, name: str, scores: Scores, deltas: Deltas,
-                 seconds: float) -> Explanation:
+                 seconds: float, windows: int) -> Explanation:
     words = prepared.words[index]
-    windows = sum(1 for f in prepared.features or [] if f["example"] == index) or 1
     targets = [TargetScores(target=t.label, name=t.name, span=list(t.span) if t.span else None,
                             scores=[round(float(s), 6) for s in scores.get((index, k), np.zeros(len(words)))],
                             delta=round(deltas[(index, k)], 6) if (index, k) in deltas else None)
