@@ -77,6 +77,16 @@ def test_faithfulness_matches_the_hand_computed_aopc(predictor):
     assert explanations[0].targets[0].faithfulness["comprehensiveness"] == pytest.approx(0.36)
 
 
+def test_the_most_and_least_faithful_explanations_are_named(predictor):
+    inputs = ["good day good", "day good day day", "good"]
+    explanations = explain(predictor, inputs, method="occlusion", target="pos")
+    examples = faithfulness(predictor, inputs, explanations, target="pos")["examples"]
+    # comprehensiveness: 0.36 (above); "day good day day": 0.3 at every level; "good": 0.3
+    assert [item["input"] for item in examples["most"]] == [0, 1, 2]
+    assert examples["least"][0]["comprehensiveness"] == pytest.approx(0.3)
+    assert examples["most"][0] == {"input": 0, "target": "pos", "comprehensiveness": pytest.approx(0.36)}
+
+
 def test_random_baseline_and_mask_erasure(predictor):
     inputs = ["good day day day day day good"]
     explanations = explain(predictor, inputs, method="occlusion", erasure="mask")

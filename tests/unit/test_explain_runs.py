@@ -127,6 +127,8 @@ def test_cli_writes_jsonl_html_and_faithfulness(classifier, tmp_path):
     page = (out / "explanations.html").read_text()
     assert page.count("<span title=") == 5 and "Faithfulness" in page
     assert page.count("· comprehensiveness ") == 2  # each explanation's own numbers beside its words
+    assert 'Most faithful: <a href="#input-' in page and 'id=input-1' in page
+    assert len(table["examples"]["most"]) == 2
 
 
 @pytest.mark.parametrize("args, message", [

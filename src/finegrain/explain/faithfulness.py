@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["PERCENTS", "top_words", "aopc", "kendall", "faithfulness"]
 
 PERCENTS = (1, 5, 10, 20, 50)  # ERASER's bins of the top words
+_SHOWN = 3  # the most and the least faithful explanations listed
 
 
 def top_words(scores: Sequence[float], percent: float) -> list[int]:
@@ -75,9 +76,10 @@ def faithfulness(predictor: Predictor, inputs: Sequence[Any], explanations: Sequ
                  target: str | None = None, erasure: str | None = None, seed: int = 0) -> dict[str, Any]:
     """The faithfulness of ``explanations`` (of ``inputs``, explained toward ``target``) beside random scores.
 
-    Returns ``{"explainer", "erasure", "n", "percents", "rows": {NAME: {...}, "random": {...}}}``, each row
-    the mean comprehensiveness and sufficiency AOPC, their values per percent, the mean Kendall tau against
-    leave-one-out and seconds per explanation; each explanation's targets get their own numbers too.
+    Returns ``{"explainer", "erasure", "n", "percents", "rows": {NAME: {...}, "random": {...}}, "examples"}``,
+    each row the mean comprehensiveness and sufficiency AOPC, their values per percent, the mean Kendall tau
+    against leave-one-out and seconds per explanation; ``examples``: the most and least faithful explanations
+    (input index, target, comprehensiveness). Each explanation's targets get their own numbers too.
     """
     prepared = prepare(predictor, inputs, target, needs_model=False)
     scorer = scorer_for(predictor, prepared.split, erasure)
@@ -104,7 +106,17 @@ def faithfulness(predictor: Predictor, inputs: Sequence[Any], explanations: Sequ
         scored.faithfulness = {key: own[key] for key in ("comprehensiveness", "sufficiency", "kendall_tau")}
     name = explanations[0].explainer if explanations else "explainer"
     return {"explainer": name, "erasure": scorer.erasure, "n": len(plan), "percents": list(PERCENTS),
-            "rows": {name: _summary(rows["explainer"]), "random": _summary(rows["random"])}}
+            "rows": {name: _summary(rows["explainer"]), "random": _summary(rows["random"])},
+            "examples": _extremes(explanations)}
+
+
+def _extremes(explanations: Sequence[Explanation], count: int = _SHOWN) -> dict[str, list[dict[str, Any]]]:
+    """The most and least faithful explanations by comprehensiveness AOPC: where to start reading."""
+    ranked = sorted(({"input": index, "target": target.name,
+                      "comprehensiveness": target.faithfulness["comprehensiveness"]}
+                     for index, explanation in enumerate(explanations) for target in explanation.targets
+                     if target.faithfulness), key=lambda item: -item["comprehensiveness"])
+    return {"most": ranked[:count], "least": ranked[::-1][:count]}
 
 
 def _summary(measures: list[dict[str, Any]]) -> dict[str, Any]:

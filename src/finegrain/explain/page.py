@@ -62,7 +62,18 @@ def _faithfulness_table(table: dict[str, Any] | None) -> str:
             f"<th>Kendall tau vs leave-one-out</th><th>seconds / explanation</th></tr>{rows}</table>"
             "<p class=hint>Comprehensiveness: how much the target's probability drops when the top-scored words"
             f" ({', '.join(str(p) for p in table['percents'])}%) are erased; sufficiency: how much it drops when only"
-            " they are kept. An explanation is worth reading where it beats the random row.</p>")
+            " they are kept. An explanation is worth reading where it beats the random row.</p>"
+            + _extremes(table.get("examples")))
+
+
+def _extremes(examples: dict[str, list[dict[str, Any]]] | None) -> str:
+    """Links to the most and least faithful explanations (by comprehensiveness)."""
+    if not examples or not examples["most"]:
+        return ""
+    def links(items: list[dict[str, Any]]) -> str:
+        return ", ".join(f'<a href="#input-{item["input"]}">input {item["input"] + 1}, {escape(item["target"])}</a>'
+                         f' ({item["comprehensiveness"]:.4f})' for item in items)
+    return (f"<p>Most faithful: {links(examples['most'])}.<br>Least faithful: {links(examples['least'])}.</p>")
 
 
 def _own(target: TargetScores) -> str:
@@ -81,11 +92,11 @@ def _number(value: Any) -> str:
 def render_page(explanations: Sequence[Explanation], faithfulness: dict[str, Any] | None, title: str) -> str:
     """The page: the faithfulness table, then one card per input with a shaded line per target."""
     cards = []
-    for explanation in explanations:
+    for index, explanation in enumerate(explanations):
         lines = [f'<div class=target>{escape(t.name)}{_own(t)}</div><div class=words>{_words(explanation, t)}</div>'
                  for t in explanation.targets]
         notes = "".join(f"<div class=note>{escape(note)}</div>" for note in explanation.notes)
-        cards.append(f"<div class=card>{''.join(lines)}{notes}</div>")
+        cards.append(f"<div class=card id=input-{index}>{''.join(lines)}{notes}</div>")
     method = escape(explanations[0].explainer) if explanations else ""
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(title)}</title>"
             f"<style>{_STYLE}</style></head><body><h1>{escape(title)}</h1><p class=hint>{method}: green words push"
