@@ -81,7 +81,7 @@ def faithfulness(predictor: Predictor, inputs: Sequence[Any], explanations: Sequ
     against leave-one-out and seconds per explanation; ``examples``: the most and least faithful explanations
     (input index, target, comprehensiveness). Each explanation's targets get their own numbers too.
     """
-    prepared = prepare(predictor, inputs, target, needs_model=False)
+    prepared = prepare(predictor, inputs, target)
     scorer = scorer_for(predictor, prepared.split, erasure)
     rng = np.random.default_rng(seed)
     plan, requests = [], []

@@ -134,7 +134,7 @@ def _as_list(inputs: Sequence[Any] | str) -> list[Any]:
     return list(inputs)
 
 
-def prepare(predictor: Predictor, inputs: Sequence[Any] | str, target: str | None, needs_model: bool) -> Prepared:
+def prepare(predictor: Predictor, inputs: Sequence[Any] | str, target: str | None) -> Prepared:
     """The checked inputs, their predictions' targets, their words and (for a PyTorch model) model inputs."""
     values = _as_list(inputs)
     split = predictor.task.prediction_split(values)
@@ -148,7 +148,7 @@ def prepare(predictor: Predictor, inputs: Sequence[Any] | str, target: str | Non
     predictions = predictor.task.decode(split, features, logits, predictor.labels)
     targets = [view.targets(prediction, list(predictor.labels.names), target) for prediction in predictions]
     prepared = Prepared(values, split, targets, words)
-    if needs_model or isinstance(predictor.source, ModelLogits):  # windows and unread words are then known
+    if isinstance(predictor.source, ModelLogits):  # the model's own inputs: windows and unread words are known
         encoding = predictor.source.encoding
         prepared.features = view.encode(split, encoding.tokenizer, predictor.labels, encoding.max_length)
     return prepared
@@ -175,7 +175,7 @@ def explain(predictor: Predictor, inputs: Sequence[Any] | str, method: str = "in
     if explainer.needs_model:
         importlib.import_module("captum.attr")  # loaded before the clock starts: seconds are the explaining's
     started = time.perf_counter()
-    prepared = prepare(predictor, inputs, target, explainer.needs_model)
+    prepared = prepare(predictor, inputs, target)
     scores, deltas = explainer.run(predictor, prepared, steps, erasure)
     seconds = (time.perf_counter() - started) / len(prepared.split)
     windows = Counter(feature["example"] for feature in prepared.features or [])
