@@ -27,6 +27,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from accelerate.utils import set_seed
@@ -221,3 +222,18 @@ def test_unsupported_task_fails_before_writing(method, task, tmp_path, tiny_mode
     supporting = [m for m in METHODS.names() if _supports(m, task)]
     assert f"'{method}'" in str(error.value) and ", ".join(supporting) in str(error.value)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("method", "task"), PAIRS, ids=[f"{m}-{t}" for m, t in PAIRS])
+def test_every_method_explains_its_predictions(method, task, trained):
+    """Occlusion explains every method; the gradient explainers every method with a PyTorch model."""
+    from finegrain.explain import usable_explainers
+
+    predictor = finegrain.load(trained(method, task))
+    inputs = predictor.task.predict_inputs(run_splits(predictor)["validation"])[:2]
+    usable = usable_explainers(predictor)
+    assert "occlusion" in usable and ("integrated-gradients" in usable) == (not _estimator(method))
+    for explainer in [name for name in ("occlusion", "integrated-gradients") if name in usable]:
+        for explained in predictor.explain(inputs, method=explainer, steps=4):
+            for target in explained.targets:
+                assert len(target.scores) == len(explained.words) and all(np.isfinite(target.scores))

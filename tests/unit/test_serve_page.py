@@ -86,6 +86,10 @@ def test_page_shows_the_predicted_label(chromium, serve, tmp_path):
     assert f'<div class="top" id="label">{want["label"]}</div>' in dom
     percent = f'{100 * want["scores"][want["label"]]:.1f}%'
     assert f'<span class="chosen">{want["label"]}</span>' in dom and percent in dom
+    # under the prediction, its words shaded by integrated gradients toward the predicted label
+    assert f'<div class="why">Why {want["label"]} (integrated-gradients):</div>' in dom
+    words = re.findall(r'<span title="-?\d\.\d{4}" style="background: rgba?\([^"]+\);">([^<]+)</span>', dom)
+    assert words == ["awful", "sad", "day", ",", "bad", "movie"]
 
 
 def test_page_sends_both_texts_of_a_pair(chromium, serve, tmp_path):
@@ -96,6 +100,7 @@ def test_page_sends_both_texts_of_a_pair(chromium, serve, tmp_path):
     assert 'id="result" data-state="done"' in dom and '<textarea id="text_pair"' in dom
     assert f'<div class="top" id="label">{want["label"]}</div>' in dom
     assert f'{100 * want["scores"][want["label"]]:.1f}%' in dom
+    assert len(re.findall(r'<span title="-?\d\.\d{4}"', dom)) == 6  # the words of both texts, shaded
 
 
 def test_page_highlights_entities(chromium, serve, tmp_path):
@@ -108,6 +113,8 @@ def test_page_highlights_entities(chromium, serve, tmp_path):
         mark = f'<mark [^>]*data-type="{entity["type"]}"[^>]*>{re.escape(entity["text"])}<small>{entity["type"]}</small>'
         assert re.search(mark, dom), f"no highlighted {entity} in the page"
     assert f'{len(entities)} entities' in dom
+    for entity in entities:  # each entity explained on its own line
+        assert f'Why {entity["type"]} \'{entity["text"]}\' (integrated-gradients):' in dom.replace("&#39;", "'")
 
 
 def test_shutdown_finishes_the_request_in_flight(serve):

@@ -158,9 +158,16 @@ def test_a_pair_study_on_renamed_columns_trains_every_cell(one_thread, tmp_path,
         renamed.write_text(text.replace("text,text_pair,label", "q1,q2,match", 1), encoding="utf-8")
         files[name] = renamed
     config = {**_study(tiny_model_dir, files, tmp_path / "pairs"), "task": "matching",
-              "methods": ["tfidf-pair", "full"], "sizes": [10], "seeds": [0]}
+              "methods": ["tfidf-pair", "full"], "sizes": [10], "seeds": [0], "explain": {"examples": 4}}
     config["data"].update(text="q1", text_pair="q2", label="match")
     result = run_study(config)
     assert result.summary["failures"] == [] and result.summary["metric"] == "macro_f1"
     cell = json.loads((result.path / "cells/tfidf-pair/size-10/seed-0/cell.json").read_text())
     assert cell["train_examples"] == 20 and cell["test"]["n"] == 30 and "roc_auc" in cell["test"]
+    # the explain block: each method's explanations of 4 test pairs, measured beside random attributions
+    explained = {row["method"]: row["explain"] for row in result.summary["rows"]}
+    assert explained["tfidf-pair"]["explainer"] == "occlusion"
+    assert explained["full"]["explainer"] == "integrated-gradients"
+    assert all(e["kendall_tau"] is not None and e["random_comprehensiveness"] is not None for e in explained.values())
+    report = (result.path / "report.md").read_text()
+    assert "## Faithfulness of explanations" in report and "| tfidf-pair | 10 | occlusion |" in report

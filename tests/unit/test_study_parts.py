@@ -166,3 +166,11 @@ def test_resume_ignores_keys_a_newer_version_added_but_not_changed_ones():
     assert changed_keys(saved, newer, ignore_added=True) == set()
     assert changed_keys(saved, newer) == {"model.random_init"}
     assert changed_keys(saved, {**newer, "train": {"lr": 1e-3}}, ignore_added=True) == {"train.lr"}
+
+
+def test_an_unknown_explainer_in_the_explain_block_is_refused():
+    study = {"data": {"train": "train.csv"}, "methods": ["full"], "output": "out", "explain": {"method": "shap"}}
+    with pytest.raises(ConfigError, match="unknown explainer 'shap'; choose one of attention-rollout"):
+        load_study_config(study)
+    study["explain"] = {"method": "ig", "examples": 5}
+    assert load_study_config(study).explain.method == "integrated-gradients"

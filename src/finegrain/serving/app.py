@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException
 
 from finegrain.errors import FinegrainError
 from finegrain.serving.batcher import MicroBatcher, ShuttingDown
+from finegrain.serving.explaining import add_explain, explainers_info
 from finegrain.serving.metrics import CONTENT_TYPE, ServiceMetrics
 from finegrain.serving.settings import ServeSettings
 from finegrain.tasks.outputs import ServingPayload
@@ -40,7 +41,8 @@ from finegrain.training.predictor import Predictor
 __all__ = ["create_app", "ServeSettings", "ApiError"]
 
 LOGGER = logging.getLogger("finegrain.serve")
-_PATHS = ("/", "/health", "/ready", "/metrics", "/v1/info", "/v1/predict", "/docs", "/openapi.json")
+_PATHS = ("/", "/health", "/ready", "/metrics", "/v1/info", "/v1/predict", "/v1/explain", "/docs", "/openapi.json")
+_LIMITED = ("/v1/predict", "/v1/explain")  # the paths whose body size is checked before it is read
 
 
 class ApiError(Exception):
@@ -104,6 +106,7 @@ def create_app(predictor: Predictor, settings: ServeSettings = ServeSettings(), 
         return info
 
     _add_predict(app, predictor.task.name, payload, batcher, settings, Depends(auth))
+    add_explain(app, predictor, batcher, Depends(auth), partial(_check_inputs, payload=payload, settings=settings))
     return app
 
 
@@ -185,7 +188,7 @@ class _Measure:
 
 def _too_large(scope: dict, settings: ServeSettings) -> JSONResponse | None:
     """413 from the Content-Length alone, before a huge body is read and parsed."""
-    if scope["path"] != "/v1/predict":
+    if scope["path"] not in _LIMITED:
         return None
     length = next((value.decode("latin-1") for name, value in scope["headers"] if name == b"content-length"), "")
     if length.isdigit() and int(length) > settings.max_body_bytes():
@@ -267,7 +270,7 @@ def _info(predictor: Predictor, settings: ServeSettings, source: str) -> dict[st
     title, names = payload.legend(labels)
     return {"task": predictor.task.name, "description": predictor.task.description, "labels": labels,
             "source": source, "view": payload.view, "legend": {"title": title, "names": names},
-            "items": payload.items, "fields": list(payload.fields),
+            "items": payload.items, "fields": list(payload.fields), **explainers_info(predictor),
             **payload.info(predictor.task),
             "backend": predictor.runtime,
             "api_key_required": settings.api_key is not None,

@@ -84,6 +84,13 @@ class MicroBatcher:
             self._queue.put_nowait(_Item(text, future))
         return list(await asyncio.gather(*futures))
 
+    async def run_alone(self, work: Callable[[], Any]) -> Any:
+        """``work()`` on the model's thread, between batches: nothing else runs the model meanwhile (an explainer
+        hooks into its layers while it runs)."""
+        if not self.running:
+            raise ShuttingDown("the server is shutting down and takes no new requests")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
     async def _loop(self) -> None:
         stopping = False
         while not stopping:

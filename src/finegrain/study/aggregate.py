@@ -74,7 +74,7 @@ def _row(method: str, size: str, records: dict[int, dict[str, Any]], per_seed: d
                model_size_mb=_mean([r.get("model_size_mb") for r in finished]),
                latency_1_ms=_mean([(r.get("latency_ms") or {}).get("batch_1") for r in finished]),
                latency_32_ms=_mean([(r.get("latency_ms") or {}).get("batch_32") for r in finished]),
-               per_class=_per_class(finished, view), confusion=_confusion(finished, view),
+               per_class=_per_class(finished, view), confusion=_confusion(finished, view), explain=_explain(finished),
                **{b.key: _mean_counts(finished, b.counts) for b in view.breakdowns})
     return row
 
@@ -108,6 +108,18 @@ def _first(records: list[dict[str, Any]], *keys: str) -> Any:
 def _mean(values: list[Any]) -> float | None:
     numbers = [float(v) for v in values if isinstance(v, (int, float))]
     return float(np.mean(numbers)) if numbers else None
+
+
+def _explain(records: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The faithfulness numbers of the cells' explanations, averaged over seeds; None without an explain block."""
+    measured = [r["explain"] for r in records if r.get("explain")]
+    if not measured:
+        return None
+    keys = ("comprehensiveness", "sufficiency", "kendall_tau", "seconds", "random_comprehensiveness",
+            "random_sufficiency")
+    errors = [m["error"] for m in measured if "error" in m]
+    return {"explainer": measured[0]["explainer"], **{key: _mean([m.get(key) for m in measured]) for key in keys},
+            **({"error": errors[0]} if errors else {})}
 
 
 def _per_class(records: list[dict[str, Any]], view: StudyView) -> dict[str, float]:

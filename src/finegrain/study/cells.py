@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from finegrain.errors import FinegrainError
-from finegrain.study.config import Size, StudyConfig, Variant, size_label
+from finegrain.study.config import ExplainSection, Size, StudyConfig, Variant, size_label
 from finegrain.study.data import StudyData
 from finegrain.training.checkpoint import write_json_atomic
 from finegrain.training.predictor import Predictor, load_predictor
@@ -87,7 +87,28 @@ def _train_and_score(study: StudyConfig, cell: Cell, folder: Path, data: StudyDa
               "test": metrics, **{key: info.get(key) for key in _KEPT_INFO}}
     if study.latency and cell.seed == study.seeds[0]:  # the seed changes the weights, not the cost
         record["latency_ms"] = _latency(predictor, task.predict_inputs(data.test)[:_LATENCY_TEXTS])
+    if study.explain is not None:
+        record["explain"] = _faithfulness(predictor, study.explain, task.predict_inputs(data.test))
     return record
+
+
+def _faithfulness(predictor: Predictor, block: ExplainSection, inputs: list[Any]) -> dict[str, Any]:
+    """The faithfulness of the cell's explanations of the first test examples; an explainer the method cannot
+    use is recorded, not fatal (the cell's score stands)."""
+    from finegrain.explain import explain, faithfulness, usable_explainers
+
+    usable = usable_explainers(predictor)
+    method = block.method or ("integrated-gradients" if "integrated-gradients" in usable else "occlusion")
+    chosen = inputs[:block.examples]
+    try:
+        explanations = explain(predictor, chosen, method, steps=block.steps, erasure=block.erasure)
+        table = faithfulness(predictor, chosen, explanations, erasure=block.erasure)
+    except FinegrainError as error:
+        return {"explainer": method, "error": error.render()}
+    ours, random = table["rows"][method], table["rows"]["random"]
+    return {"explainer": method, "erasure": table["erasure"], "n": table["n"],
+            **{key: ours[key] for key in ("comprehensiveness", "sufficiency", "kendall_tau", "seconds")},
+            "random_comprehensiveness": random["comprehensiveness"], "random_sufficiency": random["sufficiency"]}
 
 
 def save_counts(path: Path, counts: np.ndarray) -> None:

@@ -11,6 +11,8 @@ training config, plus:
   (NER, multi-label); a number between 0 and 1 is a fraction of the training split; ``all`` is
   the whole split.
 * ``seeds``: one run per seed; the seed draws the training sample and seeds the training.
+* ``explain`` (optional): ``{method, examples, steps, erasure}``; each cell explains the first test examples
+  and the report shows the faithfulness of each method's explanations beside random attributions.
 
 Example:
     >>> study = load_study_config({"data": {"train": "bbc-news"}, "methods": ["tfidf", "full"],
@@ -34,10 +36,28 @@ from finegrain.config import (ComponentConfig, DataConfig, ModelConfig, RunConfi
                               read_yaml)
 from finegrain.errors import ConfigError, FinegrainError
 
-__all__ = ["StudyConfig", "Variant", "Size", "load_study_config", "size_label", "dump_study_config"]
+__all__ = ["StudyConfig", "ExplainSection", "Variant", "Size", "load_study_config", "size_label", "dump_study_config"]
 
 Size = int | float | Literal["all"]
 _VARIANT_KEYS = ("id", "train", "model")
+
+
+class ExplainSection(Section):
+    """The ``explain`` block: each cell explains the first test examples and measures how faithful that is."""
+
+    method: str | None = None  # None: integrated-gradients where the method can use it, else occlusion
+    examples: int = Field(50, ge=1)  # the first test examples each cell explains (the same in every cell)
+    steps: int = Field(32, ge=1)  # integrated gradients' interpolation steps
+    erasure: Literal["delete", "mask", "pad"] | None = None  # how a word is erased; None: the task's default
+
+    @field_validator("method")
+    @classmethod
+    def _known_explainer(cls, value: str | None) -> str | None:
+        from finegrain.explain import EXPLAINERS  # the explainers' registry; captum itself loads when explaining
+
+        if value is not None and value not in EXPLAINERS:
+            raise ValueError(f"unknown explainer '{value}'; choose one of {', '.join(EXPLAINERS.names())}")
+        return None if value is None else EXPLAINERS.canonical(value)
 
 
 class StudyConfig(Section):
@@ -54,6 +74,7 @@ class StudyConfig(Section):
     # Optional cap on the test split (a fixed stratified sample, the same for every cell).
     test_examples: int | None = Field(None, ge=10)
     latency: bool = True  # time predictions at batch size 1 and 32 (in the cells of the first seed)
+    explain: ExplainSection | None = None  # faithfulness of each method's explanations, as a report table
 
     @field_validator("task", mode="before")
     @classmethod

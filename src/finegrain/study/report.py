@@ -71,6 +71,9 @@ def _blocks(root: Path, summary: dict[str, Any], task: Task) -> list[Block]:
                                title=breakdown.title.format(size=largest), axis=breakdown.axis)
         if image:
             blocks.append(Block(breakdown.heading, breakdown.text, image=image))
+    explained = [r for r in rows if r.get("explain")]
+    if explained:
+        blocks.append(Block("Faithfulness of explanations", _FAITHFULNESS_NOTE, *faithfulness_table(explained)))
     if summary["failures"]:
         blocks.append(Block("Failed cells", "These cells crashed; the study went on without them. Fix the cause "
                             "and run the study again with --resume to retry them.", ["method", "size", "seed", "error"],
@@ -124,6 +127,29 @@ def results_table(rows: list[dict[str, Any]], metric: str) -> tuple[list[str], l
                       f"{r['ci_low']:.3f} – {r['ci_high']:.3f}", versus, _params(r), _num(r.get("train_seconds"), 1),
                       _num(r.get("peak_memory_mb"), 0), _num(r.get("latency_1_ms"), 2),
                       _num(r.get("latency_32_ms"), 2), seeds])
+    return headers, table
+
+
+_FAITHFULNESS_NOTE = ("Each cell explained the first test examples (integrated gradients where the method has a"
+                      " PyTorch model, else occlusion). Comprehensiveness AOPC: how much the explained label's"
+                      " probability drops when the top 1-50% words are erased (higher: more faithful); sufficiency"
+                      " AOPC: how much it drops when only they are kept (lower: more faithful); both beside random"
+                      " attributions. Kendall tau: agreement with leave-one-word-out. Means over seeds.")
+
+
+def faithfulness_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    headers = ["method", "size", "explainer", "comprehensiveness", "(random)", "sufficiency", "(random)",
+               "Kendall tau vs leave-one-out", "s / explanation"]
+    table = []
+    for r in rows:
+        e = r["explain"]
+        if e.get("error"):
+            table.append([r["method"], r["size"], e["explainer"], markdown.truncate(e["error"], 120), "", "", "", "",
+                          ""])
+            continue
+        table.append([r["method"], r["size"], e["explainer"], _num(e["comprehensiveness"], 4),
+                      _num(e["random_comprehensiveness"], 4), _num(e["sufficiency"], 4),
+                      _num(e["random_sufficiency"], 4), _num(e["kendall_tau"], 3), _num(e["seconds"], 3)])
     return headers, table
 
 

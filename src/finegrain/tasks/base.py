@@ -28,6 +28,7 @@ from finegrain.config import DataColumn
 from finegrain.data.inputs import InputFormat
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
+from finegrain.tasks.explaining import ExplainView
 from finegrain.tasks.objective import Objective
 from finegrain.tasks.outputs import ClassScores, Column, ReportSections, ServingPayload, StudyView
 
@@ -57,6 +58,7 @@ class Task(Objective, Protocol):
     report: ClassVar[ReportSections]  # the task's part of report.md, and its figures
     study: ClassVar[StudyView]  # how studies score example_counts and what they break down
     serving: ClassVar[ServingPayload]  # the REST request and answer
+    explaining: ExplainView  # what ``finegrain explain`` reads of an input and explains of a prediction
     description: str  # the task as messages name it: "single-label classification"
     single_label: bool  # one text, one class of the label map per example: what fitted methods learn
 

@@ -72,6 +72,21 @@ class Predictor:
         features, logits = self.logits(split, batch_size)
         return self.task.decode(split, features, logits, self.labels)
 
+    def explain(self, inputs: Sequence[Any] | str, method: str = "integrated-gradients", target: str | None = None,
+                **options: Any) -> list[Any]:
+        """Per-word attributions of the predictions, one ``finegrain.explain.Explanation`` per input: words,
+        character offsets, scores per target (classification: the predicted class or ``target``; NER: each
+        predicted entity), explainer and seconds. ``method``: integrated-gradients, gradient-x-input,
+        attention-rollout or occlusion (the only one a fitted method can use); ``options``: ``steps``,
+        ``erasure`` (see ``finegrain.explain.explain``).
+
+        Example:
+            >>> predictor.explain(["a great film"])[0].targets[0].scores  # doctest: +SKIP
+        """
+        from finegrain.explain import explain  # captum and the explainers load only when explaining
+
+        return explain(self, inputs, method, target, **options)
+
     def evaluate(self, split: Split, batch_size: int = 64) -> dict[str, Any]:
         """Metrics on a labelled split (checked against the run's labels)."""
         split = self.task.check(split)

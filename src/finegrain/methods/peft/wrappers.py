@@ -29,6 +29,17 @@ class PeftWrapper(torch.nn.Module):
         super().__init__()
         self.peft_model = peft_model
 
+    # What explainers read of a transformers model (finegrain explain), passed through to it
+    @property
+    def config(self) -> Any:
+        return self.peft_model.config
+
+    def get_input_embeddings(self) -> torch.nn.Module:
+        return self.peft_model.get_input_embeddings()
+
+    def set_attn_implementation(self, implementation: str) -> None:
+        self.peft_model.set_attn_implementation(implementation)
+
 
 class VirtualTokenTrim(PeftWrapper):
     """Drops the virtual-token positions that prompt tuning prepends to token-level logits.

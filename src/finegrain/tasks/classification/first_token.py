@@ -30,7 +30,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import types
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -38,7 +40,7 @@ from torch import nn
 
 from finegrain.tasks.modeling import passes_cache
 
-__all__ = ["first_token_last_layer", "is_first_token_only"]
+__all__ = ["first_token_last_layer", "is_first_token_only", "every_position"]
 
 _MARK = "_finegrain_first_token"
 # model types whose sequence-classification head reads the first position of the last layer
@@ -107,3 +109,20 @@ def _first_token_forward(layer: nn.Module, hidden_states: torch.Tensor,
                            dropout=attention.dropout.p if attention.training else 0.0, scaling=attention.scaling)
     context = context.reshape(batch, 1, -1).contiguous()
     return layer.feed_forward_chunk(layer.attention.output(context, first))
+
+
+@contextlib.contextmanager
+def every_position(model: nn.Module) -> Iterator[None]:
+    """The last layer computes every position again while the block runs (attention rollout reads all of
+    its attention rows), then only the first one."""
+    layer = _last_layer(model)
+    patched = layer is not None and getattr(layer, _MARK, False)
+    forward = layer.__dict__.pop("forward") if patched else None
+    if patched:
+        setattr(layer, _MARK, False)
+    try:
+        yield
+    finally:
+        if patched:
+            layer.forward = forward
+            setattr(layer, _MARK, True)

@@ -18,10 +18,12 @@ from finegrain.data.split import Split
 from finegrain.registry import TASKS
 from finegrain.tasks.base import Task
 from finegrain.tasks.classification import checks, outputs, tiny
+from finegrain.tasks.classification.explaining import class_view
 from finegrain.tasks.classification.first_token import first_token_last_layer
 from finegrain.tasks.classification.inputs import INPUT_FORMATS, prediction_frame
 from finegrain.tasks.classification.metrics import classification_metrics, error_examples
 from finegrain.tasks.classification.serving import PAYLOAD
+from finegrain.tasks.explaining import ExplainView
 from finegrain.tasks.modeling import build_pretrained, head_module_names
 from finegrain.tasks.outputs import ClassScores, Column, ReportSections, ServingPayload, StudyView
 
@@ -76,6 +78,11 @@ class ClassificationTask(Task):
     @property
     def description(self) -> str:
         return "multi-label classification" if self.params.multi_label else "single-label classification"
+
+    @property
+    def explaining(self) -> ExplainView:
+        """The predicted class (or the one asked for), from the words of the text."""
+        return class_view(("text",), multi_label=self.params.multi_label)
 
     @property
     def stratify(self) -> str | None:

@@ -34,12 +34,14 @@ from finegrain.tasks.modeling import build_pretrained, head_module_names, quiet_
 from finegrain.tasks.ner import checks, outputs, tiny
 from finegrain.tasks.ner.alignment import IGNORE_INDEX, Window, encode_words
 from finegrain.tasks.ner.errors_analysis import analyse_errors
+from finegrain.tasks.ner.explaining import ner_view
 from finegrain.tasks.ner.inputs import INPUT_FORMATS, prediction_split
 from finegrain.tasks.ner.metrics import entity_metrics, sentence_entity_counts
 from finegrain.tasks.ner.predictions import all_sentence_tags
 from finegrain.tasks.ner.schemes import convert, normalize_scheme, split_tag, to_spans
 from finegrain.tasks.ner.serving import PAYLOAD
 from finegrain.tasks.ner.spans import spans_from_tags
+from finegrain.tasks.explaining import ExplainView
 from finegrain.tasks.outputs import ClassScores, Column, ReportSections, ServingPayload, StudyView
 
 __all__ = ["NerTask", "NerParams"]
@@ -85,6 +87,11 @@ class NerTask(Task):
 
     def __init__(self, params: NerParams | None = None):
         self.params = params or NerParams()
+
+    @property
+    def explaining(self) -> ExplainView:
+        """Each predicted entity, from the sentence's words (replaced, never deleted: entities keep their place)."""
+        return ner_view("IOB2" if self.params.scheme == "auto" else self.params.scheme, self.encode)
 
     def prediction_split(self, inputs: Sequence[Any]) -> Split:
         """Raw texts split into words (with offsets) and token lists as they are; anything else refused."""

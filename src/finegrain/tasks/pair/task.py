@@ -25,8 +25,10 @@ from finegrain.registry import TASKS
 from finegrain.tasks.base import Task
 from finegrain.tasks.classification import checks
 from finegrain.tasks.classification import outputs as classification_outputs
+from finegrain.tasks.classification.explaining import class_view
 from finegrain.tasks.classification.metrics import classification_metrics, error_examples
 from finegrain.tasks.classification.task import ClassificationParams, ClassificationTask
+from finegrain.tasks.explaining import ExplainView
 from finegrain.tasks.outputs import ClassScores, Column, ReportSections, ServingPayload, StudyView
 from finegrain.tasks.pair import report, tiny
 from finegrain.tasks.pair.inputs import INPUT_FORMATS, prediction_frame
@@ -88,6 +90,11 @@ class PairClassificationTask(Task):
             class_weights=self.params.class_weights, first_token_last_layer=self.params.first_token_last_layer))
         # the best threshold of the last validation split scored: the test split is cut there
         self._threshold: float | None = None
+
+    @property
+    def explaining(self) -> ExplainView:
+        """The predicted class (or the one asked for), from the words of both texts."""
+        return class_view(("text", "text_pair"), multi_label=False)
 
     def columns(self, chosen: Mapping[str, str]) -> dict[str, str]:
         return {"text": chosen["text"], "text_pair": chosen["text_pair"], "label": chosen["label"]}
