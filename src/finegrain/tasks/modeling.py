@@ -1,4 +1,11 @@
-"""Building a transformers model with a task head, through the Auto classes only."""
+"""Building a transformers model with a task head, through the Auto classes only.
+
+The head is what the task adds, and every method trains and saves it. A checkpoint can also lack part of
+the body the task's model class has: a masked-LM checkpoint (finegrain's own ``zh-small``, any pretraining
+run) has no pooler, which sequence classification puts under its classifier. Such modules start random
+like the head, so they count as head modules: frozen, they would stay random for adapter methods, and a
+run loaded again would draw different random weights (a LoRA run on zh-small scored 0.0 after reloading).
+"""
 
 from __future__ import annotations
 
@@ -20,6 +27,8 @@ __all__ = ["build_pretrained", "head_module_names", "quiet_transformers", "passe
 CACHE_ARGUMENTS = ("cache", "past_key_values")
 
 _AUTO = {"sequence": AutoModelForSequenceClassification, "token": AutoModelForTokenClassification}
+_HEADS = ("classifier", "score")  # the task heads of transformers' sequence and token classification models
+NEW_MODULES = "finegrain_new_modules"  # the attribute build_pretrained records them under, on the model
 
 
 @contextlib.contextmanager
@@ -51,21 +60,37 @@ def build_pretrained(kind: Literal["sequence", "token"], model_path: str, labels
             if random_init:
                 config = AutoConfig.from_pretrained(model_path, trust_remote_code=False, **kwargs)
                 return auto.from_config(config)
-            return auto.from_pretrained(model_path, trust_remote_code=False, **kwargs)
+            model, info = auto.from_pretrained(model_path, trust_remote_code=False, output_loading_info=True,
+                                               **kwargs)
     except (OSError, ValueError, KeyError) as error:
         raise ModelError(
             f"Could not load model '{model_path}' for {kind} classification: {str(error).splitlines()[0]}",
             hint="Use a BERT-like encoder folder (config.json + weights), e.g. model.name=default.",
         ) from None
+    setattr(model, NEW_MODULES, new_body_modules(info["missing_keys"]))
+    return model
+
+
+def new_body_modules(missing_keys: list[str] | set[str]) -> list[str]:
+    """The modules outside the head whose weights the checkpoint lacked (each weight's module, the
+    outermost when nested), in name order.
+
+    Example:
+        >>> new_body_modules(["bert.pooler.dense.weight", "bert.pooler.dense.bias", "classifier.weight"])
+        ['bert.pooler.dense']
+    """
+    modules = sorted({key.rpartition(".")[0] for key in missing_keys if key.partition(".")[0] not in _HEADS})
+    return [m for m in modules if m and not any(m.startswith(other + ".") for other in modules)]
 
 
 def head_module_names(model: torch.nn.Module) -> list[str]:
-    """The head modules (new, task-specific) that every method trains and saves."""
-    names = [name for name, _ in model.named_children() if name in {"classifier", "score"}]
+    """The head modules (new, task-specific) that every method trains and saves, then the body modules the
+    checkpoint lacked (:func:`new_body_modules`), which start random as the head does."""
+    names = [name for name, _ in model.named_children() if name in _HEADS]
     if not names:
         raise ModelError(f"{type(model).__name__} has no 'classifier' head module, so finegrain cannot train it.",
                          hint="Use a BERT-like encoder (bert, roberta, distilbert, electra, deberta ...).")
-    return names
+    return names + list(getattr(model, NEW_MODULES, []))
 
 
 def passes_cache(kwargs: dict) -> bool:
