@@ -155,4 +155,5 @@ METHODS: Registry[Callable] = Registry("method", ("finegrain.methods",),
                                                   "finegrain.methods.base:FittedMethod"))
 DATASETS: Registry[object] = Registry("dataset", ("finegrain.data.builtin", "finegrain.data.minidata_sets",
                                                  "finegrain.data.msra_ner"))
-MODELS: Registry[object] = Registry("model", ("finegrain.models.catalog", "finegrain.pretraining.zoo"))
+MODELS: Registry[object] = Registry("model", ("finegrain.models.catalog", "finegrain.pretraining.zoo",
+                                              "finegrain.models.published"))

