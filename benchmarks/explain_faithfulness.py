@@ -76,6 +76,10 @@ def main() -> None:
         for explainer in [e for e in ("integrated-gradients", "occlusion") if e in usable_explainers(predictor)]:
             table = measure(predictor, inputs, explainer, args.steps)
             ours, random_row = table["rows"][explainer], table["rows"]["random"]
+            if ours["comprehensiveness"] is None:  # nothing to explain: e.g. an NER run that predicts no entity
+                print(row([data, task, f"{method} / {explainer}", "no predictions to explain (train longer)"],
+                          WIDTHS[:3] + [60]), flush=True)
+                continue
             ratio = ours["comprehensiveness"] / random_row["comprehensiveness"] if random_row["comprehensiveness"] else None
             print(row([data, task, f"{method} / {explainer}", f"{ours['comprehensiveness']:.4f}",
                        f"{ours['sufficiency']:.4f}", "-" if ours["kendall_tau"] is None else f"{ours['kendall_tau']:.3f}",
