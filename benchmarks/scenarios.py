@@ -72,17 +72,21 @@ def main() -> None:
     parser.add_argument("--train", type=int, help="at most this many training rows (default: all)")
     parser.add_argument("--epochs", type=float, help="epochs of the neural runs (default: the config's)")
     parser.add_argument("--only", help="comma-separated run names (default: all of the scenario's)")
+    parser.add_argument("--model", help="model.name of the neural runs (default: the config's, zh-small)")
+    parser.add_argument("--lr", type=float, help="train.lr of the neural runs (default: the config's)")
     args = parser.parse_args()
     config_name, baselines, neural, metrics = SCENARIOS[args.scenario]
     config = ROOT / "configs" / config_name
     common = [f"data.max_train_examples={args.train}"] if args.train else []
     runs = {name: BASELINES[name] for name in baselines}
-    epochs = [f"train.epochs={args.epochs:g}"] if args.epochs else []
-    runs.update({f"zh-small {name}": NEURAL[name] + epochs for name in neural})
+    neural_overrides = ([f"train.epochs={args.epochs:g}"] if args.epochs else []) + (
+        [f"model.name={args.model}"] if args.model else []) + ([f"train.lr={args.lr:g}"] if args.lr else [])
+    runs.update({f"{args.model or 'zh-small'} {name}": NEURAL[name] + neural_overrides for name in neural})
     if args.only:
         runs = {name: runs[name] for name in args.only.split(",")}
     print(f"scenario {args.scenario}: configs/{config_name}, train rows {args.train or 'all'},"
-          f" neural epochs {args.epochs or 'as configured'}; transformers {transformers_version()},"
+          f" neural epochs {args.epochs or 'as configured'}, model {args.model or 'as configured'},"
+          f" lr {args.lr or 'as configured'}; transformers {transformers_version()},"
           f" {platform.processor() or platform.machine()}")
     results = {}
     with tempfile.TemporaryDirectory() as workdir:
