@@ -43,6 +43,11 @@ def fast_bf16() -> bool:
     return resolve_precision("auto", "cuda" if torch.cuda.is_available() else "cpu") == "bf16"
 
 
+def run_precision(info: dict) -> str:
+    """A run.json's precision as a reader says it: accelerate records plain fp32 as "no"."""
+    return "fp32" if info["precision"] == "no" else info["precision"]
+
+
 def transformers_version() -> str:
     import transformers
 

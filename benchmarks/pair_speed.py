@@ -20,7 +20,7 @@ import statistics
 import tempfile
 
 import finegrain
-from common import transformers_version
+from common import run_precision, transformers_version
 from finegrain.data.sources import load_splits
 from finegrain.models.catalog import resolve_model
 from hf_baselines import train_hf_trainer
@@ -51,7 +51,7 @@ def run_finegrain(args, workdir: str) -> dict:
     info = json.loads((result.run_dir / "run.json").read_text(encoding="utf-8"))
     test = result.metrics["test"]
     return {"samples_per_second": info["timing"]["samples_per_second"], "accuracy": test["accuracy"],
-            "macro_f1": test["macro_f1"], "precision": info["precision"]}
+            "macro_f1": test["macro_f1"], "precision": run_precision(info)}
 
 
 def run_trainer(args, data: dict, workdir: str) -> dict:

@@ -43,3 +43,16 @@ def test_english_labels_draw_without_warnings(no_cjk_font, tmp_path, caplog):
         warnings.simplefilter("error")
         figures.plot_confusion_matrix([[3, 1], [0, 4]], ["neg", "pos"], tmp_path / "cm.png", title="t")
     assert not caplog.records
+
+
+def test_a_figure_saved_twice_gains_each_fallback_font_once(monkeypatch, tmp_path):
+    monkeypatch.setattr(figures, "installed_cjk_fonts", lambda: ["Fallback One"])
+    figure = figures.new_figure((3, 2))
+    figure.add_subplot().set_title("t")
+    for name in ("a.png", "b.png"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Fallback One" is not a font matplotlib knows
+            figures.save_figure(figure, tmp_path / name)
+    from matplotlib.text import Text
+
+    assert all(text.get_fontfamily().count("Fallback One") == 1 for text in figure.findobj(Text))

@@ -113,8 +113,9 @@ def save_figure(figure: Figure, path: Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fallbacks = installed_cjk_fonts()
-    for text in figure.findobj(Text):
-        text.set_fontfamily(list(text.get_fontfamily()) + fallbacks)
+    for text in figure.findobj(Text):  # a figure saved twice gains each fallback once
+        families = list(text.get_fontfamily())
+        text.set_fontfamily(families + [name for name in fallbacks if name not in families])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         figure.tight_layout()
