@@ -1,0 +1,113 @@
+"""ELECTRA pretraining (generator + discriminator in the one loop) and jieba whole-word masking."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from finegrain.errors import ConfigError
+from finegrain.pretraining.config import load_pretrain_config
+from finegrain.pretraining.electra import corrupt, new_electra
+from finegrain.pretraining.masking import encode_documents, mask_batch, pad_batch
+from test_pretraining import _config, _documents, _pretrain
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("corpus") / "corpus.txt"
+    path.write_text("\n".join(_documents(400)), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def electra_run(corpus, tmp_path_factory):
+    output = tmp_path_factory.mktemp("electra") / "pre"
+    config = _config(corpus, output, objective={"name": "electra", "generator_size": 0.5},
+                     train={"max_steps": 30, "eval_every": 15})
+    return _pretrain(config), output
+
+
+def test_a_sample_equal_to_the_original_is_labelled_original():
+    input_ids = torch.tensor([[2, 4, 4, 4, 9, 3]])
+    labels = torch.tensor([[-100, 7, 8, -100, 9, -100]])
+    corrupted, replaced = corrupt(input_ids, labels, sampled=torch.tensor([7, 5, 6]))
+    assert corrupted.tolist() == [[2, 7, 5, 4, 6, 3]]
+    assert replaced.tolist() == [[False, False, True, False, True, False]]
+
+
+def test_generator_shares_the_embeddings_and_is_a_quarter_as_wide():
+    model = new_electra(vocab_size=50, layers=2, hidden=256, heads=4, intermediate=None, max_length=32, pad_id=0,
+                        generator_size=0.25)
+    assert model.generator.electra.embeddings is model.model.electra.embeddings
+    assert model.generator.generator_lm_head.weight is model.model.electra.embeddings.word_embeddings.weight
+    assert model.generator.config.hidden_size == 64 and model.generator.config.num_attention_heads == 1
+    assert model.generator.config.num_hidden_layers == model.model.config.num_hidden_layers == 2
+
+
+def test_joint_loss_is_finite_and_the_discriminator_learns(electra_run):
+    result, output = electra_run
+    initial, final = result.metrics["initial"], result.metrics["validation"]
+    assert torch.isfinite(torch.tensor(final["loss"]))
+    assert final["loss"] == pytest.approx(final["generator_loss"] + 50 * final["discriminator_loss"], abs=1e-3)
+    assert final["discriminator_loss"] < initial["discriminator_loss"] - 0.1
+    assert final["discriminator_accuracy"] > initial["discriminator_accuracy"]
+    assert final["generator_loss"] < initial["generator_loss"]
+    info = json.loads((output / "run.json").read_text())
+    assert info["objective"] == "electra" and info["corpus"]["characters"] > 10_000
+
+
+def test_the_saved_discriminator_is_fine_tuned(electra_run, tmp_path, sentiment_files):
+    from transformers import AutoModelForSequenceClassification, ElectraForPreTraining
+
+    from finegrain import train
+
+    result, output = electra_run
+    saved = ElectraForPreTraining.from_pretrained(result.model_dir)
+    assert not any(key.startswith("generator") for key in saved.state_dict())
+    run = train({"model": {"name": str(output), "max_length": 32},
+                 "data": {name: str(path) for name, path in sentiment_files.items()},
+                 "train": {"max_steps": 2, "batch_size": 8, "lr": 1e-4}, "output": str(tmp_path / "tuned")})
+    tuned = AutoModelForSequenceClassification.from_pretrained(run.run_dir / "model")
+    assert type(tuned).__name__ == "ElectraForSequenceClassification"
+    moved = (tuned.electra.embeddings.word_embeddings.weight - saved.electra.embeddings.word_embeddings.weight)
+    assert moved.abs().max() < 1e-2  # started from the pretrained discriminator, not from random weights
+
+
+def test_electra_settings_are_checked(tmp_path):
+    base = {"data": {"train": ["x.txt"]}, "output": str(tmp_path)}
+    with pytest.raises(ConfigError, match="objective.generator_size only apply to objective.name=electra"):
+        load_pretrain_config({**base, "objective": {"generator_size": 0.5}})
+    with pytest.raises(ConfigError, match="continues a checkpoint"):
+        load_pretrain_config({**base, "objective": "electra", "model": {"name": "tiny"}})
+    with pytest.raises(ConfigError, match="whole_word=true"):
+        load_pretrain_config({**base, "masking": {"segmenter": "jieba", "whole_word": False}})
+    assert load_pretrain_config({**base, "objective": "electra"}).objective.discriminator_weight == 50.0
+
+
+
+
+def test_jieba_whole_word_masking_masks_every_character_of_a_word(monkeypatch, tmp_path):
+    from finegrain.pretraining.segmenter import character_words
+    from finegrain.pretraining.tokenizer import train_tokenizer
+
+    monkeypatch.setenv("FINEGRAIN_CACHE", str(tmp_path))
+    text = "我们今天去北京天安门看升旗仪式"
+    tokenizer = train_tokenizer([text] * 3, vocab_size=19, lowercase=True, max_length=64, min_frequency=1)
+    [feature] = encode_documents([text], tokenizer, 64, pack=False, segment=character_words)
+    assert feature["input_ids"][1:-1] == tokenizer(text, add_special_tokens=False)["input_ids"]  # characters
+    words = feature["word_ids"][1:-1]
+    assert words[5:10] == [words[5], words[5], words[7], words[7], words[7]]  # 北京 天安门
+    assert words[5] != words[7]
+    batch = pad_batch([feature] * 400, tokenizer.pad_token_id)
+    masked = mask_batch(batch, probability=0.15, whole_word=True, mask_id=tokenizer.mask_token_id,
+                        vocab_size=len(tokenizer), generator=torch.Generator().manual_seed(0))
+    chosen = (masked["labels"] != -100)[:, 1:-1]
+    assert (chosen[:, 7] == chosen[:, 8]).all() and (chosen[:, 7] == chosen[:, 9]).all()
+    assert (chosen[:, 5] == chosen[:, 6]).all()
+    assert chosen[:, 5].any() and not (chosen[:, 5] == chosen[:, 7]).all()  # words drawn apart
+    assert chosen.float().mean().item() == pytest.approx(0.15, abs=0.02)  # the rate is of tokens, not words
