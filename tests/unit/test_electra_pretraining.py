@@ -111,3 +111,34 @@ def test_jieba_whole_word_masking_masks_every_character_of_a_word(monkeypatch, t
     assert (chosen[:, 5] == chosen[:, 6]).all()
     assert chosen[:, 5].any() and not (chosen[:, 5] == chosen[:, 7]).all()  # words drawn apart
     assert chosen.float().mean().item() == pytest.approx(0.15, abs=0.02)  # the rate is of tokens, not words
+
+
+def test_an_interrupted_electra_run_resumes_with_its_embeddings_still_shared(corpus, tmp_path, monkeypatch):
+    from finegrain.pretraining.electra import ElectraObjective
+
+    def config(name: str) -> dict:
+        return _config(corpus, tmp_path / name, objective="electra", train={"checkpoint_every": 2})
+
+    # (from scratch, two runs train tokenizers that can differ: tokenizers#1794; so no comparison with a whole run)
+    original, calls = ElectraObjective.loss, {"n": 0}
+
+    def interrupted(self, logits, batch):
+        calls["n"] += 1
+        if calls["n"] == 9:
+            raise KeyboardInterrupt
+        return original(self, logits, batch)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ElectraObjective, "loss", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            _pretrain(config("killed"))
+    import finegrain.pretraining.runner as runner
+
+    models = []
+    build = runner._build_model
+    monkeypatch.setattr(runner, "_build_model", lambda *args: models.append(build(*args)) or models[-1])
+    resumed = _pretrain(config("killed"), resume=True)
+    assert models[0].generator.electra.embeddings is models[0].model.electra.embeddings
+    assert json.loads((tmp_path / "killed" / "run.json").read_text())["steps"] == 12
+    # the checkpoint's weights came back: training went on from step 8, not from the random start
+    assert resumed.metrics["validation"]["loss"] < resumed.metrics["initial"]["loss"] - 1
