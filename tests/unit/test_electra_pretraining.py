@@ -142,3 +142,38 @@ def test_an_interrupted_electra_run_resumes_with_its_embeddings_still_shared(cor
     assert json.loads((tmp_path / "killed" / "run.json").read_text())["steps"] == 12
     # the checkpoint's weights came back: training went on from step 8, not from the random start
     assert resumed.metrics["validation"]["loss"] < resumed.metrics["initial"]["loss"] - 1
+
+
+def test_a_built_in_corpus_reads_only_the_training_text_never_labels_or_other_splits(monkeypatch):
+    import pandas as pd
+
+    from finegrain.data.builtin import BuiltinDataset, DatasetCard
+    from finegrain.pretraining import corpora
+
+    frames = {split: pd.DataFrame({"text": [f"{split}问{i}" for i in range(3)], "text_pair": [f"{split}答"] * 3,
+                                   "label": ["标签"] * 3, "row": [1, 2, 3]}) for split in ("validation", "test")}
+    frames["train"] = pd.DataFrame({"text": ["问一", "问二"], "text_pair": ["答一", "问一"], "label": ["标签", "标签"],
+                                    "row": [1, 2]})
+    card = DatasetCard("pairs", "", "zh", "", "", "", "", ("标签",))
+    dataset = BuiltinDataset(card, lambda: pd.DataFrame(), split=lambda rows, card: frames)
+    monkeypatch.setattr(corpora.DATASETS, "get", lambda name: dataset)
+    assert corpora.train_text("pairs") == ["问一", "答一", "问二", "问一"]
+
+
+def test_duplicates_are_dropped_before_the_held_out_split(tmp_path):
+    from finegrain.pretraining.config import CorpusConfig
+    from finegrain.pretraining.runner import _read_corpus
+
+    path = tmp_path / "repeats.txt"
+    path.write_text("\n".join(["同一句话"] * 50 + [f"第{i}句" for i in range(50)]), encoding="utf-8")
+    train, held = _read_corpus(CorpusConfig(train=[str(path)], validation_fraction=0.2), seed=0)
+    assert len(train) + len(held) == 51 and not set(train) & set(held)
+    kept = _read_corpus(CorpusConfig(train=[str(path)], validation_fraction=0.2, deduplicate=False), seed=0)
+    assert sum(map(len, kept)) == 100
+
+
+def test_the_chinese_corpora_are_registered():
+    from finegrain.pretraining.corpora import CORPORA, ZH_CORPORA
+
+    assert set(ZH_CORPORA) <= set(CORPORA.names()) and "zh-all" in CORPORA.names()
+    assert all(CORPORA.get(name).language == "zh" for name in ZH_CORPORA)

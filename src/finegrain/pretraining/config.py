@@ -60,6 +60,7 @@ class CorpusConfig(Section):
     validation_fraction: float = Field(0.02, gt=0.0, lt=0.5)
     text: str = "text"  # the field holding the text in .jsonl files
     max_documents: int | None = Field(None, ge=2)  # a random subset, for quick runs
+    deduplicate: bool = True  # each distinct document once (before the held-out split, so none is on both sides)
 
     @field_validator("train", mode="before")
     @classmethod

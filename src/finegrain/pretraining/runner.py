@@ -26,7 +26,7 @@ from finegrain.evaluation.model_card import PretrainedFacts, pretrained_card
 from finegrain.models.base_reference import portable_reference, registered_language
 from finegrain.models.catalog import resolve_model
 from finegrain.pretraining.config import CorpusConfig, PretrainConfig, dump_pretrain_config
-from finegrain.pretraining.corpus import read_documents, read_sources, split_held_out
+from finegrain.pretraining.corpus import deduplicate, read_documents, read_sources, split_held_out
 from finegrain.pretraining.electra import ElectraObjective, ElectraPretrainingModel, new_electra
 from finegrain.pretraining.masking import encode_documents
 from finegrain.pretraining.model import MaskedLanguageModel, load_masked_lm, new_bert
@@ -142,6 +142,8 @@ def _card(config: PretrainConfig, info: dict[str, Any], metrics: dict[str, Any])
 
 def _read_corpus(data: CorpusConfig, seed: int) -> tuple[list[str], list[str]]:
     documents = read_sources(data.train, data.text)
+    if data.deduplicate:
+        documents = deduplicate(documents)
     if data.max_documents is not None and len(documents) > data.max_documents:
         keep = sorted(torch.randperm(len(documents), generator=torch.Generator().manual_seed(seed))
                       [: data.max_documents].tolist())

@@ -26,7 +26,7 @@ __all__ = ["ZH_SMALL", "cache_dir", "build_cached"]
 # Same settings as configs/pretrain-zh-small.yaml (a test keeps the two equal).
 ZH_SMALL: dict[str, Any] = {
     "model": {"vocab_size": 6000, "layers": 4, "hidden": 256, "heads": 4, "max_length": 128},
-    "data": {"train": ["peoples-daily-1998", "chinese-reviews"], "validation_fraction": 0.01},
+    "data": {"train": ["peoples-daily-1998", "chinese-reviews"], "validation_fraction": 0.01, "deduplicate": False},
     "masking": {"probability": 0.15, "whole_word": True, "pack": True},
     "train": {"epochs": 1, "batch_size": 32, "lr": 5.0e-4, "warmup": 0.06, "eval_every": 200, "log_every": 20},
 }
