@@ -177,3 +177,31 @@ def test_the_chinese_corpora_are_registered():
 
     assert set(ZH_CORPORA) <= set(CORPORA.names()) and "zh-all" in CORPORA.names()
     assert all(CORPORA.get(name).language == "zh" for name in ZH_CORPORA)
+
+
+def test_preset_states_its_time_builds_once_and_a_model_built_only_when_asked_says_how(corpus, tmp_path,
+                                                                                        monkeypatch, capsys):
+    from finegrain.cli.main import main
+    from finegrain.models.catalog import resolve_model
+    from finegrain.pretraining import zoo
+
+    monkeypatch.setenv("FINEGRAIN_CACHE", str(tmp_path / "cache"))
+    assert main(["pretrain", "--preset", "zh-medum"]) == 2
+    assert "Did you mean 'zh-medium'" in capsys.readouterr().err
+    assert main(["pretrain", "--preset", "zh-medium", "train.max_steps=2"]) == 2
+    assert main(["train", "--data", "chinese-reviews", "--model", "zh-medium"]) == 2
+    assert "finegrain pretrain --preset zh-medium" in capsys.readouterr().err
+    tiny = {key: value for key, value in _config(corpus, tmp_path, objective="electra",
+                                                 train={"max_steps": 2, "eval_every": 2}).items() if key != "output"}
+    monkeypatch.setitem(zoo.PRESETS, "zh-medium", zoo.Preset(tiny, 75, on_first_use=False))
+    assert main(["pretrain", "--preset", "zh-medium"]) == 0
+    captured = capsys.readouterr()
+    assert "about 75 minutes on 2 CPU cores" in captured.err and "model.name=zh-medium" in captured.out
+    assert resolve_model("zh-medium") == str(tmp_path / "cache" / "models" / "zh-medium" / "model")
+
+
+def test_the_presets_validate():
+    from finegrain.pretraining.zoo import PRESETS
+
+    for name, preset in PRESETS.items():
+        assert load_pretrain_config({**preset.settings, "output": name}).output == name
