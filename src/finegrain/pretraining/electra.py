@@ -34,8 +34,9 @@ _HEAD_WIDTH = 64  # ELECTRA sizes the generator's heads at 64 dimensions each
 class ElectraPretrainingModel(torch.nn.Module):
     """The discriminator (``model``, the one saved) and the generator, sharing the embeddings.
 
-    ``forward`` returns ``[generator loss, discriminator loss, correct detections, scored tokens]``:
-    one tensor, as the loop's objective seam takes, which the objective weights into the training loss.
+    ``forward`` returns ``[generator loss, discriminator loss, correct detections, scored tokens,
+    replaced tokens]``: one tensor, as the loop's objective seam takes; the objective weights the two
+    losses into the training loss, and its evaluation sums the counts.
     """
 
     def __init__(self, discriminator: ElectraForPreTraining, generator: ElectraForMaskedLM):

@@ -44,7 +44,13 @@ def _jieba() -> Any:
 
 def character_words(text: str) -> list[int]:
     """For each character of ``text``, the number of the jieba word it belongs to (from 0)."""
-    words: list[int] = []
-    for number, (word, _start, _end) in enumerate(_jieba().tokenize(text)):
-        words.extend([number] * len(word))
+    owner: list[int | None] = [None] * len(text)
+    for number, (_word, start, end) in enumerate(_jieba().tokenize(text)):
+        owner[start:end] = [number] * (end - start)
+    words, number, previous = [], -1, None
+    for key in owner:  # numbered in order; a character no word covers is a word of its own
+        if key is None or key != previous:
+            number += 1
+        words.append(number)
+        previous = key
     return words
