@@ -48,6 +48,26 @@ def test_integrated_gradients_add_up_to_the_change_in_probability(classifier):
     assert abs(target.delta) < 0.05 * abs(change) + 1e-4
 
 
+def test_batched_explanations_of_mixed_lengths_equal_one_at_a_time_and_leave_the_weights_as_they_were(classifier):
+    """Rows are sorted by length and batched by a token budget: each text's scores must still be its own, and
+    the parameters' requires_grad (switched off while explaining) comes back with no gradient left on them."""
+    import finegrain.explain.gradients as gradients
+
+    texts = ["good", "bad table good good bad table bad good", "table bad", "good good table bad table"]
+    trainable = [name for name, p in classifier.source.model.named_parameters() if p.requires_grad]
+    batched = classifier.explain(texts, steps=8)
+    budget = gradients.IG_TOKENS_PER_BATCH
+    try:
+        gradients.IG_TOKENS_PER_BATCH = 1  # one row per forward
+        alone = classifier.explain(texts, steps=8)
+    finally:
+        gradients.IG_TOKENS_PER_BATCH = budget
+    for together, single in zip(batched, alone):
+        assert together.targets[0].scores == pytest.approx(single.targets[0].scores, abs=1e-5)
+    assert [name for name, p in classifier.source.model.named_parameters() if p.requires_grad] == trainable
+    assert all(p.grad is None for p in classifier.source.model.parameters())
+
+
 def test_gradient_x_input_and_rollout_and_a_chosen_target(classifier):
     [gxi] = classifier.explain(["good table"], method="gradient-x-input", target="neg")
     assert gxi.targets[0].target == "neg" and gxi.targets[0].delta is None
