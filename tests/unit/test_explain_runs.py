@@ -198,3 +198,23 @@ def test_cli_reads_an_input_file_of_the_task(tagger, tmp_path):
     assert code == 0 and [line["tokens"] for line in lines] == [["good", "movie"], ["bad", "film"]]
     assert lines[0]["fields"] == ["tokens", "tokens"] and lines[0]["offsets"] == [None, None]
     assert not (tmp_path / "out" / "faithfulness.json").exists()
+
+
+def test_explaining_into_the_run_adds_a_section_to_its_report_that_a_rebuild_keeps(classifier, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(classifier.run.path, run)
+    texts = ["good good day", "bad table", "good table bad", "bad bad good"]
+    code, out, _ = _main("explain", run, *sum((["--text", t] for t in texts), []), "--method", "occlusion")
+    report = (run / "report.md").read_text(encoding="utf-8")
+    assert code == 0 and "section Explanations" in out
+    section = report[report.index("## Explanations"):]
+    assert "| occlusion |" in section and "| random |" in section
+    assert "**Most faithful**" in section and "**Least faithful**" in section and "**good**" in section
+    assert report.index("## Summary") < report.index("## Explanations")  # after the task's own sections
+    assert _main("report", run)[0] == 0
+    rebuilt = (run / "report.md").read_text(encoding="utf-8")
+    assert rebuilt.count("## Explanations") == 1 and rebuilt[rebuilt.index("## Explanations"):] == section
+    _main("explain", run, "--text", "good", "--out", tmp_path / "elsewhere", "--method", "occlusion")
+    assert (run / "report.md").read_text(encoding="utf-8") == rebuilt  # explanations kept elsewhere: untouched
