@@ -98,7 +98,7 @@ def _resolve(ray: Any, address: str) -> str:
     except ConnectionError:
         found = None
     if found is None:
-        raise ConfigError("executor.address is 'auto' but no Ray cluster runs on this machine.",
+        raise ConfigError("The address is 'auto', but no Ray cluster runs on this machine and RAY_ADDRESS is not set.",
                           where="executor.address",
                           hint="Start one with `ray start --head`, give the head's HOST:PORT, or use "
                                "--address local to start Ray for this command only.")
