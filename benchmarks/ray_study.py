@@ -5,7 +5,7 @@ Each side runs in a fresh process (so neither inherits the other's threads or wa
 A cell's figures can differ in the last digits between 1 and 2 threads (float sums in another order);
 the script prints how many cells are identical and the largest difference of the primary score.
 
-    python benchmarks/ray_study.py                                    # the measurement (about an hour here)
+    python benchmarks/ray_study.py                                    # the measurement (two demo studies)
     python benchmarks/ray_study.py sizes=[8] seeds=[0] methods=[tfidf,full] test_examples=100 train.epochs=1
 """
 

@@ -130,6 +130,8 @@ class TrainConfig(Section):
     checkpoint_every: int | None = Field(None, ge=1)  # steps; None: at every evaluation
     seed: int = 0
     log_every: int = Field(10, ge=1)
+    # experiment trackers that also get the log (pip install 'finegrain[tracking]'); files go to the run's tracking/
+    report_to: list[Literal["tensorboard", "mlflow"]] = Field(default_factory=list)
 
     @field_validator("cpu_speedups", mode="before")
     @classmethod
