@@ -63,3 +63,16 @@ def test_an_unreachable_ray_address_fails_in_seconds_from_the_cli(tmp_path: Path
     err = capsys.readouterr().err
     assert "No Ray cluster answers at 127.0.0.1:" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()  # refused before the study folder was made
+
+
+def test_a_study_resumes_under_another_executor_setting(tmp_path: Path, sentiment_files):
+    from finegrain.study import run_study
+
+    study = {"data": {name: str(path) for name, path in sentiment_files.items()}, "methods": ["tfidf"],
+             "sizes": [2], "seeds": [0], "latency": False, "output": str(tmp_path / "s")}
+    first = run_study(study)
+    cell = first.path / "cells/tfidf/size-2/seed-0/cell.json"
+    before = cell.stat().st_mtime_ns
+    # where the cells run is not part of what the study is: a changed executor section resumes
+    run_study({**study, "executor": {"name": "local", "cpus": 4}}, resume=True)
+    assert cell.stat().st_mtime_ns == before

@@ -24,7 +24,8 @@ def _study(tiny_model_dir: Path, files: dict[str, Path], output: Path, **extra) 
 
 
 def _cells(root: Path) -> dict[str, dict]:
-    return {str(path.parent.relative_to(root)): json.loads(path.read_text()) for path in root.glob("cells/*/*/*/cell.json")}
+    return {str(path.parent.relative_to(root)): json.loads(path.read_text())
+            for path in root.glob("cells/*/*/*/cell.json")}
 
 
 def test_ray_cells_equal_local_cells_at_one_thread_and_resume(one_thread, tmp_path, tiny_model_dir, sentiment_files):
@@ -44,7 +45,8 @@ def test_ray_cells_equal_local_cells_at_one_thread_and_resume(one_thread, tmp_pa
 
         # killed after seed 0 trained but before its timing pass, and before seed 1 finished
         untimed = result.path / "cells/full/size-2/seed-0/cell.json"
-        untimed.write_text(json.dumps({k: v for k, v in on_ray["cells/full/size-2/seed-0"].items() if k != "latency_ms"}))
+        record = on_ray["cells/full/size-2/seed-0"]
+        untimed.write_text(json.dumps({k: v for k, v in record.items() if k != "latency_ms"}))
         before = untimed.stat().st_mtime_ns
         (result.path / "cells/full/size-2/seed-1/cell.json").unlink()
         seen = []

@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[{index}/{total}] {cell.name}: {outcome} ({record.get('wall_seconds', 0):.0f} s)",
                       markup=False, highlight=False)
 
-    result = run_study(config, overrides + executor_overrides(args), resume=args.resume, overwrite=args.overwrite, on_cell=report_cell)
+    result = run_study(config, overrides + executor_overrides(args), resume=args.resume, overwrite=args.overwrite,
+                       on_cell=report_cell)
     print_summary(console, result.summary)
     console.print(f"report: {result.report}  (also {result.path / 'report.md'})", markup=False, highlight=False)
     return 0

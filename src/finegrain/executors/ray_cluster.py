@@ -56,7 +56,8 @@ class RayExecutor:
         ray = self.ray
         task = ray.remote(max_calls=1)(_run_in_worker).options(num_cpus=self.cpus, num_gpus=self.gpus)
         stored: dict[int, Any] = {}  # an argument many jobs share (the study's data) is stored once
-        pending = {task.remote(job.function, self.threads, os.getcwd(), *[_store(ray, a, stored) for a in job.arguments]):
+        folder = os.getcwd()
+        pending = {task.remote(job.function, self.threads, folder, *[_store(ray, a, stored) for a in job.arguments]):
                    job for job in jobs}
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
