@@ -130,6 +130,8 @@ class TrainConfig(Section):
     checkpoint_every: int | None = Field(None, ge=1)  # steps; None: at every evaluation
     seed: int = 0
     log_every: int = Field(10, ge=1)
+    # experiment trackers that also get the log (pip install 'finegrain[tracking]'); files go to the run's tracking/
+    report_to: list[Literal["tensorboard", "mlflow"]] = Field(default_factory=list)
 
     @field_validator("cpu_speedups", mode="before")
     @classmethod
@@ -191,6 +193,9 @@ def describe_errors(error: ValidationError, prefix: str = "", model: type[BaseMo
     return lines
 
 
+_NAMED_SECTIONS = ("task", "method", "executor")  # a bare name stands for {name: ...}
+
+
 def parse_overrides(overrides: list[str]) -> dict[str, Any]:
     """Turn ``["train.lr=1e-4", "method.r=16"]`` into a nested dict; values are parsed as YAML."""
     nested: dict[str, Any] = {}
@@ -205,7 +210,7 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
         node = nested
         *parents, leaf = key.split(".")
         for part in parents:
-            if isinstance(node.get(part), str) and part in ("task", "method"):
+            if isinstance(node.get(part), str) and part in _NAMED_SECTIONS:
                 node[part] = {"name": node[part]}  # method=lora method.r=4
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
@@ -232,7 +237,7 @@ def merge_sections(base: dict[str, Any], update: dict[str, Any]) -> dict[str, An
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = merge_sections(merged[key], value)
-        elif isinstance(value, dict) and isinstance(merged.get(key), str) and key in ("task", "method"):
+        elif isinstance(value, dict) and isinstance(merged.get(key), str) and key in _NAMED_SECTIONS:
             merged[key] = merge_sections({"name": merged[key]}, value)
         else:
             merged[key] = value

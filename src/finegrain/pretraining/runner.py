@@ -37,10 +37,11 @@ from finegrain.tasks.modeling import quiet_transformers
 from finegrain.training.distributed import save_gathered
 from finegrain.training.loop import FitInputs, FitResult, fit
 from finegrain.training.precision import autocast_dtype
-from finegrain.training.run_dir import RunDir
+from finegrain.training.run_dir import RunDir, run_dir_for
 from finegrain.training.run_recorder import RunRecorder
 from finegrain.training.runner import build_accelerator, library_versions
 from finegrain.training.setup import load_tokenizer
+from finegrain.training.tracking import tracking
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard
@@ -73,10 +74,10 @@ def run_pretraining(config: PretrainConfig, *, resume: bool = False, overwrite: 
     set_seed(config.train.seed)
     train_docs, held_docs = _read_corpus(config.data, config.train.seed)
     _check_enough_text(train_docs, config.model.max_length)
-    accelerator = build_accelerator(config.train)
+    accelerator = build_accelerator(config.train, run_dir_for(config.output, overwrite=overwrite).path)
     recorder = RunRecorder.open(accelerator, config.output, dump_pretrain_config(config), resume=resume,
                                 overwrite=overwrite, started=started)
-    with recorder.guard():
+    with recorder.guard(), tracking(accelerator, recorder.run.path, config.output, config.model_dump(mode="json")):
         metrics = _pretrain_into(recorder, config, train_docs, held_docs, resume=resume)
     return PretrainResult(recorder.run.final, RunDir(recorder.run.final).model, metrics)
 

@@ -13,6 +13,9 @@ training config, plus:
 * ``seeds``: one run per seed; the seed draws the training sample and seeds the training.
 * ``explain`` (optional): ``{method, examples, steps, erasure}``; each cell explains the first test examples
   and the report shows the faithfulness of each method's explanations beside random attributions.
+* ``executor`` (optional): where the cells run: ``local`` (default: one after another, here) or ``ray``
+  (``{name: ray, address: auto, cpus: 1, gpus: 0}``: each cell in its own Ray worker process). It does
+  not count as a change of the study on ``--resume``.
 
 Example:
     >>> study = load_study_config({"data": {"train": "bbc-news"}, "methods": ["tfidf", "full"],
@@ -35,6 +38,7 @@ from finegrain.config import (ComponentConfig, DataConfig, ModelConfig, RunConfi
                               data_key_problems, describe_errors, load_config, merge_sections, parse_overrides,
                               read_yaml)
 from finegrain.errors import ConfigError, FinegrainError
+from finegrain.executors import ExecutorConfig
 
 __all__ = ["StudyConfig", "ExplainSection", "Variant", "Size", "load_study_config", "size_label", "dump_study_config"]
 
@@ -75,8 +79,9 @@ class StudyConfig(Section):
     test_examples: int | None = Field(None, ge=10)
     latency: bool = True  # time predictions at batch size 1 and 32 (in the cells of the first seed)
     explain: ExplainSection | None = None  # faithfulness of each method's explanations, as a report table
+    executor: ExecutorConfig = ExecutorConfig()  # where the cells run; the results do not depend on it
 
-    @field_validator("task", mode="before")
+    @field_validator("task", "executor", mode="before")
     @classmethod
     def _task_shorthand(cls, value: Any) -> Any:
         return {"name": value} if isinstance(value, str) else value

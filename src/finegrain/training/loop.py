@@ -37,6 +37,7 @@ from finegrain.training.precision import autocast_dtype
 from finegrain.training.progress import training_progress
 from finegrain.training.run_dir import RunDir
 from finegrain.training.speedups import apply_speedups
+from finegrain.training.tracking import log_to_trackers
 from finegrain.training.validation import Validation
 
 __all__ = ["fit", "FitInputs", "FitResult", "planned_total_steps"]
@@ -335,3 +336,4 @@ def _log(accelerator: Accelerator, run: RunDir, record: dict[str, Any]) -> None:
     if accelerator.is_main_process:
         with run.log.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
+    log_to_trackers(accelerator, record)  # train.report_to; a no-op without trackers

@@ -27,17 +27,19 @@ from finegrain.training.loop import FitInputs, fit, planned_total_steps
 from finegrain.training.optim import resolve_lr
 from finegrain.training.precision import autocast_dtype, resolve_precision
 from finegrain.training.run_base import base_builder
-from finegrain.training.run_dir import RunResult
+from finegrain.training.run_dir import RunResult, run_dir_for
 from finegrain.training.run_record import (check_labels_unchanged, fine_tuned_model_card, library_versions,
                                            report_title, run_info)
 from finegrain.training.run_recorder import RunRecorder
 from finegrain.training.setup import Prepared, prepare
+from finegrain.training.tracking import log_to_trackers, tracker_options, tracking
 from finegrain.training.validation import TaskValidation, evaluate_split
 
 __all__ = ["RunResult", "run_training", "library_versions", "build_accelerator", "resolve_lr", "adapted_model"]
 
 
-def build_accelerator(train: TrainConfig) -> Accelerator:
+def build_accelerator(train: TrainConfig, run_path: Path | None = None) -> Accelerator:
+    """The run's Accelerator; ``run_path`` (the folder the run writes to) holds the trackers' files."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if not PartialState._shared_state or PartialState().num_processes == 1:
         # accelerate keeps one global state per process; several runs in one process (a study,
@@ -50,6 +52,7 @@ def build_accelerator(train: TrainConfig) -> Accelerator:
         cpu=device == "cpu",  # lets torchrun-launched processes on a CPU machine use gloo (MULTI_CPU)
         # Each process takes a share of every batch, so batch_size means the same on 1 or N processes.
         dataloader_config=DataLoaderConfiguration(split_batches=True),
+        **tracker_options(train.report_to, run_path),
     )
     if train.batch_size % accelerator.num_processes:
         raise ConfigError(f"train.batch_size={train.batch_size} is not divisible by the {accelerator.num_processes} processes.",
@@ -62,12 +65,13 @@ def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = F
     started = time.perf_counter()
     set_seed(config.train.seed)
     prepared = prepare(config)
-    accelerator = build_accelerator(config.train)
+    accelerator = build_accelerator(config.train, run_dir_for(config.output, overwrite=overwrite).path)
     check_sharded_saving(prepared.method, weights_sharded(accelerator))
     recorder = RunRecorder.open(accelerator, config.output, dump_config(config), resume=resume, overwrite=overwrite,
                                 started=started)
-    with recorder.guard():
+    with recorder.guard(), tracking(accelerator, recorder.run.path, config.output, config.model_dump(mode="json")):
         metrics = _train_into(recorder, config, prepared, resume=resume)
+        log_to_trackers(accelerator, metrics)  # the best model's validation and test metrics
     return RunResult(recorder.run.final, metrics)
 
 
