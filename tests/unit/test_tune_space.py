@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from finegrain.errors import ConfigError
+from finegrain.errors import ConfigError, RunDirError
 from finegrain.tune import load_tune_spec, parse_duration
 from finegrain.tune.trials import Objective
 
@@ -68,6 +68,7 @@ def test_a_separate_search_file_gives_its_own_lines(tmp_path: Path):
     ({"task.class_weights": {"low": 0, "high": 1}}, "takes choices (none, balanced), not a range"),
     ({"train.lr": {"low": 0.0, "high": 1e-3, "log": True}}, "a log scale needs low > 0"),
     ({"train.lr": {"low": 1e-3, "high": 1e-5}}, "must be below high"),
+    ({"train.lr": {"low": 1e-5, "high": 1e-3, "log": True, "step": 1e-5}}, "log: true or a step, not both"),
     ({"train.lr": {"low": 1e-5, "hi": 1e-3}}, "unknown key 'hi'. Did you mean 'high'?"),
     ({"data.train": ["a.csv"]}, "sections: train, task, method, model"),
 ])
@@ -116,3 +117,50 @@ def test_the_pruning_hook_reports_by_samples_seen_and_stops_when_told():
     state.samples_seen = 200
     assert hook(state, 0.4) is True
     assert trial.reports == [(0.5, 100), (0.4, 200)] and pruned == [200]
+
+
+def _open(root: Path, storage: str, fingerprint: str, *, resume: bool = True, overwrite: bool = False):
+    from finegrain.tune.storage import open_study
+
+    return open_study(root, storage, {"space": {"train.lr": fingerprint}}, fingerprint, direction="maximize",
+                      sampler=None, pruner=None, resume=resume, overwrite=overwrite)
+
+
+@pytest.mark.parametrize("storage", ["journal", "database"])
+def test_a_store_made_by_another_tune_is_refused_unless_overwritten(tmp_path: Path, storage: str):
+    url = "journal" if storage == "journal" else f"sqlite:///{tmp_path / 'tune.db'}"
+    root = tmp_path / "t"
+    _open(root, url, "a", resume=False).enqueue_trial({})
+    assert len(_open(root, url, "a").trials) == 1  # the same tune: resumed
+    with pytest.raises(RunDirError, match=r"different tune \(changed: space.train.lr\)"):
+        _open(root, url, "b")
+    assert len(_open(root, url, "b", overwrite=True).trials) == 0
+
+
+def test_a_trial_left_running_by_a_killed_process_is_failed_on_resume(tmp_path: Path):
+    import subprocess
+    import sys
+
+    from optuna.trial import TrialState
+
+    from finegrain.tune.storage import fail_orphaned_trials, worker_name
+
+    study = _open(tmp_path / "t", "journal", "a", resume=False)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    for pid in (int(gone.stdout), None):  # a dead worker's trial, and this (live) process's
+        trial = study.ask()
+        trial.set_user_attr("worker", worker_name() if pid is None else f"{worker_name().rpartition(':')[0]}:{pid}")
+    assert fail_orphaned_trials(study) == [0]
+    assert [t.state for t in study.trials] == [TrialState.FAIL, TrialState.RUNNING]
+
+
+def test_no_trial_reads_the_test_split(tmp_path: Path, sentiment_files):
+    """The trial data is train and validation only: a test file that does not exist is never opened."""
+    from finegrain.training.setup import build_task
+    from finegrain.tune.trials import prepare_trial_data
+
+    spec = load_tune_spec({"data": {"train": str(sentiment_files["train"]), "test": str(tmp_path / "missing.csv")},
+                           "output": str(tmp_path / "run")})
+    data = prepare_trial_data(spec.config, build_task(spec.config), tmp_path / "t")
+    assert set(data.section) >= {"train", "validation"} and "test" not in data.section
+    assert (tmp_path / "t" / "data" / "validation.jsonl").is_file()

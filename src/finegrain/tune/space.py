@@ -215,6 +215,8 @@ def _parse_entry(key: str, kind: Kind, values: tuple[Any, ...], entry: Any) -> D
         raise ConfigError(f"a range needs numbers low and high, found low={low!r}, high={high!r}.")
     if low >= high:
         raise ConfigError(f"low ({low}) must be below high ({high}).")
+    if log and step is not None:
+        raise ConfigError("a range takes log: true or a step, not both.")
     if log and low <= 0:
         raise ConfigError(f"a log scale needs low > 0, found low={low}.")
     if kind == "int" and not (float(low).is_integer() and float(high).is_integer()):
