@@ -161,6 +161,6 @@ def test_no_trial_reads_the_test_split(tmp_path: Path, sentiment_files):
 
     spec = load_tune_spec({"data": {"train": str(sentiment_files["train"]), "test": str(tmp_path / "missing.csv")},
                            "output": str(tmp_path / "run")})
-    data = prepare_trial_data(spec.config, build_task(spec.config), tmp_path / "t")
-    assert set(data.section) >= {"train", "validation"} and "test" not in data.section
+    section = prepare_trial_data(spec.config, build_task(spec.config)).write(tmp_path / "t")
+    assert set(section) >= {"train", "validation"} and "test" not in section
     assert (tmp_path / "t" / "data" / "validation.jsonl").is_file()

@@ -59,11 +59,12 @@ def run_tune(spec: TuneSpec, *, resume: bool = False, overwrite: bool = False,
     optuna.logging.set_verbosity(logging.ERROR)  # failed trials are recorded in tune.json and told by on_trial
     root, settings = spec.output, spec.settings
     task = build_task(spec.config)
-    data = prepare_trial_data(spec.config, task, root)  # before the journal: bad data leaves nothing behind
+    data = prepare_trial_data(spec.config, task)  # read before the journal is opened: bad data leaves nothing
     study = open_study(root, settings.storage, spec.described(), spec.fingerprint(),
                        direction="maximize" if task.greater_is_better else "minimize", sampler=None,
                        pruner=_pruner(settings), resume=resume, overwrite=overwrite)
     fail_orphaned_trials(study)
+    section = data.write(root)  # after the refusals: a refused tune must not rewrite the files another one reads
     # a resumed tune must not draw the first trials' values again: the seed moves on with the trials done
     study.sampler = _sampler(settings, settings.seed + len(study.trials))
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
@@ -72,7 +73,7 @@ def run_tune(spec: TuneSpec, *, resume: bool = False, overwrite: bool = False,
         callbacks = [optuna.study.MaxTrialsCallback(settings.trials, states=finished)]
         if on_trial is not None:
             callbacks.append(lambda _, trial: on_trial(trial))
-        study.optimize(Objective(spec.base, spec.space, data, root, task.primary_metric), n_trials=remaining,
+        study.optimize(Objective(spec.base, spec.space, section, root, task.primary_metric), n_trials=remaining,
                        timeout=parse_duration(settings.timeout), catch=(FinegrainError,), callbacks=callbacks)
     best_run, metrics, command = _train_best(spec, study, root)
     summary = summarize(spec, study, task, metrics, command, wall_seconds=time.perf_counter() - started)

@@ -33,27 +33,34 @@ PRUNED_AT = "pruned_at_samples"  # the user attribute of a pruned trial: trainin
 
 @dataclass(frozen=True)
 class TrialData:
-    """The data section every trial trains with: the written train and validation files, no test."""
+    """The checked train and validation splits (the data section's column names), and that section's other keys."""
 
+    frames: dict[str, pd.DataFrame]
     section: dict[str, Any]
 
+    def write(self, root: Path) -> dict[str, Any]:
+        """Write the splits into ``root/data``; returns the data section every trial reads them with."""
+        section = dict(self.section)
+        for name, frame in self.frames.items():
+            path = root / "data" / f"{name}.jsonl"
+            _write_jsonl(frame, path)
+            section[name] = str(path)
+        return section
 
-def prepare_trial_data(config: RunConfig, task: Task, root: Path) -> TrialData:
-    """Read and check train and validation (never test) once; write them where every trial reads them."""
+
+def prepare_trial_data(config: RunConfig, task: Task) -> TrialData:
+    """Read and check train and validation (never test) once, for every trial."""
     data, columns = config.data, task_columns(task, config.data)
     splits = load_splits(data.train, data.validation, None, columns=columns, stratify=task.stratify,
                          validation_fraction=data.validation_fraction, max_train_examples=data.max_train_examples,
                          seed=config.train.seed, tag_column=data.tag_column, foreign=foreign_columns(task),
                          read_test=False)
     task.check_labels(task.check(splits["validation"]), task.label_map(task.check(splits["train"])))
-    folder = root / "data"
+    frames = {name: split.frame.drop(columns=[ROW], errors="ignore").rename(columns=columns)
+              for name, split in splits.items()}
     section = {key: value for key, value in config.data.model_dump().items()
                if key not in ("train", "validation", "test", "tag_column", "max_train_examples")}
-    for name, split in splits.items():
-        path = folder / f"{name}.jsonl"
-        _write_jsonl(split.frame.drop(columns=[ROW], errors="ignore").rename(columns=columns), path)
-        section[name] = str(path)
-    return TrialData(section)
+    return TrialData(frames, section)
 
 
 def _write_jsonl(frame: pd.DataFrame, path: Path) -> None:
@@ -75,8 +82,9 @@ class Objective:
     point for every batch size), and stops a trial the pruner gives up on.
     """
 
-    def __init__(self, base: dict[str, Any], space: dict[str, Dimension], data: TrialData, root: Path,
+    def __init__(self, base: dict[str, Any], space: dict[str, Dimension], data: dict[str, Any], root: Path,
                  metric: str):
+        """``data``: the data section of every trial (:meth:`TrialData.write`)."""
         self.base, self.space, self.data, self.root, self.metric = base, space, data, root, metric
 
     def __call__(self, trial: Any) -> float:
@@ -86,7 +94,7 @@ class Objective:
         values = {key: dimension.suggest(trial) for key, dimension in self.space.items()}
         run = RunDir(self.root / "trials" / f"{trial.number:04d}")
         try:
-            config = trial_config(self.base, values, data=self.data.section, output=str(run.path))
+            config = trial_config(self.base, values, data=self.data, output=str(run.path))
             pruned: list[int] = []
             result = run_training(config, overwrite=run.path.exists(), on_evaluate=self._reporter(trial, pruned))
         except Exception as error:  # recorded for the report; Optuna marks the trial failed and goes on
