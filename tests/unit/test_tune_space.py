@@ -164,3 +164,20 @@ def test_no_trial_reads_the_test_split(tmp_path: Path, sentiment_files):
     section = prepare_trial_data(spec.config, build_task(spec.config)).write(tmp_path / "t")
     assert set(section) >= {"train", "validation"} and "test" not in section
     assert (tmp_path / "t" / "data" / "validation.jsonl").is_file()
+
+
+def test_the_best_command_overrides_a_plain_config_file(tmp_path: Path):
+    from finegrain.tune import best_command
+
+    path = tmp_path / "run.yaml"
+    path.write_text("method: lora\ndata: {train: x.csv}\noutput: runs/x\n", encoding="utf-8")
+    spec = load_tune_spec(path)
+    command = best_command(spec, {"train.lr": 0.000123, "method.r": 8, "task.class_weights": "balanced"},
+                           tmp_path / "best.yaml", Path("runs/x-tune/best"))
+    assert command == (f"finegrain train {path} task=classification method.r=8 task.class_weights=balanced"
+                       " train.lr=0.000123"
+                       " output=runs/x-tune/best")
+    from finegrain.config import load_config
+
+    again = load_config(path, command.split()[3:])  # what finegrain train makes of it
+    assert (again.method.params["r"], again.train.lr, again.output) == (8, 0.000123, "runs/x-tune/best")

@@ -50,6 +50,7 @@ def summarize(spec: TuneSpec, study: Any, task: Task, best_metrics: dict[str, An
             "metric": task.primary_metric, "greater_is_better": task.greater_is_better,
             "settings": spec.settings.model_dump(), "fingerprint": spec.fingerprint(),
             "space": {key: dimension.describe() for key, dimension in spec.space.items()},
+            "config_file": spec.config_path, "search_file": spec.search_path,
             "counts": counts, "trials": trials, "importances": scores, "importance_note": note,
             "best": {"trial": best.number, "params": best.params, "trial_validation": best.value,
                      "validation": _scalars(best_metrics.get("validation")), "test": _scalars(best_metrics.get("test")),

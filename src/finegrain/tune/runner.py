@@ -121,15 +121,22 @@ def _train_best(spec: TuneSpec, study: Any, root: Path) -> tuple[Path, dict[str,
 def best_command(spec: TuneSpec, params: dict[str, Any], best_file: Path, output: Path) -> str:
     """The command line that trains the best run: on the user's config file with the best values as overrides
     when that file is a plain run config, else on ``best.yaml``."""
-    if spec.config_path and spec.config_path.endswith((".yaml", ".yml")) and not _has_tune_blocks(spec.config_path):
-        overrides = " ".join(f"{key}={_shown(value)}" for key, value in sorted(params.items()))
-        return f"finegrain train {spec.config_path} {overrides} output={output}"
-    return f"finegrain train {best_file}"
+    written = _written(spec.config_path)
+    if written is None or "tune" in written or "search" in written:
+        return f"finegrain train {best_file}"
+    # task.KEY=VALUE needs the task's name beside it where the file leaves the task to its default
+    names = [f"{section}={getattr(spec.config, section).name}" for section in ("task", "method")
+             if section not in written and any(key.startswith(f"{section}.") for key in params)]
+    overrides = " ".join([*names, *(f"{key}={_shown(value)}" for key, value in sorted(params.items()))])
+    return f"finegrain train {spec.config_path} {overrides} output={output}"
 
 
-def _has_tune_blocks(path: str) -> bool:
-    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    return isinstance(data, dict) and ("tune" in data or "search" in data)
+def _written(path: str | None) -> dict[str, Any] | None:
+    """The sections of the config file as written; None without a YAML file."""
+    if path is None or not path.endswith((".yaml", ".yml")):
+        return None
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else None
 
 
 def _shown(value: Any) -> str:

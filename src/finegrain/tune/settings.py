@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -57,7 +57,6 @@ class TuneSpec:
     space: dict[str, Dimension]
     config_path: str | None = None
     search_path: str | None = None
-    search: dict[str, Any] = field(default_factory=dict)  # the user's search entries, as written
 
     @property
     def output(self) -> Path:
@@ -106,7 +105,7 @@ def load_tune_spec(source: str | Path | dict[str, Any], *, search_file: str | Pa
         data.setdefault(section, getattr(config, section).name)
     space = build_space(config, data, search, use_defaults=settings.default_space, lines=lines)
     parse_duration(settings.timeout)
-    return TuneSpec(data, config, settings, space, path, str(search_file) if search_file else None, dict(search))
+    return TuneSpec(data, config, settings, space, path, str(search_file) if search_file else None)
 
 
 def _settings(block: Any, flags: dict[str, Any], path: str | None) -> TuneSettings:
