@@ -181,3 +181,14 @@ def test_the_best_command_overrides_a_plain_config_file(tmp_path: Path):
 
     again = load_config(path, command.split()[3:])  # what finegrain train makes of it
     assert (again.method.params["r"], again.train.lr, again.output) == (8, 0.000123, "runs/x-tune/best")
+
+
+def test_the_cli_prints_a_bad_search_space_without_a_traceback(tmp_path: Path, capsys):
+    from finegrain.cli.main import main
+
+    path = tmp_path / "tune.yaml"
+    path.write_text("method: lora\ndata: {train: x.csv}\noutput: runs/x\nsearch:\n  method.dropout: {low: 0, high: 2}\n",
+                    encoding="utf-8")
+    assert main(["tune", str(path), "--trials", "2"]) == 2
+    error = capsys.readouterr().err
+    assert f"{path}:5: 2 is outside the parameter's valid range" in error and "Traceback" not in error
