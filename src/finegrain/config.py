@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from finegrain.errors import ConfigError, FinegrainError
 from finegrain.registry import METHODS, TASKS, suggest
+from finegrain.searchable import searchable
 from finegrain.text_encoding import decode_text
 
 __all__ = [
@@ -108,17 +109,18 @@ class DataConfig(Section):
 
 
 class TrainConfig(Section):
-    epochs: float = Field(3.0, gt=0)
+    epochs: float = Field(3.0, gt=0, json_schema_extra=searchable(1, 6, step=1))
     max_steps: int | None = Field(None, ge=1)  # overrides epochs when set
     # At least this many optimizer steps: more epochs on a tiny (few-shot) training set.
     min_steps: int | None = Field(None, ge=1)
-    batch_size: int = Field(16, ge=1)
+    batch_size: int = Field(16, ge=1, json_schema_extra=searchable(choices=[8, 16, 32]))
     eval_batch_size: int = Field(64, ge=1)
     grad_accum: int = Field(1, ge=1)
     # None: the method's own default_lr (PEFT methods need a higher lr than full fine-tuning)
-    lr: float | None = Field(None, gt=0)
-    weight_decay: float = Field(0.01, ge=0)
-    warmup: float = Field(0.1, ge=0)  # below 1: fraction of the optimizer steps; else a step count
+    lr: float | None = Field(None, gt=0, json_schema_extra=searchable(factor=10, log=True))
+    weight_decay: float = Field(0.01, ge=0, json_schema_extra=searchable(0.0, 0.1))
+    # below 1: fraction of the optimizer steps; else a step count
+    warmup: float = Field(0.1, ge=0, json_schema_extra=searchable(0.0, 0.2))
     max_grad_norm: float | None = Field(1.0, gt=0)
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 where the hardware has it
     group_by_length: bool = True  # less padding: batches of similar length, in shuffled order

@@ -26,8 +26,8 @@ _BUILTIN_SPLITS = ("train", "validation", "test")
 
 def load_splits(train: str, validation: str | None, test: str | None, *, columns: dict[str, str],
                 stratify: str | None, validation_fraction: float, max_train_examples: int | None,
-                seed: int, tag_column: int | None = None, foreign: Mapping[str, str] | None = None
-                ) -> dict[str, Split]:
+                seed: int, tag_column: int | None = None, foreign: Mapping[str, str] | None = None,
+                read_test: bool = True) -> dict[str, Split]:
     """Load ``train`` and ``validation`` (and ``test`` when given) as :class:`Split` objects.
 
     A built-in ``train`` brings its own validation and test splits where those are None; a file
@@ -36,6 +36,7 @@ def load_splits(train: str, validation: str | None, test: str | None, *, columns
     canonical names to the file's columns (built-ins already use the canonical ones);
     ``tag_column`` picks the tag column of CoNLL files (None: the last); ``foreign`` names the columns
     that mark data for another task (column -> that task), refused as :func:`load_source` says.
+    ``read_test`` False: no test split is read, not even a built-in's (``finegrain tune``'s trials never see it).
 
     Example:
         >>> splits = load_splits("bbc-news", None, None, columns={"text": "text", "label": "label"},
@@ -62,7 +63,7 @@ def load_splits(train: str, validation: str | None, test: str | None, *, columns
         frame = stratified_subsample(train_split.frame, column, max_train_examples, seed)
         train_split = Split("train", frame.reset_index(drop=True), train_split.source)
     splits = {"train": train_split, "validation": validation_split}
-    if test is not None:
+    if test is not None and read_test:
         splits["test"] = load_source(test, "test", columns, tag_column=tag_column, foreign=foreign)
     return splits
 

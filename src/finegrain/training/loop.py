@@ -54,6 +54,8 @@ class FitInputs:
     model so far (every process, with the model as accelerate prepared it: to gather sharded weights
     before saving, :func:`finegrain.training.distributed.save_gathered`); None keeps it in memory only.
     ``on_step`` is the method's hook, called after each optimizer step (AdaLoRA's rank allocation).
+    ``on_evaluate(state, score)`` is told each validation score (the primary metric); True stops training
+    there, as early stopping does: ``finegrain tune`` prunes an unpromising trial through it.
     """
 
     model: torch.nn.Module
@@ -65,6 +67,7 @@ class FitInputs:
     validation: Validation | None = None
     save_best: SaveBest | None = None
     on_step: Callable[[torch.nn.Module, int], None] | None = None
+    on_evaluate: Callable[[TrainerState, float], bool] | None = None
 
 
 @dataclass
@@ -264,6 +267,8 @@ def _score(session: _Session, validation: Validation) -> bool:
     else:
         state.evals_without_gain += 1
     state.stopped_early = bool(session.train.patience and state.evals_without_gain >= session.train.patience)
+    if session.inputs.on_evaluate is not None and session.inputs.on_evaluate(state, score):
+        state.stopped_early = True
     return best
 
 

@@ -7,6 +7,7 @@ preparation and the run directory, then take the short path in :mod:`finegrain.t
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from finegrain.errors import ConfigError
 from finegrain.methods.base import TrainedMethod, count_parameters, is_fitted, name_base_model
 from finegrain.tasks.modeling import quiet_transformers
 from finegrain.training.batching import LengthGroupedBatchSampler
+from finegrain.training.checkpoint import TrainerState
 from finegrain.training.distributed import check_sharded_saving, evaluation_shard, save_gathered, weights_sharded
 from finegrain.training.estimator_runner import run_estimator
 from finegrain.training.loop import FitInputs, fit, planned_total_steps
@@ -60,8 +62,12 @@ def build_accelerator(train: TrainConfig, run_path: Path | None = None) -> Accel
     return accelerator
 
 
-def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = False) -> RunResult:
-    """Train, keep the best checkpoint, evaluate it on validation and test, write the run dir."""
+def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = False,
+                 on_evaluate: Callable[[TrainerState, float], bool] | None = None) -> RunResult:
+    """Train, keep the best checkpoint, evaluate it on validation and test, write the run dir.
+
+    ``on_evaluate`` is the loop's (:class:`~finegrain.training.loop.FitInputs`): told each validation score,
+    True stops training there (``finegrain tune``'s pruning)."""
     started = time.perf_counter()
     set_seed(config.train.seed)
     prepared = prepare(config)
@@ -70,13 +76,13 @@ def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = F
     recorder = RunRecorder.open(accelerator, config.output, dump_config(config), resume=resume, overwrite=overwrite,
                                 started=started)
     with recorder.guard(), tracking(accelerator, recorder.run.path, config.output, config.model_dump(mode="json")):
-        metrics = _train_into(recorder, config, prepared, resume=resume)
+        metrics = _train_into(recorder, config, prepared, resume=resume, on_evaluate=on_evaluate)
         log_to_trackers(accelerator, metrics)  # the best model's validation and test metrics
     return RunResult(recorder.run.final, metrics)
 
 
-def _train_into(recorder: RunRecorder, config: RunConfig, prepared: Prepared, *,
-                resume: bool) -> dict[str, dict[str, Any]]:
+def _train_into(recorder: RunRecorder, config: RunConfig, prepared: Prepared, *, resume: bool,
+                on_evaluate: Callable[[TrainerState, float], bool] | None = None) -> dict[str, dict[str, Any]]:
     """Everything written into the open run folder; returns the metrics."""
     finished = recorder.finished_metrics() if resume else None
     if finished is not None:
@@ -102,7 +108,8 @@ def _train_into(recorder: RunRecorder, config: RunConfig, prepared: Prepared, *,
                                 prepared.labels) if "validation" in prepared.splits else None
     pad_id = prepared.tokenizer.pad_token_id or 0
     inputs = FitInputs(model, prepared.task, prepared.features["train"], config.train, lr, pad_id,
-                       validation=validation, save_best=save_best, on_step=method.on_step)
+                       validation=validation, save_best=save_best, on_step=method.on_step,
+                       on_evaluate=on_evaluate)
     result = fit(accelerator, run, inputs, resume=resume)
     accelerator.wait_for_everyone()
     metrics = _final_metrics(prepared, method, recorder, config.train.eval_batch_size, pad_id)

@@ -16,6 +16,7 @@ from finegrain.data.inputs import InputFormat
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.registry import TASKS
+from finegrain.searchable import searchable
 from finegrain.tasks.base import Task
 from finegrain.tasks.classification import checks, outputs, tiny
 from finegrain.tasks.classification.explaining import class_view
@@ -33,7 +34,8 @@ __all__ = ["ClassificationTask", "ClassificationParams"]
 class ClassificationParams(Section):
     multi_label: bool = False  # several labels per text (sigmoid outputs, threshold below)
     label_separator: str = "|"  # splits a multi-label string such as "sports|politics"
-    class_weights: Literal["none", "balanced"] = "none"  # balanced: loss weights ~ 1/frequency
+    # balanced: loss weights ~ 1/frequency; finegrain tune tries both
+    class_weights: Literal["none", "balanced"] = Field("none", json_schema_extra=searchable(every_choice=True))
     threshold: float = Field(0.5, gt=0, lt=1)  # multi-label decision threshold
     # The last encoder layer computes only the first token, the one the head reads: same logits and
     # gradients, less work per step (BERT/RoBERTa/ELECTRA-style encoders; others ignore it). Why:

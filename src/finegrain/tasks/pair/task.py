@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 from scipy.special import softmax
 
 from finegrain.config import DataColumn, Section
@@ -22,6 +23,7 @@ from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.errors import ConfigError
 from finegrain.registry import TASKS
+from finegrain.searchable import searchable
 from finegrain.tasks.base import Task
 from finegrain.tasks.classification import checks
 from finegrain.tasks.classification import outputs as classification_outputs
@@ -46,7 +48,8 @@ SECOND_TEXT = DataColumn("text_pair", "text_pair", "the second text of each pair
 
 
 class PairParams(Section):
-    class_weights: Literal["none", "balanced"] = "none"  # balanced: loss weights ~ 1/frequency
+    # balanced: loss weights ~ 1/frequency; finegrain tune tries both
+    class_weights: Literal["none", "balanced"] = Field("none", json_schema_extra=searchable(every_choice=True))
     # Two classes: the label the threshold F1 scores; None: a label named like a match (1, same, duplicate,
     # entailment ...), else the second in sorted order.
     positive_label: str | None = None
