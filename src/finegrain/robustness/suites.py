@@ -125,6 +125,7 @@ def _parse(item: Any, path: Path) -> DirTest | MftTest | list[str]:
         raise ConfigError(f"each test is a mapping with a 'type', not {type(item).__name__} {item!r}.",
                           where=str(path), hint=f"e.g. '- type: inv'; types: {_types()}.")
     where = f"{path}:{item.pop('__line__')}"
+    item = {key: _plain(value) for key, value in item.items()}
     kind = item.get("type")
     if kind not in TEST_TYPES:
         found = "no 'type'" if kind is None else f"unknown test type '{kind}'.{suggest(str(kind), list(TEST_TYPES))}"
@@ -144,6 +145,13 @@ def _parse(item: Any, path: Path) -> DirTest | MftTest | list[str]:
     if kind == "dir":
         return _directional(item, name, expect, where)
     return MftTest(name, where, _expand(item, where), expect["label"])
+
+
+def _plain(value: Any) -> Any:
+    """A nested value without the line numbers the loader recorded in its mappings."""
+    if isinstance(value, dict):
+        return {key: _plain(inner) for key, inner in value.items() if key != "__line__"}
+    return [_plain(inner) for inner in value] if isinstance(value, list) else value
 
 
 def _types() -> str:
@@ -187,7 +195,8 @@ def _directional(item: dict[str, Any], name: str, expect: dict[str, Any], where:
 
 
 def _expand(item: dict[str, Any], where: str) -> tuple[Any, ...]:
-    """The template's texts: every combination of its fills (at most ``limit``, default 200), in order."""
+    """The template's texts: every combination of its fills (at most ``limit``, default 200), the first slot's
+    values varying slowest."""
     template, fill = item.get("template"), item.get("fill", {})
     templates = [template] if isinstance(template, str) else template
     if not isinstance(templates, list) or not 1 <= len(templates) <= 2 or not all(isinstance(t, str) for t in templates):
@@ -196,7 +205,7 @@ def _expand(item: dict[str, Any], where: str) -> tuple[Any, ...]:
     if not isinstance(fill, dict) or not all(isinstance(v, list) and v for v in fill.values()):
         raise ConfigError("'fill' maps each {slot} of the template to a non-empty list of words.", where=where,
                           hint="e.g. 'fill: {verb: [hate, dislike]}'.")
-    slots = sorted({slot for text in templates for slot in re.findall(r"{(\w+)}", text)})
+    slots = list(dict.fromkeys(slot for text in templates for slot in re.findall(r"{(\w+)}", text)))
     missing = [slot for slot in slots if slot not in fill]
     if missing:
         raise ConfigError(f"the template's slot {{{missing[0]}}} has no values in 'fill'.", where=where,
