@@ -102,6 +102,7 @@ def _invariance(predictor: Predictor, examples: list[Example], predictions: list
         evaluate_examples(predictor, [examples[k] for k, _ in pairs])[1].get(primary)
     return {**out, "inputs": len(pairs), "score": metrics.get(primary), "clean_score_same_inputs": clean,
             "flip_rate": rate(len(flips), len(pairs)),
+            "rows": {"tested": [k for k, _ in pairs], "failed": [k for k, _, _ in flips]},
             "failures": [{"row": examples[k].row + 1, "original": view.input(examples[k]), "perturbed": view.input(e),
                           "before": shown(predictions[k]), "after": shown(after)} for k, e, after in flips[:EXAMPLES]]}
 
@@ -155,7 +156,8 @@ def _attack(predictor: Predictor, examples: list[Example], name: str, constraint
     started = time.perf_counter()
     results = attack(predictor, examples, name, constraints, seed=seed, similarity=similarity)
     return {"description": entry.description, **attack_summary(results, len(examples)),
-            "seconds": round(time.perf_counter() - started, 3)}
+            "seconds": round(time.perf_counter() - started, 3),
+            "rows": {"tested": [r.row for r in results], "failed": [r.row for r in results if r.success]}}
 
 
 def check_limit(split: Split, limit: int | None, where: str) -> Split:
