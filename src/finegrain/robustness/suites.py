@@ -9,7 +9,7 @@ Example suite (``negation.yaml``)::
       - type: dir                      # adding 'not' to a positive review must not raise P(positive)
         name: negation lowers positive
         when: positive                 # only examples whose gold label is this (optional)
-        edit: {append: " not"}         # append, prepend, or replace: {old: new} (whole words)
+        edit: {append: " not"}         # append, prepend, or replace: {old: new} (whole words); pairs: first text
         expect: {label: positive, direction: not_up}
       - type: mft
         name: plain negative statements
