@@ -25,7 +25,8 @@ def test_ner_copies_keep_one_tag_per_word_and_every_entity(tmp_path):
     train = read_splits(task, config.data, seed=0)["train"]
     augmented = augment_split(task, train, config.data.augment, seed=0)
     assert 40 < len(augmented) <= 120 and augmented.frame.iloc[:40]["tokens"].tolist() == train.frame["tokens"].tolist()
-    for tokens, tags, row in zip(augmented.frame["tokens"][40:], augmented.frame["tags"][40:], augmented.frame["row"][40:]):
+    added = augmented.frame.iloc[40:]
+    for tokens, tags, row in zip(added["tokens"], added["tags"], added["row"]):
         source = train.frame[train.frame["row"] == row].iloc[0]
         entities = [(len(w), t) for w, t in zip(source["tokens"], source["tags"]) if t != "O"]
         # entity words are never moved or dropped; a typo may change a letter of one, never its length

@@ -19,7 +19,8 @@ import traceback
 from collections.abc import Sequence
 
 from finegrain import __version__
-from finegrain.cli import data, evaluate, explain, export, models, predict, pretrain, report, robustness, serve, study, train
+from finegrain.cli import (data, evaluate, explain, export, models, predict, pretrain, report, robustness, serve, study,
+                           train)
 from finegrain.errors import FinegrainError
 
 __all__ = ["main", "build_parser"]

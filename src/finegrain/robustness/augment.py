@@ -35,6 +35,9 @@ def augment_split(task: Task, train: Split, config: AugmentConfig, seed: int) ->
         raise ConfigError(f"data.augment.synonyms needs WordNet, which is not installed: {MISSING_HINT}",
                           where="data.augment.synonyms", hint="set it to 0, or install wordnet-base.")
     view = task.robustness
+    if config.entity_swap and not view.token_level:
+        raise ConfigError(f"data.augment.entity_swap renames tagged entities, but the {task.description} task has no"
+                          " tags.", where="data.augment.entity_swap", hint="set it to 0, or use it for NER runs.")
     copies = [copy for example in view.examples(train) for k in range(config.copies)
               if (copy := _copy(example, config, view.token_level, random.Random(f"{seed}:augment:{example.row}:{k}")))
               is not None]

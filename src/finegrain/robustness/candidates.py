@@ -5,7 +5,7 @@ with a keyboard neighbour, delete, insert a letter), ``synonym`` (PWWS's WordNet
 Example:
     >>> import random
     >>> sorted(_char_edits("good", random.Random(0)))
-    ['goid', 'goo', 'gqood', 'ogod']
+    ['god', 'goodp', 'goor', 'ogod']
 """
 
 from __future__ import annotations

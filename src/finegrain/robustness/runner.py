@@ -2,7 +2,7 @@
 
 Example:
     >>> predictor = finegrain.load("runs/reviews-tfidf")  # doctest: +SKIP
-    >>> result = robustness(predictor, split, default_suite(), ["char", "synonym"], Constraints(), seed=0)  # doctest: +SKIP
+    >>> result = robustness(predictor, split, default_suite(), ["char"], Constraints(), seed=0)  # doctest: +SKIP
     >>> result["invariance"]["typos"]["flip_rate"]  # doctest: +SKIP
 """
 

@@ -140,7 +140,7 @@ def _parse(item: Any, path: Path) -> DirTest | MftTest | list[str]:
     if not isinstance(expect, dict) or not isinstance(expect.get("label"), str):
         raise ConfigError(f"the {kind} test '{item.get('name', '')}' has no label expectation: 'expect: {{label:"
                           " ...}}' names the label its texts must get (or whose probability moves).", where=where,
-                          hint="add e.g. 'expect: {label: negative}'" + (", direction: not_up" if kind == "dir" else ""))
+                          hint="add e.g. 'expect: {label: negative" + (", direction: not_up}'" if kind == "dir" else "}'"))
     name = str(item.get("name") or f"{kind} test at line {where.rsplit(':', 1)[1]}")
     if kind == "dir":
         return _directional(item, name, expect, where)
@@ -199,7 +199,8 @@ def _expand(item: dict[str, Any], where: str) -> tuple[Any, ...]:
     values varying slowest."""
     template, fill = item.get("template"), item.get("fill", {})
     templates = [template] if isinstance(template, str) else template
-    if not isinstance(templates, list) or not 1 <= len(templates) <= 2 or not all(isinstance(t, str) for t in templates):
+    if not isinstance(templates, list) or not 1 <= len(templates) <= 2 or \
+            not all(isinstance(text, str) for text in templates):
         raise ConfigError(f"an mft test needs a 'template': a text, or a list of two for pairs; found {template!r}.",
                           where=where, hint="e.g. 'template: \"I {verb} this {thing}.\"'.")
     if not isinstance(fill, dict) or not all(isinstance(v, list) and v for v in fill.values()):
@@ -228,5 +229,6 @@ def check_labels(suite: Suite, labels: Sequence[str], classes: bool, task: str) 
     for test in tests:
         for label in (test.label, getattr(test, "when", None)):
             if label is not None and label not in labels:
-                raise ConfigError(f"label '{label}' of test '{test.name}' is not a label of this run.{suggest(label, list(labels))}",
+                close = suggest(label, list(labels))
+                raise ConfigError(f"label '{label}' of test '{test.name}' is not a label of this run.{close}",
                                   where=test.where, hint=f"its labels: {', '.join(labels)}.")

@@ -8,8 +8,8 @@ tests (a flip in one test is one failure out of the tests that applied to it) an
 one attack on an input predicted correctly), so a rate is sum(failures) / sum(tries) on any resample.
 
 Example:
-    >>> rates(np.array([[1, 2], [0, 2]], dtype=float))
-    array([0.25])
+    >>> float(rates(np.array([[1, 2], [0, 2]], dtype=float).sum(0)))  # 1 failure in 4 tries
+    0.25
 """
 
 from __future__ import annotations
