@@ -53,6 +53,8 @@ def test_synonyms_without_wordnet_say_which_package_installs_it(tmp_path, monkey
     train = read_splits(task, config.data, seed=0)["train"]
     with pytest.raises(ConfigError, match="wordnet-base"):
         augment_split(task, train, AugmentConfig(synonyms=0.1), seed=0)
+    with pytest.raises(ConfigError, match="has no tags"):
+        augment_split(task, train, AugmentConfig(entity_swap=0.5), seed=0)
 
 
 @pytest.mark.skipif(not wordnet.wordnet_available(), reason="WordNet is not installed (apt-get install wordnet-base)")
