@@ -32,6 +32,7 @@ __all__ = [
     "ModelConfig",
     "DataColumn",
     "DataConfig",
+    "AugmentConfig",
     "TrainConfig",
     "RunConfig",
     "load_config",
@@ -88,6 +89,17 @@ class DataColumn:
     aliases: tuple[str, ...] = ()
 
 
+class AugmentConfig(Section):
+    """Edited copies of the training split (never validation or test); each value is a per-word probability."""
+
+    typos: float = Field(0.0, ge=0, le=1)  # a letter replaced by a keyboard neighbour
+    synonyms: float = Field(0.0, ge=0, le=1)  # a WordNet synonym (Debian's wordnet-base), EDA's replacement
+    swap: float = Field(0.0, ge=0, le=1)  # swapped with another word (EDA's random swap)
+    delete: float = Field(0.0, ge=0, le=1)  # deleted (EDA's random deletion)
+    entity_swap: float = Field(0.0, ge=0, le=1)  # NER, per sentence: people and places renamed, tags kept
+    copies: int = Field(1, ge=1, le=16)  # edited copies per training example (EDA uses 1-16)
+
+
 class DataConfig(Section):
     # Keys beyond these are the task's own column keys (its data_columns), checked against the task by
     # load_config: unknown ones are refused there, with a "did you mean".
@@ -101,6 +113,7 @@ class DataConfig(Section):
     tag_column: int | None = None
     validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
     max_train_examples: int | None = Field(None, ge=2)  # stratified subsample of train
+    augment: AugmentConfig | None = None  # edited copies of the training split (finegrain.robustness.augment)
 
     def chosen_columns(self, declared: Sequence[DataColumn] = ()) -> dict[str, str]:
         """Each column key (``text``, ``label`` and the task's ``declared`` ones) -> the user's column name."""

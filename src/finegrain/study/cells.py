@@ -21,6 +21,7 @@ import numpy as np
 from finegrain.errors import FinegrainError
 from finegrain.study.config import ExplainSection, Size, StudyConfig, Variant, size_label
 from finegrain.study.data import StudyData
+from finegrain.study.robustness import cell_robustness
 from finegrain.training.checkpoint import write_json_atomic
 from finegrain.training.predictor import Predictor, load_predictor
 from finegrain.training.run_dir import RunDir
@@ -122,6 +123,8 @@ def _train_and_score(study: StudyConfig, cell: Cell, folder: Path, data: StudyDa
         record["latency_ms"] = _latency(predictor, task.predict_inputs(data.test)[:_LATENCY_TEXTS])
     if study.explain is not None:
         record["explain"] = _faithfulness(predictor, study.explain, task.predict_inputs(data.test))
+    if study.robustness is not None:
+        record["robustness"] = cell_robustness(predictor, study.robustness, data.test, folder)
     return record
 
 

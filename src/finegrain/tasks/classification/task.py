@@ -24,7 +24,9 @@ from finegrain.tasks.classification.first_token import first_token_last_layer
 from finegrain.tasks.classification.inputs import INPUT_FORMATS, prediction_frame
 from finegrain.tasks.classification.metrics import classification_metrics, error_examples
 from finegrain.tasks.classification.serving import PAYLOAD
+from finegrain.tasks.classification.robustness import class_robust_view
 from finegrain.tasks.explaining import ExplainView
+from finegrain.tasks.robustness import RobustView
 from finegrain.tasks.modeling import build_pretrained, head_module_names
 from finegrain.tasks.outputs import ClassScores, Column, ReportSections, ServingPayload, StudyView
 
@@ -85,6 +87,11 @@ class ClassificationTask(Task):
     def explaining(self) -> ExplainView:
         """The predicted class (or the one asked for), from the words of the text."""
         return class_view(("text",), multi_label=self.params.multi_label)
+
+    @property
+    def robustness(self) -> RobustView:
+        """The text as a sentence, the gold class beside it."""
+        return class_robust_view(("text",), multi_label=self.params.multi_label)
 
     @property
     def stratify(self) -> str | None:

@@ -30,7 +30,9 @@ from finegrain.tasks.classification import outputs as classification_outputs
 from finegrain.tasks.classification.explaining import class_view
 from finegrain.tasks.classification.metrics import classification_metrics, error_examples
 from finegrain.tasks.classification.task import ClassificationParams, ClassificationTask
+from finegrain.tasks.classification.robustness import class_robust_view
 from finegrain.tasks.explaining import ExplainView
+from finegrain.tasks.robustness import RobustView
 from finegrain.tasks.outputs import ClassScores, Column, ReportSections, ServingPayload, StudyView
 from finegrain.tasks.pair import report, tiny
 from finegrain.tasks.pair.inputs import INPUT_FORMATS, prediction_frame
@@ -98,6 +100,11 @@ class PairClassificationTask(Task):
     def explaining(self) -> ExplainView:
         """The predicted class (or the one asked for), from the words of both texts."""
         return class_view(("text", "text_pair"), multi_label=False)
+
+    @property
+    def robustness(self) -> RobustView:
+        """Both texts as sentences, perturbed alike; the gold class beside them."""
+        return class_robust_view(("text", "text_pair"), multi_label=False)
 
     def columns(self, chosen: Mapping[str, str]) -> dict[str, str]:
         return {"text": chosen["text"], "text_pair": chosen["text_pair"], "label": chosen["label"]}
