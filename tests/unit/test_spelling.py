@@ -160,3 +160,30 @@ def test_pycorrector_json_reads_with_its_column_names(tmp_path):
                                ensure_ascii=False), encoding="utf-8")
     split = load_source(str(path), "test", {"source": "original_text", "target": "correct_text"})
     assert split.frame["source"].tolist() == ["我门"] and split.frame["target"].tolist() == ["我们"]
+
+
+def test_ngram_baseline_corrects_from_its_counts_and_round_trips():
+    from finegrain.methods.estimators.char_ngram import CharNgram
+
+    lm = CharNgram().fit(["我们去学校上课"] * 30 + ["他们在学校里"] * 30)
+    candidates = {"效": "校孝", "校": "效孝"}
+    assert lm.correct("我们去学效上课", candidates, margin=1.0)[0] == "我们去学校上课"
+    assert lm.correct("我们去学校上课", candidates, margin=1.0) == ("我们去学校上课", [])
+    assert lm.correct("我们去学效上课", candidates, margin=1e6)[1] == []  # a gain below the margin changes nothing
+    again = CharNgram.from_state(json.loads(json.dumps(lm.state())))
+    assert again.correct("他们在学效里", candidates, 1.0) == lm.correct("他们在学效里", candidates, 1.0)
+
+
+def test_one_character_one_token_alignment():
+    from transformers import BertTokenizerFast
+
+    from finegrain.tasks.spelling.encoding import char_tokens, encode_pairs
+
+    tokenizer = BertTokenizerFast(vocab={w: i for i, w in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "我", "们",
+                                                                       "门", "ab", "##c"])})
+    # a space gives no token; "abc" would be two pieces, so each of its letters stands alone as [UNK]
+    assert char_tokens(tokenizer, ["我 门x"]) == [([4, 6, 1], [0, 2, 3])]
+    feature = encode_pairs(tokenizer, ["我门x"], ["我们x"], [True], max_length=8)[0]
+    assert feature["input_ids"] == [2, 4, 6, 1, 3] and feature["chars"] == [None, 0, 1, 2, None]
+    assert feature["detect"] == [-100, 0, 1, 0, -100]
+    assert feature["labels"] == [-100, 4, 5, -100, -100]  # an unknown target character teaches nothing

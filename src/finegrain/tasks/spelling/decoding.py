@@ -20,7 +20,7 @@ import numpy as np
 
 from finegrain.tasks.spelling.model import TOP_K
 
-__all__ = ["Proposal", "proposals", "apply_edits", "best_threshold"]
+__all__ = ["Proposal", "proposals", "estimated_proposals", "apply_edits", "best_threshold"]
 
 Proposal = dict[str, Any]  # position, original, correction, probability, detection
 
@@ -44,6 +44,18 @@ def proposals(text: str, feature: dict[str, Any], logits: np.ndarray, tokens: li
         found.append({"position": char, "original": text[char], "correction": token,
                       "probability": float(math.exp(logits[position, 1 + TOP_K])),
                       "detection": _sigmoid(float(logits[position, 0]))})
+    return found
+
+
+def estimated_proposals(text: str, logits: np.ndarray, allowed: Callable[[str, str], bool]) -> list[Proposal]:
+    """The proposals of a fitted method (``char-ngram``), which answers per character ``[detection score, code
+    point or -1, probability]`` instead of token ids."""
+    found = []
+    for position, (score, code, probability) in enumerate(logits[: len(text)]):
+        correction = chr(int(code)) if code >= 0 else text[position]
+        if correction != text[position] and allowed(text[position], correction):
+            found.append({"position": position, "original": text[position], "correction": correction,
+                          "probability": float(probability), "detection": _sigmoid(float(score))})
     return found
 
 

@@ -71,7 +71,9 @@ def _word_probabilities(split: Split, features: list[dict[str, Any]], logits: li
     rows = [np.zeros((len(_words(split, i)), 2)) for i in range(len(split))]
     for feature, values in zip(features, logits):
         owner = _word_of_char(split.frame["source"].iloc[feature["example"]])
-        for position, char in enumerate(feature["chars"]):
+        # a fitted method answers per character, a model per position of its encoding
+        chars = feature["chars"] if "chars" in feature else range(len(values))
+        for position, char in enumerate(chars):
             if char is not None and char in owner:
                 wrong = 1.0 / (1.0 + np.exp(-float(values[position, 0])))
                 rows[feature["example"]][owner[char]] = (1 - wrong, wrong)

@@ -33,7 +33,7 @@ from finegrain.tasks.modeling import head_module_names
 from finegrain.tasks.outputs import ClassScores, Column, ReportSections, ServingPayload, StudyView
 from finegrain.tasks.spelling import report, tiny
 from finegrain.tasks.spelling.checks import check_pairs
-from finegrain.tasks.spelling.decoding import apply_edits, best_threshold, proposals
+from finegrain.tasks.spelling.decoding import apply_edits, best_threshold, estimated_proposals, proposals
 from finegrain.tasks.spelling.encoding import IGNORE_INDEX, collate, encode_pairs
 from finegrain.tasks.spelling.explaining import character_view
 from finegrain.tasks.spelling.inputs import INPUT_FORMATS, prediction_frame
@@ -162,7 +162,8 @@ class SpellingTask(Task):
         found: list[list[dict[str, Any]]] = [[] for _ in sources]
         for feature, values in zip(features, logits):
             index = feature["example"]
-            found[index] = proposals(sources[index], feature, values, self._tokens, self._unknown_id, allowed)
+            found[index] = (proposals(sources[index], feature, values, self._tokens, self._unknown_id, allowed)
+                            if "chars" in feature else estimated_proposals(sources[index], values, allowed))
         return found
 
     def _corrections(self, split: Split, features: list[dict[str, Any]], logits: list[np.ndarray]
