@@ -107,6 +107,8 @@ def test_test_only_builtin_is_refused_as_training_data():
     with pytest.raises(DataError, match="is a test set") as error:
         load_source("sighan15-test", "train", {"source": "source", "target": "target"})
     assert "data.test: sighan15-test" in error.value.hint
+    with pytest.raises(DataError, match="is a test set"):  # naming its test split does not make it training data
+        load_source("sighan15-test:test", "validation", {"source": "source", "target": "target"})
 
 
 def test_sighan15_has_its_707_pairs():
