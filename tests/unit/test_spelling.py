@@ -152,6 +152,9 @@ def test_train_and_predict_end_to_end(tmp_path, tiny_model_dir):
         assert len(p["corrected"]) == len(p["text"])
         assert all({"position", "original", "correction", "probability"} == set(e) for e in p["edits"])
     assert "## Test" in (run / "report.md").read_text()
+    from finegrain.tasks.spelling.serving import PAYLOAD
+
+    assert set(PAYLOAD.public(predictions[0])) == {"text", "corrected", "edits"}
 
 
 def test_pycorrector_json_reads_with_its_column_names(tmp_path):
@@ -189,3 +192,20 @@ def test_one_character_one_token_alignment():
     assert feature["input_ids"] == [2, 4, 6, 1, 3] and feature["chars"] == [None, 0, 1, 2, None]
     assert feature["detect"] == [-100, 0, 1, 0, -100]
     assert feature["labels"] == [-100, 4, 5, -100, -100]  # an unknown target character teaches nothing
+
+
+def test_proposals_keep_one_character_candidates_at_their_offsets():
+    import numpy as np
+
+    from finegrain.tasks.spelling.decoding import apply_edits, proposals
+    from finegrain.tasks.spelling.model import TOP_K
+
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "我", "们", "门", "##们", "好"]
+    feature = {"input_ids": [2, 4, 6, 1, 8, 3], "chars": [None, 0, 2, 3, 4, None]}  # "我 门?好": a space at 1
+    logits = np.zeros((6, 1 + 2 * TOP_K))
+    logits[:, 1] = [2, 4, 5, 5, 7, 3]  # top candidate per position: 门->们, [UNK] and 好 ->"##们" (a piece)
+    logits[:, 1 + TOP_K] = np.log(0.8)
+    found = proposals("我 门?好", feature, logits, tokens, unknown_id=1, allowed=lambda written, token: True)
+    assert [(p["position"], p["original"], p["correction"]) for p in found] == [(2, "门", "们")]
+    assert found[0]["probability"] == pytest.approx(0.8) and apply_edits("我 门?好", found) == "我 们?好"
+    assert proposals("我 门?好", feature, logits, tokens, 1, allowed=lambda written, token: False) == []
