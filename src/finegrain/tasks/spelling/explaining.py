@@ -7,7 +7,7 @@ Example:
     >>> view = character_view(lambda split, tokenizer, labels, max_length: [])
     >>> [t.name for t in view.targets({"text": "我门", "edits": [{"position": 1, "original": "门",
     ...                                 "correction": "们"}]}, ["correct", "wrong"], None)]
-    ["门 -> 们 at 1"]
+    ['门 -> 们 at 1']
 """
 
 from __future__ import annotations
