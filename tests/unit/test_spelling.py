@@ -209,3 +209,37 @@ def test_proposals_keep_one_character_candidates_at_their_offsets():
     assert [(p["position"], p["original"], p["correction"]) for p in found] == [(2, "门", "们")]
     assert found[0]["probability"] == pytest.approx(0.8) and apply_edits("我 门?好", found) == "我 们?好"
     assert proposals("我 门?好", feature, logits, tokens, 1, allowed=lambda written, token: False) == []
+
+
+def test_threshold_tuned_on_validation_cuts_the_test_split():
+    import numpy as np
+    from transformers import BertTokenizerFast
+
+    from finegrain.tasks.spelling.model import TOP_K
+    from finegrain.tasks.spelling.task import SpellingParams, SpellingTask
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "我", "们", "门", "好"]
+    tokenizer = BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab)})
+    task = SpellingTask(SpellingParams())
+    labels = task.label_map(_split([("我门", "我们")]))
+
+    def scored(name: str, rows: list[tuple[str, str]], proposals: list[tuple[int, float]]) -> dict:
+        split = check_pairs(_split(rows, name))
+        features = task.encode(split, tokenizer, labels, max_length=8)
+        logits = []
+        for feature, (candidate, probability) in zip(features, proposals):
+            values = np.zeros((len(feature["input_ids"]), 1 + 2 * TOP_K))
+            values[:, 1] = feature["input_ids"]  # every position keeps its character ...
+            values[2, 1], values[2, 1 + TOP_K] = candidate, np.log(probability)  # ... but the second
+            logits.append(values)
+        return task.evaluate(split, features, logits, labels)
+
+    rows = [("我门", "我们"), ("我好", "我好")]
+    validation = scored("validation", rows, [(5, 0.9), (6, 0.6)])  # right at 0.9, a false alarm at 0.6
+    assert validation["threshold"] == pytest.approx(0.9) and validation["correction_f1"] == 1.0
+    test = scored("test", rows, [(5, 0.7), (6, 0.95)])  # 0.7 falls under the tuned 0.9, 0.95 clears it
+    assert test["threshold"] == pytest.approx(0.9) and test["false_positive_rate"] == 1.0
+    assert test["correction_f1"] == 0.0
+    task = SpellingTask(SpellingParams(confusion_only=True, threshold=0.5))  # 门 -> 们 (same sound), 门 -> 好 not
+    assert scored("test", [("我门", "我们")], [(5, 0.9)])["correction_f1"] == 1.0
+    assert scored("test", [("我门", "我好")], [(7, 0.9)])["sentence_detection"]["precision"] == 0.0
