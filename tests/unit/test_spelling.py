@@ -66,6 +66,11 @@ def test_error_analysis_names_the_confusion_type():
     analysis = error_analysis(SOURCES, TARGETS, PREDICTED, sets.kind)
     assert analysis["missed"][0] == {"original": "效", "correction": "校", "count": 1, "kind": "same pronunciation"}
     assert {"original": "气", "correction": "汽", "count": 1, "kind": "same shape"} in analysis["spurious"]
+    assert analysis["by_kind"] == {"missed": {"same pronunciation": 1},
+                                   "spurious": {"other": 1, "same shape": 1}}  # 效->孝: not in the sets given
+    from finegrain.tasks.spelling.report import split_section
+
+    assert "### Errors by confusion type" in split_section("test", {"error_analysis": analysis})
 
 
 def test_confusion_files_parse():

@@ -120,9 +120,10 @@ def spelling_metrics(sources: list[str], targets: list[str], predictions: list[s
 
 
 def error_analysis(sources: list[str], targets: list[str], predictions: list[str], kind, top: int = 10
-                   ) -> dict[str, list[dict[str, Any]]]:
+                   ) -> dict[str, Any]:
     """The most frequent missed corrections (gold changes not made) and spurious ones (changes not in the gold),
-    each ``original -> correction`` with its count and ``kind(original, correction)`` (same pronunciation ...)."""
+    each ``original -> correction`` with its count and ``kind(original, correction)`` (same pronunciation ...);
+    ``by_kind``: all of them counted by kind."""
     missed: Counter = Counter()
     spurious: Counter = Counter()
     for source, target, predicted in zip(sources, targets, predictions):
@@ -131,6 +132,9 @@ def error_analysis(sources: list[str], targets: list[str], predictions: list[str
             continue
         missed.update((source[i], c) for i, c in gold - made)
         spurious.update((source[i], c) for i, c in made - gold)
-    return {name: [{"original": o, "correction": c, "count": n, "kind": kind(o, c)}
-                   for (o, c), n in counter.most_common(top)]
-            for name, counter in (("missed", missed), ("spurious", spurious))}
+    result: dict[str, Any] = {name: [{"original": o, "correction": c, "count": n, "kind": kind(o, c)}
+                                     for (o, c), n in counter.most_common(top)]
+                              for name, counter in (("missed", missed), ("spurious", spurious))}
+    result["by_kind"] = {name: dict(sum((Counter({kind(o, c): n}) for (o, c), n in counter.items()), Counter()))
+                         for name, counter in (("missed", missed), ("spurious", spurious))}
+    return result

@@ -30,8 +30,13 @@ def summary(metrics: dict[str, dict[str, Any]]) -> str:
 
 
 def _analysis(metrics: dict[str, Any]) -> str:
-    blocks = []
-    for name, rows in (metrics.get("error_analysis") or {}).items():
+    analysis = dict(metrics.get("error_analysis") or {})
+    by_kind = analysis.pop("by_kind", {})
+    kinds = sorted({kind for counts in by_kind.values() for kind in counts})
+    blocks = [section("Errors by confusion type", table(["", *kinds], [[name, *(str(counts.get(k, 0)) for k in kinds)]
+                                                                        for name, counts in by_kind.items()]),
+                      level=3)] if kinds else []
+    for name, rows in analysis.items():
         if rows:
             body = [[escape(r["original"]), escape(r["correction"]), str(r["count"]), r["kind"]] for r in rows]
             blocks.append(section(f"Most frequent {name} corrections",
