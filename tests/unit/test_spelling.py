@@ -248,3 +248,17 @@ def test_threshold_tuned_on_validation_cuts_the_test_split():
     task = SpellingTask(SpellingParams(confusion_only=True, threshold=0.5))  # 门 -> 们 (same sound), 门 -> 好 not
     assert scored("test", [("我门", "我们")], [(5, 0.9)])["correction_f1"] == 1.0
     assert scored("test", [("我门", "我好")], [(7, 0.9)])["sentence_detection"]["precision"] == 0.0
+
+
+def test_text_the_vocabulary_cannot_encode_is_warned_about(caplog, tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    from finegrain.tasks.spelling.task import SpellingTask
+    from finegrain.training.setup import warn_unknown_tokens
+
+    task, split = SpellingTask(), check_pairs(_split([("我门今天去学校", "我们今天去学校")]))
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)  # English words: every Chinese character is [UNK]
+    features = task.encode(split, tokenizer, task.label_map(split), max_length=32)
+    with caplog.at_level(logging.WARNING, logger="finegrain"):
+        warn_unknown_tokens(tokenizer, features, task.predict_inputs(split), "tiny")
+    assert "100% of the training tokens are [UNK]" in caplog.text and "zh-small" in caplog.text
