@@ -262,3 +262,14 @@ def test_text_the_vocabulary_cannot_encode_is_warned_about(caplog, tiny_model_di
     with caplog.at_level(logging.WARNING, logger="finegrain"):
         warn_unknown_tokens(tokenizer, features, task.predict_inputs(split), "tiny")
     assert "100% of the training tokens are [UNK]" in caplog.text and "zh-small" in caplog.text
+
+
+def test_a_fit_of_a_few_milliseconds_is_not_recorded_as_zero_seconds():
+    """char-ngram counts the contract's tiny data in ~3 ms, which rounding to 0.01 s recorded as 0.0."""
+    import time
+
+    from finegrain.training.costs import Costs
+
+    timing = Costs(0.0031, 120, 1.0).fields(time.perf_counter())["timing"]
+    assert timing["train_seconds"] == 0.0031 and timing["samples_per_second"] == pytest.approx(120 / 0.0031, rel=1e-3)
+    assert Costs(12.3456, 120, 1.0).fields(time.perf_counter())["timing"]["train_seconds"] == 12.35
