@@ -10,7 +10,9 @@ pronounced alike, some written alike, some a random common character (the confus
 The sentences, their order and the errors follow from fixed seeds: every machine builds the same pairs.
 
 Example:
-    >>> pairs = inject_errors(["我们今天去学校上课。"], confusion, seed=3)  # doctest: +SKIP
+    >>> sets = ConfusionSets({"校": "效"}, {}, "")
+    >>> inject_errors(["学校", "学校"], sets, seed=1, mix=SynthMix(corrupted=1.0, same_pronunciation=1.0))
+    [('学效', '学校'), ('学效', '学校')]
 """
 
 from __future__ import annotations
