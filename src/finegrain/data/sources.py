@@ -47,8 +47,9 @@ def load_splits(train: str, validation: str | None, test: str | None, *, columns
     train_split = load_source(train, "train", columns, tag_column=tag_column, foreign=foreign)
     if _is_builtin_train(train):
         dataset = DATASETS.canonical(train.partition(":")[0])
-        validation = validation if validation is not None else f"{dataset}:validation"
-        test = test if test is not None else f"{dataset}:test"
+        built = DATASETS.get(dataset).load()  # a built-in may lack a split (zh-spelling-synth has no test)
+        validation = validation if validation is not None or "validation" not in built else f"{dataset}:validation"
+        test = test if test is not None or "test" not in built else f"{dataset}:test"
     column = _stratify_column(stratify, columns, train_split)
     if validation is None:
         try:
@@ -88,9 +89,22 @@ def load_source(spec: str, role: str, columns: dict[str, str], *, tag_column: in
         return Split(role, require_columns(frame, columns, spec, options), spec)
     dataset, split = kind
     split = split or role
-    frame = DATASETS.get(dataset).load()[split]
+    splits = DATASETS.get(dataset).load()
+    if split not in splits or (role != "test" and list(splits) == ["test"]):  # a test set, even named NAME:test
+        raise _missing_split(dataset, split, sorted(splits), role)
+    frame = splits[split]
     _refuse_foreign(frame, columns, foreign or {}, f"{dataset}:{split}")
     return Split(role, frame, f"{dataset}:{split}")
+
+
+def _missing_split(dataset: str, split: str, held: list[str], role: str) -> DataError:
+    """A built-in without the split asked for; a test-only set named as training data is said to be one."""
+    if held == ["test"]:
+        return DataError(f"built-in dataset '{dataset}' is a test set (its only split is 'test'): nothing may train"
+                         f" or validate on it, or its scores would no longer measure anything.", where=f"data.{role}",
+                         hint=f"train on another dataset and set data.test: {dataset}.")
+    return DataError(f"built-in dataset '{dataset}' has no '{split}' split; it has {', '.join(held)}.",
+                     where=f"data.{role}", hint=f"use one of {', '.join(f'{dataset}:{s}' for s in held)}, or a file.")
 
 
 def _refuse_foreign(frame: pd.DataFrame, columns: dict[str, str], foreign: Mapping[str, str], where: str) -> None:
