@@ -150,7 +150,11 @@ def test_train_and_predict_end_to_end(tmp_path, tiny_model_dir):
     run = finegrain.train(config).run_dir
     metrics = json.loads((run / "metrics.json").read_text())
     assert {"correction_f1", "lenient", "char", "false_positive_rate"} <= set(metrics["test"])
-    predictions = finegrain.load(run).predict(["thegoad", "food"])
+    predictor = finegrain.load(run)
+    tuned = metrics["validation"]["threshold"]
+    assert metrics["test"]["threshold"] == tuned  # test scored with the threshold validation chose ...
+    assert predictor.task._threshold == tuned  # ... and so does prediction from the finished run
+    predictions = predictor.predict(["thegoad", "food"])
     assert [p["text"] for p in predictions] == ["thegoad", "food"]
     for p in predictions:
         assert len(p["corrected"]) == len(p["text"])
@@ -215,6 +219,17 @@ def test_proposals_keep_one_character_candidates_at_their_offsets():
     assert proposals("我 门?好", feature, logits, tokens, 1, allowed=lambda written, token: False) == []
 
 
+def test_a_loaded_run_predicts_with_its_tuned_threshold_unless_one_is_set():
+    from finegrain.tasks.spelling.task import SpellingParams, SpellingTask
+
+    task = SpellingTask(SpellingParams())
+    task.restore({"validation": {"threshold": 0.83}, "test": {"threshold": 0.83}})
+    assert task._threshold == 0.83
+    fixed = SpellingTask(SpellingParams(threshold=0.5))
+    fixed.restore({"validation": {"threshold": 0.83}})
+    assert fixed._threshold is None  # a threshold set in the config stays the one used
+
+
 def test_threshold_tuned_on_validation_cuts_the_test_split():
     import numpy as np
     from transformers import BertTokenizerFast
@@ -272,3 +287,13 @@ def test_a_fit_of_a_few_milliseconds_is_not_recorded_as_zero_seconds():
     timing = Costs(0.0031, 120, 1.0).fields(time.perf_counter())["timing"]
     assert timing["train_seconds"] == 0.0031 and timing["samples_per_second"] == pytest.approx(120 / 0.0031, rel=1e-3)
     assert Costs(12.3456, 120, 1.0).fields(time.perf_counter())["timing"]["train_seconds"] == 12.35
+
+
+def test_robustness_and_augmentation_refuse_a_spelling_task_with_a_reason():
+    from finegrain.errors import ConfigError
+    from finegrain.tasks.robustness import robust_view
+    from finegrain.tasks.spelling.task import SpellingParams, SpellingTask
+
+    with pytest.raises(ConfigError, match="not available for spelling correction") as refused:
+        robust_view(SpellingTask(SpellingParams()), "data.augment")
+    assert refused.value.where == "data.augment" and "ner" in refused.value.hint

@@ -24,7 +24,7 @@ from finegrain.errors import ConfigError
 from finegrain.robustness.perturbations import PERTURBATIONS, keyboard_typo, match_case
 from finegrain.robustness.wordnet import MISSING_HINT, synonyms, wordnet_available
 from finegrain.tasks.base import Task
-from finegrain.tasks.robustness import Example, Sentence
+from finegrain.tasks.robustness import Example, Sentence, robust_view
 
 __all__ = ["augment_split"]
 
@@ -34,7 +34,7 @@ def augment_split(task: Task, train: Split, config: AugmentConfig, seed: int) ->
     if config.synonyms and not wordnet_available():
         raise ConfigError(f"data.augment.synonyms needs WordNet, which is not installed: {MISSING_HINT}",
                           where="data.augment.synonyms", hint="set it to 0, or install wordnet-base.")
-    view = task.robustness
+    view = robust_view(task, "data.augment")
     if config.entity_swap and not view.token_level:
         raise ConfigError(f"data.augment.entity_swap renames tagged entities, but the {task.description} task has no"
                           " tags.", where="data.augment.entity_swap", hint="set it to 0, or use it for NER runs.")

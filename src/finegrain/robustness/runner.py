@@ -24,7 +24,7 @@ from finegrain.robustness.probe import evaluate_examples
 from finegrain.robustness.similarity import Similarity
 from finegrain.robustness.suites import DirTest, MftTest, Suite, check_labels
 from finegrain.robustness.wordnet import MISSING_HINT, wordnet_available
-from finegrain.tasks.robustness import Example, Sentence
+from finegrain.tasks.robustness import Example, Sentence, robust_view
 
 if TYPE_CHECKING:
     from finegrain.training.predictor import Predictor
@@ -35,7 +35,7 @@ __all__ = ["robustness", "check_attacks", "check_limit"]
 def check_attacks(predictor: Predictor, names: Sequence[str]) -> list[str]:
     """The attacks' registered names; a ModelError for one this run or task cannot use, naming those it can."""
     names = [ATTACKS.canonical(name) for name in names]
-    reason = predictor.task.robustness.no_attack
+    reason = robust_view(predictor.task, "RUN_DIR").no_attack
     if names and reason:
         raise ModelError(f"attacks cannot be used for {predictor.task.description}: {reason}.", where="--attack",
                          hint="leave --attack out; the invariance tests still run.")
@@ -52,7 +52,7 @@ def robustness(predictor: Predictor, split: Split, suite: Suite, attacks: Sequen
                *, seed: int = 0) -> dict[str, Any]:
     """The suite's tests and the attacks on the labelled ``split`` (checked by the run's task)."""
     task = predictor.task
-    check_labels(suite, predictor.labels.names, task.robustness.classes, task.name)
+    check_labels(suite, predictor.labels.names, robust_view(task, "RUN_DIR").classes, task.name)
     attacks = check_attacks(predictor, attacks)
     started = time.perf_counter()
     examples = task.robustness.examples(split)

@@ -60,7 +60,8 @@ class Task(Objective, Protocol):
     study: ClassVar[StudyView]  # how studies score example_counts and what they break down
     serving: ClassVar[ServingPayload]  # the REST request and answer
     explaining: ExplainView  # what ``finegrain explain`` reads of an input and explains of a prediction
-    robustness: RobustView  # what ``finegrain robustness`` perturbs and attacks, and when a prediction changed
+    # what ``finegrain robustness`` perturbs and attacks, and when a prediction changed; None: no such tests
+    robustness: RobustView | None
     description: str  # the task as messages name it: "single-label classification"
     single_label: bool  # one text, one class of the label map per example: what fitted methods learn
 
@@ -131,3 +132,7 @@ class Task(Objective, Protocol):
     def decode(self, split: Split, features: list[Feature], logits: list[np.ndarray],
                labels: LabelMap) -> list[dict[str, Any]]:
         """One prediction dict per example of ``split``, in input order."""
+
+    def restore(self, metrics: Mapping[str, Mapping[str, Any]]) -> None:
+        """Take back what the task tuned on validation while training (e.g. spelling's acceptance threshold)
+        from the finished run's ``metrics.json``, before it predicts; most tasks tune nothing."""

@@ -21,9 +21,10 @@ from typing import Any
 import pandas as pd
 
 from finegrain.data.split import Split
+from finegrain.errors import ConfigError
 from finegrain.tasks.explaining import Target, text_words
 
-__all__ = ["Sentence", "Example", "RobustView"]
+__all__ = ["Sentence", "Example", "RobustView", "robust_view"]
 
 
 @dataclass(frozen=True)
@@ -118,3 +119,14 @@ class RobustView:
     # why attacks and directional tests cannot be used, or None (multi-label: no one gold class to push away from)
     no_attack: str | None = None
     classes: bool = True  # one class per input: directional and minimum-functionality tests can name a label
+
+
+def robust_view(task: Any, where: str) -> RobustView:
+    """The task's view; a ConfigError where it has none (``Task.robustness`` is None: spelling correction, whose
+    gold text would have to change with every perturbation of its input)."""
+    view = task.robustness
+    if view is None:
+        raise ConfigError(f"robustness tests, attacks and augmentation are not available for {task.description}:"
+                          " its gold output is the input text itself, which every perturbation changes.", where=where,
+                          hint="use them with classification, pair-classification or ner runs.")
+    return view

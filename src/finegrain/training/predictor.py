@@ -6,6 +6,8 @@ carries only what prediction needs.
 
 from __future__ import annotations
 
+import json
+
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -105,6 +107,8 @@ def load_predictor(run_dir: str | Path, device: str | None = None, *, base: str 
     run = open_run_dir(run_dir)
     config = load_config(run.config, saved=True)
     task, method = build_task(config), build_method(config)
+    if run.metrics.is_file():  # what the task tuned on validation (spelling's threshold) predicts as it scored
+        task.restore(json.loads(run.metrics.read_text(encoding="utf-8")))
     labels = LabelMap.load(run.labels)
     target = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     mixed_precision = resolve_precision(precision or config.train.precision, target.type)

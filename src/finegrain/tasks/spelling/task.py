@@ -92,6 +92,14 @@ class SpellingTask(Task):
         self._unknown_id = -1
         self._threshold: float | None = None  # tuned on the last validation split scored
 
+    robustness: ClassVar[None] = None  # see finegrain.tasks.robustness.robust_view
+
+    def restore(self, metrics: Mapping[str, Mapping[str, Any]]) -> None:
+        """The threshold tuned on validation when the run finished, so predictions accept what test scored."""
+        tuned = (metrics.get("validation") or {}).get("threshold")
+        if self.params.threshold is None and isinstance(tuned, (int, float)):
+            self._threshold = float(tuned)
+
     @property
     def explaining(self) -> ExplainView:
         return character_view(self.encode)
