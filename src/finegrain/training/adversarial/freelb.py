@@ -22,12 +22,12 @@ class FreeLb:
     def step(self, passes: Passes, model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         mask = batch["attention_mask"]
         delta: torch.Tensor | None = None
-        total = torch.zeros(())
+        total = torch.zeros((), device=batch["input_ids"].device)
         for step in range(self.steps):
             last = step == self.steps - 1
             start = delta if delta is not None else (lambda output: self._start(output, mask))
             loss, added = passes.run(model, batch, start, last=last, weight=1.0 / self.steps, gather=not last)
-            total = total + loss.float().cpu()
+            total = total + loss.float()
             if not last:
                 delta = added.detach().float() + self.alpha * unit(added.grad)
                 delta = within(delta, self.epsilon) if self.epsilon > 0 else delta

@@ -104,7 +104,8 @@ class Passes:
     def run(self, model: nn.Module, batch: dict[str, torch.Tensor], delta: Delta | None = None, *,
             last: bool, weight: float = 1.0, gather: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Forward, the task loss, backward of ``weight`` x loss into the parameters' gradients. Returns the
-        loss (detached) and, with ``gather``, the delta added, whose ``.grad`` the backward pass filled."""
+        loss (detached) and, with ``gather`` (and a ``delta``), the delta added, as a leaf whose ``.grad`` the
+        backward pass filled."""
         started = self.clock() if self._first else 0.0
         added: list[torch.Tensor] = []
         with self._sync(model, last):
