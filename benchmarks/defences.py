@@ -109,7 +109,7 @@ def main() -> None:
     data = {"train": "tweet-sentiment", "max_train_examples": args.n_train,
             **write_eval_splits(output / "data", args.n_train, args.n_eval, args.seed)}
     train = {"seed": args.seed, "batch_size": 16, "epochs": args.epochs, "max_steps": args.max_steps}
-    print(f"# python benchmarks/{' '.join(sys.argv)}  (transformers {transformers_version()})")
+    print(f"# python benchmarks/{Path(sys.argv[0]).name} {' '.join(sys.argv[1:])}  (transformers {transformers_version()})")
     rows = [run_isolated(arm, data, train, args.model, args.max_length, str(output / arm)) for arm in arms]
     print("\n".join(table(rows)))
     (output / "defences.json").write_text(json.dumps({"argv": sys.argv, "rows": rows}, indent=2), encoding="utf-8")
