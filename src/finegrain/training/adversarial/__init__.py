@@ -16,12 +16,11 @@ record gives the passes and seconds only (benchmarks/defences.py measures plain 
 
 Example:
     >>> step = batch_step(PgdConfig(), accelerator, task, memory)  # doctest: +SKIP
-    >>> loss = step(model, batch)  # forward and backward passes done; the optimizer steps next
+    >>> loss = step(model, batch)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any, Protocol
 
 import torch
