@@ -13,7 +13,7 @@ KEY_PACKAGES := torch|transformers|tokenizers|peft|accelerate|datasets|numpy
 PY := $(VENV)/bin/python
 FG := $(VENV)/bin/finegrain
 
-.PHONY: setup browser demo test test-all test-latest lock clean
+.PHONY: setup browser wordnet demo test test-all test-latest lock clean
 
 # A changed lock or pyproject.toml reinstalls; a lock that no longer matches pyproject.toml stops here.
 # finegrain itself goes in last, without dependencies and with the locked setuptools (no build isolation).
@@ -42,13 +42,19 @@ browser:
 	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	    else echo "make browser: run 'sudo apt-get install chromium' for the browser tests" >&2; fi; }
 
+# WordNet 3.0 for the synonym attack of finegrain robustness (Debian's package; nltk never downloads it).
+wordnet:
+	@test -f /usr/share/wordnet/data.noun || \
+	  { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wordnet-base >/dev/null; \
+	    else echo "make wordnet: run 'sudo apt-get install wordnet-base' for the synonym attack" >&2; fi; }
+
 demo: setup
 	$(FG) study configs/study-demo.yaml --overwrite
 
-test: setup browser
+test: setup browser wordnet
 	$(PY) -m pytest -q
 
-test-all: setup browser
+test-all: setup browser wordnet
 	$(PY) -m pytest -q -m "integration or not integration"
 
 # The default suite on the newest releases that pyproject.toml's ranges admit (torch stays the local CPU

@@ -39,7 +39,8 @@ def trained(data: str, task: str, method: str, args: argparse.Namespace) -> Path
     output = Path(args.runs_dir) / f"{data}-{method}"
     if (output / "run.json").is_file() and (output / "model").is_dir():
         return output
-    config = finegrain_config(data, args.n_train, str(output), epochs=args.epochs)
+    lr = args.lora_lr if method == "lora" else 5e-5  # LoRA's few parameters need a larger step
+    config = finegrain_config(data, args.n_train, str(output), epochs=args.epochs, lr=lr)
     config.update(task=task, method={"name": method})
     return finegrain.train(config, overwrite=True).run_dir
 
@@ -65,12 +66,14 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=32, help="integrated gradients' steps")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--runs-dir", default="runs/explain-bench")
+    parser.add_argument("--lora-lr", type=float, default=5e-4, help="LoRA runs' learning rate (the others: 5e-5)")
+    parser.add_argument("--only", nargs="+", metavar="DATA", help="these data sets only (tweet-sentiment, tweet-ner)")
     args = parser.parse_args()
     print(f"# python benchmarks/explain_faithfulness.py {' '.join(sys.argv[1:])}")
     print(f"# finegrain {finegrain.__version__}, transformers {transformers_version()}; {args.limit} texts per run")
     print(row(["data", "task", "method / explainer", "compr.", "suff.", "tau", "s/expl.", "random c.", "ratio"],
               WIDTHS))
-    for data, task, method in ARMS:
+    for data, task, method in [arm for arm in ARMS if not args.only or arm[0] in args.only]:
         predictor = finegrain.load(trained(data, task, method, args))
         inputs = sample(predictor, args.limit, args.seed)
         for explainer in [e for e in ("integrated-gradients", "occlusion") if e in usable_explainers(predictor)]:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from finegrain.adversarial_config import AdversarialConfig
 from finegrain.errors import ConfigError, FinegrainError
 from finegrain.registry import METHODS, TASKS, suggest
+from finegrain.searchable import searchable
 from finegrain.text_encoding import decode_text
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "ModelConfig",
     "DataColumn",
     "DataConfig",
+    "AugmentConfig",
     "TrainConfig",
     "RunConfig",
     "load_config",
@@ -88,6 +90,17 @@ class DataColumn:
     aliases: tuple[str, ...] = ()
 
 
+class AugmentConfig(Section):
+    """Edited copies of the training split (never validation or test); each value is a per-word probability."""
+
+    typos: float = Field(0.0, ge=0, le=1)  # a letter replaced by a keyboard neighbour
+    synonyms: float = Field(0.0, ge=0, le=1)  # a WordNet synonym (Debian's wordnet-base), EDA's replacement
+    swap: float = Field(0.0, ge=0, le=1)  # swapped with another word (EDA's random swap)
+    delete: float = Field(0.0, ge=0, le=1)  # deleted (EDA's random deletion)
+    entity_swap: float = Field(0.0, ge=0, le=1)  # NER, per sentence: people and places renamed, tags kept
+    copies: int = Field(1, ge=1, le=16)  # edited copies per training example (EDA uses 1-16)
+
+
 class DataConfig(Section):
     # Keys beyond these are the task's own column keys (its data_columns), checked against the task by
     # load_config: unknown ones are refused there, with a "did you mean".
@@ -101,6 +114,7 @@ class DataConfig(Section):
     tag_column: int | None = None
     validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
     max_train_examples: int | None = Field(None, ge=2)  # stratified subsample of train
+    augment: AugmentConfig | None = None  # edited copies of the training split (finegrain.robustness.augment)
 
     def chosen_columns(self, declared: Sequence[DataColumn] = ()) -> dict[str, str]:
         """Each column key (``text``, ``label`` and the task's ``declared`` ones) -> the user's column name."""
@@ -109,17 +123,18 @@ class DataConfig(Section):
 
 
 class TrainConfig(Section):
-    epochs: float = Field(3.0, gt=0)
+    epochs: float = Field(3.0, gt=0, json_schema_extra=searchable(1, 6, step=1))
     max_steps: int | None = Field(None, ge=1)  # overrides epochs when set
     # At least this many optimizer steps: more epochs on a tiny (few-shot) training set.
     min_steps: int | None = Field(None, ge=1)
-    batch_size: int = Field(16, ge=1)
+    batch_size: int = Field(16, ge=1, json_schema_extra=searchable(choices=[8, 16, 32]))
     eval_batch_size: int = Field(64, ge=1)
     grad_accum: int = Field(1, ge=1)
     # None: the method's own default_lr (PEFT methods need a higher lr than full fine-tuning)
-    lr: float | None = Field(None, gt=0)
-    weight_decay: float = Field(0.01, ge=0)
-    warmup: float = Field(0.1, ge=0)  # below 1: fraction of the optimizer steps; else a step count
+    lr: float | None = Field(None, gt=0, json_schema_extra=searchable(factor=10, log=True))
+    weight_decay: float = Field(0.01, ge=0, json_schema_extra=searchable(0.0, 0.1))
+    # below 1: fraction of the optimizer steps; else a step count
+    warmup: float = Field(0.1, ge=0, json_schema_extra=searchable(0.0, 0.2))
     max_grad_norm: float | None = Field(1.0, gt=0)
     precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 where the hardware has it
     group_by_length: bool = True  # less padding: batches of similar length, in shuffled order
@@ -131,6 +146,8 @@ class TrainConfig(Section):
     checkpoint_every: int | None = Field(None, ge=1)  # steps; None: at every evaluation
     seed: int = 0
     log_every: int = Field(10, ge=1)
+    # experiment trackers that also get the log (pip install 'finegrain[tracking]'); files go to the run's tracking/
+    report_to: list[Literal["tensorboard", "mlflow"]] = Field(default_factory=list)
     # a defence: fgm, pgd, freelb (embedding-output perturbations) or rdrop (adversarial_config.py); None: plain
     adversarial: AdversarialConfig | None = None
 
@@ -208,6 +225,9 @@ def describe_errors(error: ValidationError, prefix: str = "", model: type[BaseMo
     return lines
 
 
+_NAMED_SECTIONS = ("task", "method", "executor")  # a bare name stands for {name: ...}
+
+
 def parse_overrides(overrides: list[str]) -> dict[str, Any]:
     """Turn ``["train.lr=1e-4", "method.r=16"]`` into a nested dict; values are parsed as YAML."""
     nested: dict[str, Any] = {}
@@ -222,7 +242,7 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
         node = nested
         *parents, leaf = key.split(".")
         for part in parents:
-            if isinstance(node.get(part), str) and part in ("task", "method"):
+            if isinstance(node.get(part), str) and part in _NAMED_SECTIONS:
                 node[part] = {"name": node[part]}  # method=lora method.r=4
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
@@ -249,7 +269,7 @@ def merge_sections(base: dict[str, Any], update: dict[str, Any]) -> dict[str, An
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = merge_sections(merged[key], value)
-        elif isinstance(value, dict) and isinstance(merged.get(key), str) and key in ("task", "method"):
+        elif isinstance(value, dict) and isinstance(merged.get(key), str) and key in _NAMED_SECTIONS:
             merged[key] = merge_sections({"name": merged[key]}, value)
         else:
             merged[key] = value

@@ -37,7 +37,7 @@ CASES = {
     "yaml syntax": ({"run.yaml": "data:\n  train: t.csv\n  test: [open\noutput: runs/x\n"}, ["run.yaml"],
                     ["run.yaml:4:", "YAML syntax error", "How to fix"]),
     "unknown model": ({"train.csv": GOOD}, ["--data", "train.csv", "--model", "bert-tiny"],
-                      ["Unknown model 'bert-tiny'", "Use one of: albert-tiny-zh, default, m3e-small, zh-small"]),
+                      ["Unknown model 'bert-tiny'", "Use one of: albert-tiny-zh, default, m3e-small, zh-medium, zh-small"]),
     "unknown dataset": ({}, ["--data", "bbc-nws"], ["data.train", "Did you mean 'bbc-news'?",
                                                      "Built-in datasets: bbc-news, bq-matching, chinese-reviews"]),
     "unknown method": ({}, ["--data", "bbc-news", "--method", "lorra"],

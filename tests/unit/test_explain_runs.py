@@ -48,6 +48,26 @@ def test_integrated_gradients_add_up_to_the_change_in_probability(classifier):
     assert abs(target.delta) < 0.05 * abs(change) + 1e-4
 
 
+def test_batched_explanations_of_mixed_lengths_equal_one_at_a_time_and_leave_the_weights_as_they_were(classifier):
+    """Rows are sorted by length and batched by a token budget: each text's scores must still be its own, and
+    the parameters' requires_grad (switched off while explaining) comes back with no gradient left on them."""
+    import finegrain.explain.gradients as gradients
+
+    texts = ["good", "bad table good good bad table bad good", "table bad", "good good table bad table"]
+    trainable = [name for name, p in classifier.source.model.named_parameters() if p.requires_grad]
+    batched = classifier.explain(texts, steps=8)
+    budget = gradients.IG_TOKENS_PER_BATCH
+    try:
+        gradients.IG_TOKENS_PER_BATCH = 1  # one row per forward
+        alone = classifier.explain(texts, steps=8)
+    finally:
+        gradients.IG_TOKENS_PER_BATCH = budget
+    for together, single in zip(batched, alone):
+        assert together.targets[0].scores == pytest.approx(single.targets[0].scores, abs=1e-5)
+    assert [name for name, p in classifier.source.model.named_parameters() if p.requires_grad] == trainable
+    assert all(p.grad is None for p in classifier.source.model.parameters())
+
+
 def test_gradient_x_input_and_rollout_and_a_chosen_target(classifier):
     [gxi] = classifier.explain(["good table"], method="gradient-x-input", target="neg")
     assert gxi.targets[0].target == "neg" and gxi.targets[0].delta is None
@@ -178,3 +198,23 @@ def test_cli_reads_an_input_file_of_the_task(tagger, tmp_path):
     assert code == 0 and [line["tokens"] for line in lines] == [["good", "movie"], ["bad", "film"]]
     assert lines[0]["fields"] == ["tokens", "tokens"] and lines[0]["offsets"] == [None, None]
     assert not (tmp_path / "out" / "faithfulness.json").exists()
+
+
+def test_explaining_into_the_run_adds_a_section_to_its_report_that_a_rebuild_keeps(classifier, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(classifier.run.path, run)
+    texts = ["good good day", "bad table", "good table bad", "bad bad good"]
+    code, out, _ = _main("explain", run, *sum((["--text", t] for t in texts), []), "--method", "occlusion")
+    report = (run / "report.md").read_text(encoding="utf-8")
+    assert code == 0 and "section Explanations" in out
+    section = report[report.index("## Explanations"):]
+    assert "| occlusion |" in section and "| random |" in section
+    assert "**Most faithful**" in section and "**Least faithful**" in section and "**good**" in section
+    assert report.index("## Summary") < report.index("## Explanations")  # after the task's own sections
+    assert _main("report", run)[0] == 0
+    rebuilt = (run / "report.md").read_text(encoding="utf-8")
+    assert rebuilt.count("## Explanations") == 1 and rebuilt[rebuilt.index("## Explanations"):] == section
+    _main("explain", run, "--text", "good", "--out", tmp_path / "elsewhere", "--method", "occlusion")
+    assert (run / "report.md").read_text(encoding="utf-8") == rebuilt  # explanations kept elsewhere: untouched

@@ -19,6 +19,7 @@ from typing import Any
 from finegrain.cli.options import add_base_option
 from finegrain.data.inputs import InputSource, choose_format
 from finegrain.errors import DataError
+from finegrain.explain.report_section import FOLDER
 
 __all__ = ["add_parser", "run"]
 
@@ -66,10 +67,22 @@ def run(args: argparse.Namespace) -> int:
     explanations = explain(predictor, inputs, args.method, args.target, steps=args.steps, erasure=args.erase)
     table = None if args.no_faithfulness else faithfulness(predictor, inputs, explanations, target=args.target,
                                                            erasure=args.erase)
-    out = Path(args.out) if args.out else Path(args.run_dir) / "explanations"
+    out = Path(args.out) if args.out else Path(args.run_dir) / FOLDER
     _write(out, explanations, table, render_page(explanations, table, f"Explanations of {Path(args.run_dir).name}"))
     _print(table, out, len(explanations))
+    if table is not None and out.resolve() == (Path(args.run_dir) / FOLDER).resolve():
+        _add_to_report(Path(args.run_dir))
     return 0
+
+
+def _add_to_report(run_dir: Path) -> None:
+    """The run's report.md gains (or renews) its Explanations section: faithfulness, most and least faithful."""
+    from finegrain.cli.console import make_console
+    from finegrain.evaluation.report import rewrite_run_report
+
+    if (run_dir / "metrics.json").is_file():
+        path = rewrite_run_report(run_dir)
+        make_console().print(f"report: {path} (section Explanations)", markup=False, highlight=False)
 
 
 def _inputs(args: argparse.Namespace, predictor: Any) -> list[Any]:

@@ -19,7 +19,8 @@ import traceback
 from collections.abc import Sequence
 
 from finegrain import __version__
-from finegrain.cli import data, evaluate, explain, export, models, predict, pretrain, report, serve, study, train
+from finegrain.cli import (data, evaluate, explain, export, models, predict, pretrain, report, robustness, serve, study,
+                           train, tune)
 from finegrain.errors import FinegrainError
 
 __all__ = ["main", "build_parser"]
@@ -41,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"finegrain {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (train, evaluate, predict, explain, study, report, pretrain, data, models, export, serve):
+    for module in (train, evaluate, predict, explain, robustness, study, report, pretrain, data, models, export, serve,
+                   tune):
         module.add_parser(commands)
     return parser
 

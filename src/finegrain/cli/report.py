@@ -8,11 +8,9 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from finegrain.cli.console import make_console
-from finegrain.errors import RunDirError
 
 __all__ = ["add_parser", "run"]
 
@@ -37,18 +35,8 @@ def run(args: argparse.Namespace) -> int:
         print_summary(console, result.summary)
         console.print(f"report: {result.report}", markup=False, highlight=False)
         return 0
-    from finegrain.evaluation.report import write_report
-    from finegrain.registry import TASKS
-    from finegrain.training.run_dir import open_run_dir
-    from finegrain.training.run_record import report_info
+    from finegrain.evaluation.report import rewrite_run_report
 
-    run_dir = open_run_dir(folder)
-    if not run_dir.metrics.is_file():
-        raise RunDirError(f"'{folder}' holds neither a study (study.yaml) nor a finished run (metrics.json).",
-                          hint="Give the output folder of 'finegrain study' or of a finished 'finegrain train'.")
-    info = json.loads(run_dir.info.read_text(encoding="utf-8"))
-    metrics = json.loads(run_dir.metrics.read_text(encoding="utf-8"))
-    path = write_report(run_dir.path, metrics, TASKS.get(info["task"]).report,
-                        title=f"{info['task']} · {info['method']} · {folder.name}", run_info=report_info(info))
+    path = rewrite_run_report(folder)
     console.print(f"report: {path}", markup=False, highlight=False)
     return 0

@@ -3,6 +3,7 @@
 Example:
     finegrain study configs/study-demo.yaml
     finegrain study configs/study-demo.yaml seeds=[0,1,2] --resume
+    finegrain study configs/study-demo.yaml --executor ray --address auto --cpus-per-cell 2
 """
 
 from __future__ import annotations
@@ -26,7 +27,21 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="the study file, then dotted overrides such as seeds=[0,1] or train.epochs=5")
     parser.add_argument("--resume", action="store_true", help="keep finished cells, run the rest (and failed ones)")
     parser.add_argument("--overwrite", action="store_true", help="replace the study in the output folder")
+    cluster = parser.add_argument_group("where the cells run (the study's executor section)")
+    cluster.add_argument("--executor", choices=["local", "ray"],
+                         help="local: one cell after another here; ray: each cell in a Ray worker process")
+    cluster.add_argument("--address", help="ray: auto (the cluster `ray start` began here), local (start Ray for "
+                                           "this command) or the head's HOST:PORT")
+    cluster.add_argument("--cpus-per-cell", type=float, help="ray: CPUs per cell, also its torch threads (default 1)")
+    cluster.add_argument("--gpus-per-cell", type=float, help="ray: GPUs per cell (default 0)")
     parser.set_defaults(handler=run)
+
+
+def executor_overrides(args: argparse.Namespace) -> list[str]:
+    """The executor flags as dotted overrides (quoted: YAML would read some HOST:PORT forms as numbers)."""
+    flags = {"name": args.executor, "address": args.address, "cpus": args.cpus_per_cell, "gpus": args.gpus_per_cell}
+    return [f'executor.{key}="{value}"' if isinstance(value, str) else f"executor.{key}={value}"
+            for key, value in flags.items() if value is not None]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[{index}/{total}] {cell.name}: {outcome} ({record.get('wall_seconds', 0):.0f} s)",
                       markup=False, highlight=False)
 
-    result = run_study(config, overrides, resume=args.resume, overwrite=args.overwrite, on_cell=report_cell)
+    result = run_study(config, overrides + executor_overrides(args), resume=args.resume, overwrite=args.overwrite,
+                       on_cell=report_cell)
     print_summary(console, result.summary)
     console.print(f"report: {result.report}  (also {result.path / 'report.md'})", markup=False, highlight=False)
     return 0

@@ -26,8 +26,8 @@ _BUILTIN_SPLITS = ("train", "validation", "test")
 
 def load_splits(train: str, validation: str | None, test: str | None, *, columns: dict[str, str],
                 stratify: str | None, validation_fraction: float, max_train_examples: int | None,
-                seed: int, tag_column: int | None = None, foreign: Mapping[str, str] | None = None
-                ) -> dict[str, Split]:
+                seed: int, tag_column: int | None = None, foreign: Mapping[str, str] | None = None,
+                read_test: bool = True) -> dict[str, Split]:
     """Load ``train`` and ``validation`` (and ``test`` when given) as :class:`Split` objects.
 
     A built-in ``train`` brings its own validation and test splits where those are None; a file
@@ -36,6 +36,7 @@ def load_splits(train: str, validation: str | None, test: str | None, *, columns
     canonical names to the file's columns (built-ins already use the canonical ones);
     ``tag_column`` picks the tag column of CoNLL files (None: the last); ``foreign`` names the columns
     that mark data for another task (column -> that task), refused as :func:`load_source` says.
+    ``read_test`` False: no test split is read, not even a built-in's (``finegrain tune``'s trials never see it).
 
     Example:
         >>> splits = load_splits("bbc-news", None, None, columns={"text": "text", "label": "label"},
@@ -46,8 +47,9 @@ def load_splits(train: str, validation: str | None, test: str | None, *, columns
     train_split = load_source(train, "train", columns, tag_column=tag_column, foreign=foreign)
     if _is_builtin_train(train):
         dataset = DATASETS.canonical(train.partition(":")[0])
-        validation = validation if validation is not None else f"{dataset}:validation"
-        test = test if test is not None else f"{dataset}:test"
+        built = DATASETS.get(dataset).load()  # a built-in may lack a split (zh-spelling-synth has no test)
+        validation = validation if validation is not None or "validation" not in built else f"{dataset}:validation"
+        test = test if test is not None or "test" not in built else f"{dataset}:test"
     column = _stratify_column(stratify, columns, train_split)
     if validation is None:
         try:
@@ -62,7 +64,7 @@ def load_splits(train: str, validation: str | None, test: str | None, *, columns
         frame = stratified_subsample(train_split.frame, column, max_train_examples, seed)
         train_split = Split("train", frame.reset_index(drop=True), train_split.source)
     splits = {"train": train_split, "validation": validation_split}
-    if test is not None:
+    if test is not None and read_test:
         splits["test"] = load_source(test, "test", columns, tag_column=tag_column, foreign=foreign)
     return splits
 
@@ -87,9 +89,22 @@ def load_source(spec: str, role: str, columns: dict[str, str], *, tag_column: in
         return Split(role, require_columns(frame, columns, spec, options), spec)
     dataset, split = kind
     split = split or role
-    frame = DATASETS.get(dataset).load()[split]
+    splits = DATASETS.get(dataset).load()
+    if split not in splits or (role != "test" and list(splits) == ["test"]):  # a test set, even named NAME:test
+        raise _missing_split(dataset, split, sorted(splits), role)
+    frame = splits[split]
     _refuse_foreign(frame, columns, foreign or {}, f"{dataset}:{split}")
     return Split(role, frame, f"{dataset}:{split}")
+
+
+def _missing_split(dataset: str, split: str, held: list[str], role: str) -> DataError:
+    """A built-in without the split asked for; a test-only set named as training data is said to be one."""
+    if held == ["test"]:
+        return DataError(f"built-in dataset '{dataset}' is a test set (its only split is 'test'): nothing may train"
+                         f" or validate on it, or its scores would no longer measure anything.", where=f"data.{role}",
+                         hint=f"train on another dataset and set data.test: {dataset}.")
+    return DataError(f"built-in dataset '{dataset}' has no '{split}' split; it has {', '.join(held)}.",
+                     where=f"data.{role}", hint=f"use one of {', '.join(f'{dataset}:{s}' for s in held)}, or a file.")
 
 
 def _refuse_foreign(frame: pd.DataFrame, columns: dict[str, str], foreign: Mapping[str, str], where: str) -> None:

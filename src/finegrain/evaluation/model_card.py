@@ -65,6 +65,7 @@ class PretrainedFacts:
     final: dict[str, Any]  # held-out scores of the kept model
     scores: tuple[str, ...]  # the keys of those scores to show, in order (the objective's)
     version: str
+    objective: str = "mlm"  # or "electra": the model is a replaced-token detector, not a masked-LM
 
 
 def fine_tuned_card(facts: FineTunedFacts) -> ModelCard:
@@ -97,23 +98,30 @@ def fine_tuned_card(facts: FineTunedFacts) -> ModelCard:
 
 def pretrained_card(facts: PretrainedFacts) -> ModelCard:
     """The card of a pretraining run: a base model to fine-tune, with its corpus and held-out scores."""
+    electra = facts.objective == "electra"
     data = ModelCardData(base_model=facts.base_model, language=facts.language, library_name="transformers",
-                         pipeline_tag="fill-mask", tags=["finegrain", "masked-lm"], model_name=facts.name)
+                         pipeline_tag=None if electra else "fill-mask",
+                         tags=["finegrain", "electra" if electra else "masked-lm"], model_name=facts.name)
+    what = ("An ELECTRA discriminator (replaced-token detection; its generator is not kept)" if electra
+            else "A BERT-style masked-language model")
+    usage = "AutoModel" if electra else "AutoModelForMaskedLM"
     origin = f"continued from `{facts.base_model}`" if facts.base_model else "from scratch"
     corpora = ", ".join(f"`{_source_name(source)}`" for source in facts.corpora)
     rows = [[key, _number(facts.initial.get(key)), _number(facts.final.get(key))]
             for key in facts.scores if key in facts.final]
     sections = [
         f"# {facts.name}",
-        f"A BERT-style masked-language model ({facts.parameters:,} parameters), pretrained {origin} by"
+        f"{what} ({facts.parameters:,} parameters), pretrained {origin} by"
         f" finegrain {facts.version}.",
         f"## Training data\n\nCorpora: {corpora}.\n\n" + _table(
             ["part", "sequences", "tokens"],
             [[part, f"{sequences:,}", f"{tokens:,}"] for part, (sequences, tokens) in facts.data.items()]),
-        "## Evaluation\n\nMasked-LM scores on the held-out text, before training and for the kept model:\n\n"
+        f"## Evaluation\n\n{'ELECTRA' if electra else 'Masked-LM'} scores on the held-out text, before training"
+        " and for the kept model:\n\n"
         + _table(["metric", "before", "after"], rows),
         "## How to use\n\nAs the base of a fine-tuning run: `finegrain train ... model.name=RUN_FOLDER`; or"
-        " `AutoModelForMaskedLM.from_pretrained(\"model\")` for masked-token prediction.",
+        f" `{usage}.from_pretrained(\"model\")`" + (" for its encodings." if electra else
+                                                      " for masked-token prediction."),
         "## Intended use and limits\n\n"
         f"- A base model to fine-tune, not a finished classifier or tagger.\n- It has seen only {corpora}: its"
         " vocabulary and what it knows are those of that text; check a fine-tuned model on your own data"

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,8 +51,38 @@ def write_report(run_dir: Path, metrics: dict[str, dict[str, Any]], report: Repo
     with_images = {split: _with_plots(run_dir, split, m, report) for split, m in metrics.items()}
     report_path = run_dir / "report.md"
     report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(render_markdown(with_images, report, title=title, run_info=run_info), encoding="utf-8")
+    markdown = render_markdown(with_images, report, title=title, run_info=run_info)
+    extra = [part for part in (render(run_dir) for render in analysis_sections()) if part]
+    report_path.write_text("\n\n".join([markdown.rstrip("\n"), *extra]) + "\n", encoding="utf-8")
     return report_path
+
+
+def rewrite_run_report(folder: Path) -> Path:
+    """Write a finished run's ``report.md`` and plots again from its ``metrics.json`` (with the analyses run
+    since); raises RunDirError where the folder holds no finished run."""
+    import json
+
+    from finegrain.errors import RunDirError
+    from finegrain.registry import TASKS
+    from finegrain.training.run_dir import open_run_dir
+    from finegrain.training.run_record import report_info
+
+    run_dir = open_run_dir(folder)
+    if not run_dir.metrics.is_file():
+        raise RunDirError(f"'{folder}' holds neither a study (study.yaml) nor a finished run (metrics.json).",
+                          hint="Give the output folder of 'finegrain study' or of a finished 'finegrain train'.")
+    info = json.loads(run_dir.info.read_text(encoding="utf-8"))
+    metrics = json.loads(run_dir.metrics.read_text(encoding="utf-8"))
+    return write_report(run_dir.path, metrics, TASKS.get(info["task"]).report,
+                        title=f"{info['task']} · {info['method']} · {Path(folder).name}", run_info=report_info(info))
+
+
+def analysis_sections() -> list[Callable[[Path], str | None]]:
+    """The sections that analyses run after training add to a run's report (each returns None where its
+    analysis has not been run): ``finegrain explain``'s faithfulness."""
+    from finegrain.explain.report_section import explanations_section
+
+    return [explanations_section]
 
 
 def _with_plots(run_dir: Path, split: str, split_metrics: dict[str, Any], report: ReportSections) -> dict[str, Any]:

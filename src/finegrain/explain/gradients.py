@@ -26,7 +26,10 @@ from finegrain.training.logits_source import ModelLogits
 
 __all__ = ["Row", "rows_for", "gradient_scores", "rollout_scores"]
 
-ROWS_PER_BATCH = 8  # (input, target) rows per forward; IG multiplies them by its steps
+ROWS_PER_BATCH = 8  # (input, target) rows per forward of gradient x input and attention rollout
+# Integrated gradients' forward holds every interpolation step of its rows: at most this many tokens (rows x
+# steps x width, one row at least), so activations stay in cache; larger batches were slower on CPU.
+IG_TOKENS_PER_BATCH = 2048
 
 
 @dataclass(frozen=True)
@@ -95,15 +98,23 @@ def _merge(rows: Sequence[Row], token_scores: torch.Tensor, n_words: Sequence[in
 
 @contextlib.contextmanager
 def _autocast(source: ModelLogits) -> Iterator[None]:
-    """Gradients of the model in eval mode, under the run's autocast (bf16 where the run uses it)."""
-    was_training = source.model.training
-    source.model.eval()
+    """Gradients of the model in eval mode, under the run's autocast (bf16 where the run uses it), with every
+    parameter's ``requires_grad`` off: attributions need the gradient at the embeddings' output only, and a
+    backward pass that skips the weights' gradients does about half the work."""
+    model = source.model
+    was_training = model.training
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    model.eval()
     autocast = torch.autocast(source.device.type, dtype=source.dtype) if source.dtype else contextlib.nullcontext()
     try:
+        for parameter in trainable:
+            parameter.requires_grad_(False)
         with torch.enable_grad(), autocast:
             yield
     finally:
-        source.model.train(was_training)
+        for parameter in trainable:
+            parameter.requires_grad_(True)
+        model.train(was_training)
 
 
 def gradient_scores(source: ModelLogits, view: ExplainView, rows: Sequence[Row], n_words: Sequence[int], *,
@@ -122,10 +133,11 @@ def gradient_scores(source: ModelLogits, view: ExplainView, rows: Sequence[Row],
 
     layer = model.get_input_embeddings()
     explainer = LayerIntegratedGradients(output, layer) if integrated else LayerGradientXActivation(output, layer)
+    rows = sorted(rows, key=lambda row: len(row.feature["input_ids"]))  # batches of like lengths: little padding
     all_scores, deltas = [], []
     with _autocast(source):
-        for start in range(0, len(rows), ROWS_PER_BATCH):
-            batch, baseline, weights = _batch(source, rows[start:start + ROWS_PER_BATCH])
+        for chunk in _chunks(rows, steps if integrated else 1):
+            batch, baseline, weights = _batch(source, chunk)
             forward_args = (batch["attention_mask"], batch.get("token_type_ids"), weights)
             if integrated:
                 attributions, delta = explainer.attribute(
@@ -140,6 +152,19 @@ def gradient_scores(source: ModelLogits, view: ExplainView, rows: Sequence[Row],
     for row, delta in zip(rows, deltas):
         summed[(row.example, row.target)] = summed.get((row.example, row.target), 0.0) + delta
     return merged, summed
+
+
+def _chunks(rows: Sequence[Row], steps: int) -> Iterator[Sequence[Row]]:
+    """Consecutive rows (sorted by length, so the last is the widest) per forward: ROWS_PER_BATCH at most,
+    and at most IG_TOKENS_PER_BATCH interpolated tokens when each row runs ``steps`` times."""
+    start = 0
+    while start < len(rows):
+        end = start + 1
+        while end < len(rows) and end - start < ROWS_PER_BATCH and (
+                steps == 1 or (end + 1 - start) * steps * len(rows[end].feature["input_ids"]) <= IG_TOKENS_PER_BATCH):
+            end += 1
+        yield rows[start:end]
+        start = end
 
 
 def _padded(rows: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -31,6 +31,7 @@ from finegrain.errors import ModelError, RunDirError
 from finegrain.methods._common import encoder_layers, freeze_all_but, head_modules
 from finegrain.methods.base import TrainedMethod, base_model_path
 from finegrain.registry import METHODS
+from finegrain.searchable import searchable
 
 __all__ = ["Adapter", "AdapterParams", "AdaptedLinear", "BottleneckAdapter", "insert_adapters"]
 
@@ -93,7 +94,8 @@ def insert_adapters(model: nn.Module, variant: str, reduction_factor: int) -> li
 
 class AdapterParams(Section):
     variant: Literal["houlsby", "pfeiffer"] = "houlsby"  # two adapters per layer: the stronger original
-    reduction_factor: int = Field(16, ge=1)  # bottleneck = hidden/16: 24 for a 384-wide MiniLM
+    # bottleneck = hidden/16: 24 for a 384-wide MiniLM
+    reduction_factor: int = Field(16, ge=1, json_schema_extra=searchable(choices=[8, 16, 32]))
 
 
 @METHODS.register("adapter", aliases=("adapters", "bottleneck"))

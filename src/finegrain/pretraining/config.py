@@ -13,7 +13,7 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -22,8 +22,8 @@ from finegrain.config import (Section, TrainConfig, describe_errors, merge_secti
                               retired_problems, without_retired)
 from finegrain.errors import ConfigError
 
-__all__ = ["PretrainModelConfig", "CorpusConfig", "MaskingConfig", "PretrainConfig", "load_pretrain_config",
-           "dump_pretrain_config"]
+__all__ = ["PretrainModelConfig", "CorpusConfig", "MaskingConfig", "ObjectiveConfig", "PretrainConfig",
+           "load_pretrain_config", "dump_pretrain_config"]
 
 _SCRATCH_KEYS = ("vocab_size", "layers", "hidden", "heads", "intermediate", "lowercase")
 
@@ -60,6 +60,7 @@ class CorpusConfig(Section):
     validation_fraction: float = Field(0.02, gt=0.0, lt=0.5)
     text: str = "text"  # the field holding the text in .jsonl files
     max_documents: int | None = Field(None, ge=2)  # a random subset, for quick runs
+    deduplicate: bool = True  # each distinct document once (before the held-out split, so none is on both sides)
 
     @field_validator("train", mode="before")
     @classmethod
@@ -71,18 +72,59 @@ class MaskingConfig(Section):
     probability: float = Field(0.15, gt=0.0, lt=1.0)  # BERT's 15%; of those 80% [MASK], 10% random, 10% kept
     whole_word: bool = True  # mask all pieces of a whitespace word together (each CJK character is a word)
     pack: bool = True  # concatenate short documents into full sequences: no padding, more text per step
+    # What a Chinese word is for whole-word masking: "characters" (each its own word), or "jieba"'s words
+    # (Chinese-BERT-wwm: the model cannot fill a character from the rest of its word). Tokens stay characters.
+    segmenter: Literal["characters", "jieba"] = "characters"
+
+    @model_validator(mode="after")
+    def _segmenter_needs_whole_word(self) -> MaskingConfig:
+        if self.segmenter != "characters" and not self.whole_word:
+            raise ValueError(f"masking.segmenter={self.segmenter} groups characters into words for whole-word"
+                             " masking, but masking.whole_word=false masks single tokens. Set whole_word=true.")
+        return self
+
+
+class ObjectiveConfig(Section):
+    # mlm: predict the masked tokens (BERT). electra: a small masked-LM generator fills the masks, and the
+    # model (the discriminator, the encoder kept) tells every token original or replaced (ELECTRA, Clark et al.
+    # 2020): it learns from all tokens, not the 15% masked, so more per step.
+    name: Literal["mlm", "electra"] = "mlm"
+    generator_size: float = Field(0.25, gt=0.0, le=1.0)  # generator hidden / discriminator hidden: ELECTRA-Small's
+    discriminator_weight: float = Field(50.0, gt=0.0)  # lambda: the detection loss is ~50x smaller per token
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_alone(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _electra_settings(self) -> ObjectiveConfig:
+        given = sorted({"generator_size", "discriminator_weight"} & self.model_fields_set)
+        if self.name != "electra" and given:
+            raise ValueError(f"objective.{', objective.'.join(given)} only apply to objective.name=electra"
+                             f" (found name={self.name}). Remove them, or set objective=electra.")
+        return self
 
 
 class PretrainConfig(Section):
     model: PretrainModelConfig = PretrainModelConfig()
     data: CorpusConfig
     masking: MaskingConfig = MaskingConfig()
+    objective: ObjectiveConfig = ObjectiveConfig()
     train: TrainConfig = TrainConfig(epochs=1, batch_size=32, eval_batch_size=64, warmup=0.06, log_every=20)
     output: str
 
     @property
     def from_scratch(self) -> bool:
         return self.model.name is None
+
+    @model_validator(mode="after")
+    def _electra_from_scratch(self) -> PretrainConfig:
+        if self.objective.name == "electra" and self.model.name is not None:
+            raise ValueError(f"objective=electra trains a new discriminator and generator together, but"
+                             f" model.name='{self.model.name}' continues a checkpoint. Remove model.name to"
+                             " pretrain from scratch, or use objective=mlm to continue the checkpoint.")
+        return self
 
 
 def _divisor_near(hidden: int, heads: int) -> int:

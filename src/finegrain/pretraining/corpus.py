@@ -18,7 +18,7 @@ from finegrain.pretraining.corpora import CORPORA
 from finegrain.registry import suggest
 from finegrain.text_encoding import decode_text
 
-__all__ = ["read_documents", "read_sources", "split_held_out"]
+__all__ = ["read_documents", "read_sources", "split_held_out", "deduplicate"]
 
 
 
@@ -28,6 +28,17 @@ def read_sources(sources: list[str], text_field: str) -> list[str]:
     for source in sources:
         documents.extend(read_documents(source, text_field))
     return documents
+
+
+def deduplicate(documents: list[str]) -> list[str]:
+    """Each distinct document once, first occurrence first: a repeated text (a pair set asks the same
+    question many times) would be learnt by heart and could sit on both sides of the held-out split.
+
+    Example:
+        >>> deduplicate(["a", "b", "a"])
+        ['a', 'b']
+    """
+    return list(dict.fromkeys(documents))
 
 
 def read_documents(source: str, text_field: str = "text") -> list[str]:

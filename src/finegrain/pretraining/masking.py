@@ -2,12 +2,14 @@
 
 A feature is ``{"input_ids": [...], "word_ids": [...]}``: ``word_ids`` numbers the words of the
 sequence from 0 (-1 for [CLS], [SEP]); a word is a whitespace word split by the tokenizer into
-pieces, or one CJK character. Whole-word masking draws one coin per word, so all pieces of a
-chosen word are masked together and the model cannot fill a word from its own other pieces.
+pieces, or one CJK character, or, with a segmenter (jieba, :mod:`finegrain.pretraining.segmenter`),
+the segmenter's word each token starts in. Whole-word masking draws one coin per word, so all pieces
+of a chosen word are masked together and the model cannot fill a word from its own other pieces.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -19,15 +21,17 @@ __all__ = ["encode_documents", "mask_batch", "pad_batch"]
 IGNORE = -100  # the label cross-entropy skips
 
 
-def encode_documents(documents: list[str], tokenizer: Any, max_length: int, *, pack: bool) -> list[dict[str, Any]]:
+def encode_documents(documents: list[str], tokenizer: Any, max_length: int, *, pack: bool,
+                     segment: Callable[[str], list[int]] | None = None) -> list[dict[str, Any]]:
     """Tokenize documents into sequences of at most ``max_length`` tokens, [CLS] ... [SEP].
 
     Packed: documents are concatenated, separated by [SEP], and cut into full sequences, so short
     lines waste no compute on padding. Unpacked: each document alone, long ones cut into pieces.
+    ``segment`` gives each character's word number; None: the tokenizer's words.
     """
     with quiet_transformers():  # long documents are cut below, so 'longer than the maximum' does not apply
         encoded = tokenizer(documents, add_special_tokens=False, return_attention_mask=False,
-                            return_token_type_ids=False)
+                            return_token_type_ids=False, return_offsets_mapping=segment is not None)
     body = max_length - 2
     features: list[dict[str, Any]] = []
     stream_ids: list[int] = []
@@ -36,7 +40,7 @@ def encode_documents(documents: list[str], tokenizer: Any, max_length: int, *, p
     for index, ids in enumerate(encoded["input_ids"]):
         if not ids:
             continue
-        words = [next_word + w for w in encoded.word_ids(index)]
+        words = [next_word + w for w in _token_words(encoded, index, documents[index], segment)]
         next_word = words[-1] + 1
         if not pack:
             for start in range(0, len(ids), body):
@@ -53,6 +57,14 @@ def encode_documents(documents: list[str], tokenizer: Any, max_length: int, *, p
     if pack and any(w >= 0 for w in stream_words):
         features.append(_sequence(tokenizer, stream_ids, stream_words))
     return features
+
+
+def _token_words(encoded: Any, index: int, document: str, segment: Callable[[str], list[int]] | None) -> list[int]:
+    """Each token's word number in its document: the segmenter's word holding its first character."""
+    if segment is None:
+        return encoded.word_ids(index)
+    character_words = segment(document)
+    return [character_words[start] for start, _end in encoded["offset_mapping"][index]]
 
 
 def _sequence(tokenizer: Any, ids: list[int], words: list[int]) -> dict[str, Any]:
@@ -76,10 +88,12 @@ def pad_batch(features: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Te
 
 
 def mask_batch(batch: dict[str, torch.Tensor], *, probability: float, whole_word: bool, mask_id: int,
-               vocab_size: int, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
-    """Choose ~``probability`` of the tokens (by word when ``whole_word``); of those, 80% become
-    [MASK], 10% a random token, 10% stay. Returns ``input_ids`` (masked), ``attention_mask`` and
-    ``labels`` (the original token where chosen, -100 elsewhere)."""
+               vocab_size: int, generator: torch.Generator | None = None, mask_share: float = 0.8,
+               random_share: float = 0.1) -> dict[str, torch.Tensor]:
+    """Choose ~``probability`` of the tokens (by word when ``whole_word``); of those, ``mask_share``
+    become [MASK], ``random_share`` a random token, the rest stay (BERT: 80/10/10). Returns
+    ``input_ids`` (masked), ``attention_mask``, ``labels`` (the original token where chosen, -100
+    elsewhere) and ``scored`` (True on text tokens: not [CLS], [SEP] or padding)."""
     input_ids, words = batch["input_ids"], batch["word_ids"]
     eligible = words >= 0
     if not whole_word:  # every token its own word
@@ -90,8 +104,8 @@ def mask_batch(batch: dict[str, torch.Tensor], *, probability: float, whole_word
         chosen.view(-1)[eligible.view(-1).nonzero()[0]] = True
     labels = torch.where(chosen, input_ids, IGNORE)
     action = torch.rand(words.shape, generator=generator)
-    masked = input_ids.masked_fill(chosen & (action < 0.8), mask_id)
-    randomised = chosen & (action >= 0.8) & (action < 0.9)
+    masked = input_ids.masked_fill(chosen & (action < mask_share), mask_id)
+    randomised = chosen & (action >= mask_share) & (action < mask_share + random_share)
     random_tokens = torch.randint(vocab_size, words.shape, generator=generator)
     masked = torch.where(randomised, random_tokens, masked)
-    return {"input_ids": masked, "attention_mask": batch["attention_mask"], "labels": labels}
+    return {"input_ids": masked, "attention_mask": batch["attention_mask"], "labels": labels, "scored": eligible}

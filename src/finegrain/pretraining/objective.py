@@ -29,17 +29,21 @@ HELD_OUT_SCORES = ("loss", "perplexity", "accuracy")
 
 
 def describe_scores(scores: dict[str, Any]) -> str:
-    """The held-out scores on one line, as ``finegrain pretrain`` prints them.
+    """The held-out scores on one line, as ``finegrain pretrain`` prints them (ELECTRA's when they are).
 
     Example:
         >>> describe_scores({"loss": 2.5, "perplexity": 12.18, "accuracy": 0.4})
         'masked-LM loss 2.5  perplexity 12.18  accuracy 0.4'
     """
+    if "discriminator_loss" in scores:
+        keys = ("loss", "generator_loss", "discriminator_loss", "discriminator_accuracy")
+        return "ELECTRA " + "  ".join(f"{key} {scores.get(key)}" for key in keys)
     return "masked-LM " + "  ".join(f"{key} {scores.get(key)}" for key in HELD_OUT_SCORES)
 
 
 class MaskedLMObjective(Objective):
     name: ClassVar[str] = "masked-lm"
+    scores: ClassVar[tuple[str, ...]] = HELD_OUT_SCORES  # the held-out scores evaluate_model returns, in order
 
     def __init__(self, *, probability: float, whole_word: bool, mask_id: int, vocab_size: int, seed: int):
         self.probability = probability
@@ -108,7 +112,10 @@ class HeldOutMasks:
     # (Masked-token accuracy plateaus early, on frequent tokens, while the loss still improves.)
     primary_metric: ClassVar[str] = "negative_loss"
     greater_is_better: ClassVar[bool] = True
-    logged_metrics: ClassVar[tuple[str, ...]] = HELD_OUT_SCORES
+
+    @property
+    def logged_metrics(self) -> tuple[str, ...]:
+        return self.objective.scores
 
     def evaluate(self, model: torch.nn.Module, *, batch_size: int, pad_id: int, device: torch.device,
                  dtype: torch.dtype | None, shard: Shard = Shard()) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """A pretraining run from a validated config: corpus -> tokenizer -> sequences -> the one loop.
 
 The output directory is a model folder for ``finegrain train`` (``model.name=OUTPUT``): its
-``model/`` holds the encoder with its MLM head and the tokenizer (Hugging Face format), beside
+``model/`` holds the encoder with its MLM head (ELECTRA: the discriminator with its detection head,
+without the generator) and the tokenizer (Hugging Face format), beside
 ``config.yaml``, ``run.json``, ``metrics.json``, ``log.jsonl`` and ``checkpoints/last``.
 """
 
@@ -25,19 +26,22 @@ from finegrain.evaluation.model_card import PretrainedFacts, pretrained_card
 from finegrain.models.base_reference import portable_reference, registered_language
 from finegrain.models.catalog import resolve_model
 from finegrain.pretraining.config import CorpusConfig, PretrainConfig, dump_pretrain_config
-from finegrain.pretraining.corpus import read_documents, read_sources, split_held_out
+from finegrain.pretraining.corpus import deduplicate, read_documents, read_sources, split_held_out
+from finegrain.pretraining.electra import ElectraObjective, ElectraPretrainingModel, new_electra
 from finegrain.pretraining.masking import encode_documents
 from finegrain.pretraining.model import MaskedLanguageModel, load_masked_lm, new_bert
-from finegrain.pretraining.objective import HELD_OUT_SCORES, HeldOutMasks, MaskedLMObjective
+from finegrain.pretraining.objective import HeldOutMasks, MaskedLMObjective
+from finegrain.pretraining.segmenter import character_words
 from finegrain.pretraining.tokenizer import train_tokenizer
 from finegrain.tasks.modeling import quiet_transformers
 from finegrain.training.distributed import save_gathered
 from finegrain.training.loop import FitInputs, FitResult, fit
 from finegrain.training.precision import autocast_dtype
-from finegrain.training.run_dir import RunDir
+from finegrain.training.run_dir import RunDir, run_dir_for
 from finegrain.training.run_recorder import RunRecorder
 from finegrain.training.runner import build_accelerator, library_versions
 from finegrain.training.setup import load_tokenizer
+from finegrain.training.tracking import tracking
 
 if TYPE_CHECKING:
     from huggingface_hub import ModelCard
@@ -70,10 +74,10 @@ def run_pretraining(config: PretrainConfig, *, resume: bool = False, overwrite: 
     set_seed(config.train.seed)
     train_docs, held_docs = _read_corpus(config.data, config.train.seed)
     _check_enough_text(train_docs, config.model.max_length)
-    accelerator = build_accelerator(config.train)
+    accelerator = build_accelerator(config.train, run_dir_for(config.output, overwrite=overwrite).path)
     recorder = RunRecorder.open(accelerator, config.output, dump_pretrain_config(config), resume=resume,
                                 overwrite=overwrite, started=started)
-    with recorder.guard():
+    with recorder.guard(), tracking(accelerator, recorder.run.path, config.output, config.model_dump(mode="json")):
         metrics = _pretrain_into(recorder, config, train_docs, held_docs, resume=resume)
     return PretrainResult(recorder.run.final, RunDir(recorder.run.final).model, metrics)
 
@@ -86,15 +90,18 @@ def _pretrain_into(recorder: RunRecorder, config: PretrainConfig, train_docs: li
         return finished
     run, accelerator = recorder.run, recorder.accelerator
     tokenizer, model_path = _tokenizer(config, run, train_docs, resume=resume)
-    features = {name: encode_documents(docs, tokenizer, config.model.max_length, pack=config.masking.pack)
+    segment = character_words if config.masking.segmenter == "jieba" else None
+    features = {name: encode_documents(docs, tokenizer, config.model.max_length, pack=config.masking.pack,
+                                       segment=segment)
                 for name, docs in (("train", train_docs), ("validation", held_docs))}
     _check_enough(features, config.model.max_length)
     set_seed(config.train.seed)
     model = _build_model(config, model_path, tokenizer)
-    objective = MaskedLMObjective(probability=config.masking.probability, whole_word=config.masking.whole_word,
-                                  mask_id=tokenizer.mask_token_id, vocab_size=len(tokenizer), seed=config.train.seed)
+    objective = _objective(config, tokenizer)
     lr = config.train.lr or (5e-4 if config.from_scratch else 1e-4)  # a new model takes larger steps
     info = _run_info(config, accelerator, model, features, model_path, lr)
+    info["corpus"] = {"documents": len(train_docs) + len(held_docs),
+                      "characters": sum(len(d) for d in train_docs) + sum(len(d) for d in held_docs)}
     pad_id = tokenizer.pad_token_id or 0
     validation = HeldOutMasks(objective, features["validation"])
     info["initial"] = json.loads(run.info.read_text(encoding="utf-8")).get("initial") \
@@ -129,12 +136,15 @@ def _card(config: PretrainConfig, info: dict[str, Any], metrics: dict[str, Any])
         parameters=info["parameters"], corpora=list(config.data.train),
         data={name: (part["sequences"], part["tokens"]) for name, part in info["data"].items()},
         initial=metrics["initial"], final=metrics["validation"],
-        scores=HELD_OUT_SCORES, version=info["versions"].get("finegrain", "unknown"))
+        scores=_objective_class(config).scores, version=info["versions"].get("finegrain", "unknown"),
+        objective=config.objective.name)
     return pretrained_card(facts)
 
 
 def _read_corpus(data: CorpusConfig, seed: int) -> tuple[list[str], list[str]]:
     documents = read_sources(data.train, data.text)
+    if data.deduplicate:
+        documents = deduplicate(documents)
     if data.max_documents is not None and len(documents) > data.max_documents:
         keep = sorted(torch.randperm(len(documents), generator=torch.Generator().manual_seed(seed))
                       [: data.max_documents].tolist())
@@ -186,12 +196,28 @@ def _too_small(found: str, max_length: int) -> None:
                     " character or an English word piece is one token).")
 
 
-def _build_model(config: PretrainConfig, model_path: str | None, tokenizer: Any) -> MaskedLanguageModel:
+def _build_model(config: PretrainConfig, model_path: str | None,
+                 tokenizer: Any) -> MaskedLanguageModel | ElectraPretrainingModel:
     if model_path is not None:
         return load_masked_lm(model_path)
     shape = config.model
-    return new_bert(vocab_size=len(tokenizer), layers=shape.layers, hidden=shape.hidden, heads=shape.heads,
-                    intermediate=shape.intermediate, max_length=shape.max_length, pad_id=tokenizer.pad_token_id)
+    sizes = dict(vocab_size=len(tokenizer), layers=shape.layers, hidden=shape.hidden, heads=shape.heads,
+                 intermediate=shape.intermediate, max_length=shape.max_length, pad_id=tokenizer.pad_token_id)
+    if config.objective.name == "electra":
+        return new_electra(**sizes, generator_size=config.objective.generator_size)
+    return new_bert(**sizes)
+
+
+def _objective_class(config: PretrainConfig) -> type[MaskedLMObjective]:
+    return ElectraObjective if config.objective.name == "electra" else MaskedLMObjective
+
+
+def _objective(config: PretrainConfig, tokenizer: Any) -> MaskedLMObjective:
+    masking = dict(probability=config.masking.probability, whole_word=config.masking.whole_word,
+                   mask_id=tokenizer.mask_token_id, vocab_size=len(tokenizer), seed=config.train.seed)
+    if config.objective.name == "electra":
+        return ElectraObjective(**masking, discriminator_weight=config.objective.discriminator_weight)
+    return MaskedLMObjective(**masking)
 
 
 def _evaluate(validation: HeldOutMasks, model: torch.nn.Module, config: PretrainConfig, pad_id: int,
@@ -201,9 +227,10 @@ def _evaluate(validation: HeldOutMasks, model: torch.nn.Module, config: Pretrain
                                device=accelerator.device, dtype=autocast_dtype(accelerator.mixed_precision))
 
 
-def _save(trained: MaskedLanguageModel, state_dict: dict[str, torch.Tensor], folder: Path, *, tokenizer: Any) -> None:
-    # the wrapper adds no weights: its state dict is the Hugging Face model's, under "model."
-    weights = {key.removeprefix("model."): value for key, value in state_dict.items()}
+def _save(trained: MaskedLanguageModel | ElectraPretrainingModel, state_dict: dict[str, torch.Tensor], folder: Path, *,
+          tokenizer: Any) -> None:
+    # the Hugging Face model kept is under "model."; ELECTRA's generator, beside it, is left out
+    weights = {key.removeprefix("model."): value for key, value in state_dict.items() if key.startswith("model.")}
     with quiet_transformers():
         trained.model.save_pretrained(folder, state_dict=weights)
         tokenizer.save_pretrained(folder)
@@ -214,7 +241,8 @@ def _run_info(config: PretrainConfig, accelerator: Accelerator, model: torch.nn.
     return {
         "kind": "pretrain", "status": "running",
         "model": config.model.name or "from scratch", "model_path": model_path,
-        "parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": sum(p.numel() for p in model.model.parameters()),  # the model kept (not ELECTRA's generator)
+        "objective": config.objective.name, "segmenter": config.masking.segmenter,
         "seed": config.train.seed, "lr": lr, "device": str(accelerator.device),
         "precision": accelerator.mixed_precision, "num_processes": accelerator.num_processes,
         "data": {name: {"sequences": len(items), "tokens": sum(len(f["input_ids"]) for f in items)}

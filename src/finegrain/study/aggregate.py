@@ -20,6 +20,7 @@ import numpy as np
 
 from finegrain.study.cells import COUNTS_FILE, Cell, read_cell
 from finegrain.study.config import StudyConfig, size_label
+from finegrain.study.robustness import add_robustness
 from finegrain.study.stats import bootstrap_weights, paired_test, seed_interval
 from finegrain.tasks.base import Task
 from finegrain.tasks.outputs import StudyView
@@ -51,6 +52,7 @@ def aggregate_study(study: StudyConfig, root: Path, task: Task) -> dict[str, Any
                      for variant in study.variants()]
         _compare_with_best(size_rows, counts, label, metric, weights, task.greater_is_better)
         rows.extend(size_rows)
+    add_robustness(rows, study, root)
     return {"metric": task.primary_metric, "test_examples": n_test, "rows": rows,
             "failures": [_failure(record) for per_seed in records.values() for record in per_seed.values()
                          if record.get("status") == "failed"]}

@@ -3,7 +3,8 @@
 A cell's folder holds an ordinary run directory (``run/``), ``cell.json`` (status, test metrics,
 costs, latency) and ``counts.npy`` (per-example counts for intervals and paired tests). A cell
 is finished when ``cell.json`` says so; a killed cell resumes from its run's last checkpoint.
-A cell that fails records its error and the study goes on.
+A cell that fails records its error and the study goes on. Cells that ran side by side (the ray
+executor) are timed afterwards, one at a time, by ``add_latency``.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ import numpy as np
 from finegrain.errors import FinegrainError
 from finegrain.study.config import ExplainSection, Size, StudyConfig, Variant, size_label
 from finegrain.study.data import StudyData
+from finegrain.study.robustness import cell_robustness
 from finegrain.training.checkpoint import write_json_atomic
 from finegrain.training.predictor import Predictor, load_predictor
 from finegrain.training.run_dir import RunDir
 from finegrain.training.runner import run_training
 
-__all__ = ["Cell", "run_cell", "read_cell", "save_counts", "CELL_FILE", "COUNTS_FILE"]
+__all__ = ["Cell", "run_cell", "read_cell", "record_failure", "needs_latency", "add_latency", "save_counts",
+           "CELL_FILE", "COUNTS_FILE"]
 
 CELL_FILE, COUNTS_FILE = "cell.json", "counts.npy"
 _LATENCY_TEXTS = 32  # test inputs in the batch-32 timing; half as many batch-1 calls are timed
@@ -52,15 +55,17 @@ def read_cell(folder: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def run_cell(study: StudyConfig, cell: Cell, root: Path, data: StudyData) -> dict[str, Any]:
-    """Run (or resume) one cell and write its record; errors are recorded, not raised."""
+def run_cell(study: StudyConfig, cell: Cell, root: Path, data: StudyData, latency: bool = True) -> dict[str, Any]:
+    """Run (or resume) one cell and write its record; errors are recorded, not raised.
+
+    ``latency=False``: leave the timing to ``add_latency`` (other cells run at the same time).
+    """
     folder = cell.folder(root)
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    base = {"method": cell.variant.id, "method_name": cell.variant.method["name"], "size": size_label(cell.size),
-            "seed": cell.seed, "train_examples": data.train_examples(cell.seed, cell.size)}
+    base = _base_record(cell, data)
     try:
-        record = {**base, **_train_and_score(study, cell, folder, data)}
+        record = {**base, **_train_and_score(study, cell, folder, data, latency)}
     except FinegrainError as error:
         record = {**base, "status": "failed", "error": error.render()}
     except Exception as error:  # a crash in one cell must not lose the others: keep what is needed to report it
@@ -71,7 +76,36 @@ def run_cell(study: StudyConfig, cell: Cell, root: Path, data: StudyData) -> dic
     return record
 
 
-def _train_and_score(study: StudyConfig, cell: Cell, folder: Path, data: StudyData) -> dict[str, Any]:
+def record_failure(cell: Cell, root: Path, data: StudyData, error: str) -> dict[str, Any]:
+    """Write the record of a cell whose worker died before the cell could record anything itself."""
+    record = {**_base_record(cell, data), "status": "failed", "error": error}
+    write_json_atomic(cell.folder(root) / CELL_FILE, record)
+    return record
+
+
+def needs_latency(study: StudyConfig, cell: Cell, record: dict[str, Any]) -> bool:
+    """A finished cell of the first seed is timed (the seed changes the weights, not the cost)."""
+    return study.latency and cell.seed == study.seeds[0] and record.get("status") == "finished" \
+        and "latency_ms" not in record
+
+
+def add_latency(cell: Cell, root: Path, data: StudyData) -> dict[str, Any]:
+    """Time a finished cell's predictions now and add them to its record."""
+    folder = cell.folder(root)
+    record = read_cell(folder) or {}
+    predictor = load_predictor(folder / "run")
+    record["latency_ms"] = _latency(predictor, predictor.task.predict_inputs(data.test)[:_LATENCY_TEXTS])
+    write_json_atomic(folder / CELL_FILE, record)
+    return record
+
+
+def _base_record(cell: Cell, data: StudyData) -> dict[str, Any]:
+    return {"method": cell.variant.id, "method_name": cell.variant.method["name"], "size": size_label(cell.size),
+            "seed": cell.seed, "train_examples": data.train_examples(cell.seed, cell.size)}
+
+
+def _train_and_score(study: StudyConfig, cell: Cell, folder: Path, data: StudyData,
+                     latency: bool) -> dict[str, Any]:
     train_file, validation_file = data.files(cell.seed, cell.size)
     run = RunDir(folder / "run")
     config = study.run_config(cell.variant, train_file=train_file, validation_file=validation_file, seed=cell.seed,
@@ -85,10 +119,12 @@ def _train_and_score(study: StudyConfig, cell: Cell, folder: Path, data: StudyDa
     info = json.loads(run.info.read_text(encoding="utf-8"))
     record = {"status": "finished", "metric": task.primary_metric, "score": float(metrics[task.primary_metric]),
               "test": metrics, **{key: info.get(key) for key in _KEPT_INFO}}
-    if study.latency and cell.seed == study.seeds[0]:  # the seed changes the weights, not the cost
+    if latency and needs_latency(study, cell, record):
         record["latency_ms"] = _latency(predictor, task.predict_inputs(data.test)[:_LATENCY_TEXTS])
     if study.explain is not None:
         record["explain"] = _faithfulness(predictor, study.explain, task.predict_inputs(data.test))
+    if study.robustness is not None:
+        record["robustness"] = cell_robustness(predictor, study.robustness, data.test, folder)
     return record
 
 

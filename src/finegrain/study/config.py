@@ -13,6 +13,12 @@ training config, plus:
 * ``seeds``: one run per seed; the seed draws the training sample and seeds the training.
 * ``explain`` (optional): ``{method, examples, steps, erasure}``; each cell explains the first test examples
   and the report shows the faithfulness of each method's explanations beside random attributions.
+* ``executor`` (optional): where the cells run: ``local`` (default: one after another, here) or ``ray``
+  (``{name: ray, address: auto, cpus: 1, gpus: 0}``: each cell in its own Ray worker process). It does
+  not count as a change of the study on ``--resume``.
+* ``robustness`` (optional): ``{suite, attacks, examples, max_share, min_similarity, seed}``; each cell runs the
+  suite and attacks on the first test examples, and the report compares the methods' flip and attack success
+  rates with intervals and paired tests (``finegrain.study.robustness``).
 
 Example:
     >>> study = load_study_config({"data": {"train": "bbc-news"}, "methods": ["tfidf", "full"],
@@ -35,8 +41,10 @@ from finegrain.config import (ComponentConfig, DataConfig, ModelConfig, RunConfi
                               data_key_problems, describe_errors, load_config, merge_sections, parse_overrides,
                               read_yaml)
 from finegrain.errors import ConfigError, FinegrainError
+from finegrain.executors import ExecutorConfig
 
-__all__ = ["StudyConfig", "ExplainSection", "Variant", "Size", "load_study_config", "size_label", "dump_study_config"]
+__all__ = ["StudyConfig", "ExplainSection", "RobustnessSection", "Variant", "Size", "load_study_config", "size_label",
+           "dump_study_config"]
 
 Size = int | float | Literal["all"]
 _VARIANT_KEYS = ("id", "train", "model")
@@ -60,6 +68,24 @@ class ExplainSection(Section):
         return None if value is None else EXPLAINERS.canonical(value)
 
 
+class RobustnessSection(Section):
+    """The ``robustness`` block: each cell's suite and attacks on the first test examples."""
+
+    suite: str = "default"  # 'default' (every invariance test) or a suite YAML (its inv tests count)
+    attacks: list[str] = Field(default_factory=lambda: ["char"])  # char, synonym, embedding (transformers only)
+    examples: int = Field(200, ge=1)  # the first test examples (the same in every cell)
+    max_share: float = Field(0.25, gt=0, le=1)  # of an input's words an attack may change
+    min_similarity: float = Field(0.8, ge=0, le=1)  # MiniLM cosine floor of attacked texts (0: none)
+    seed: int = 0  # of the perturbations and attacks: the same in every cell, so methods are compared paired
+
+    @field_validator("attacks")
+    @classmethod
+    def _known_attacks(cls, value: list[str]) -> list[str]:
+        from finegrain.robustness.candidates import ATTACKS
+
+        return [ATTACKS.canonical(name) for name in value]
+
+
 class StudyConfig(Section):
     task: ComponentConfig = ComponentConfig(name="classification")
     model: ModelConfig = ModelConfig()
@@ -75,8 +101,10 @@ class StudyConfig(Section):
     test_examples: int | None = Field(None, ge=10)
     latency: bool = True  # time predictions at batch size 1 and 32 (in the cells of the first seed)
     explain: ExplainSection | None = None  # faithfulness of each method's explanations, as a report table
+    executor: ExecutorConfig = ExecutorConfig()  # where the cells run; the results do not depend on it
+    robustness: RobustnessSection | None = None  # each method's flip and attack success rates, with intervals
 
-    @field_validator("task", mode="before")
+    @field_validator("task", "executor", mode="before")
     @classmethod
     def _task_shorthand(cls, value: Any) -> Any:
         return {"name": value} if isinstance(value, str) else value

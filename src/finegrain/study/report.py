@@ -15,6 +15,7 @@ from typing import Any
 from finegrain.rendering import markdown
 from finegrain.rendering.figures import plot_confusion_matrix
 from finegrain.study.plots import plot_breakdown, plot_class_heatmap, plot_learning_curves, plot_tradeoffs
+from finegrain.study.robustness import plot_robustness, robustness_table
 from finegrain.tasks.base import Task
 
 __all__ = ["write_study_report", "findings_text", "results_table"]
@@ -74,6 +75,9 @@ def _blocks(root: Path, summary: dict[str, Any], task: Task) -> list[Block]:
     explained = [r for r in rows if r.get("explain")]
     if explained:
         blocks.append(Block("Faithfulness of explanations", _FAITHFULNESS_NOTE, *faithfulness_table(explained)))
+    if any(r.get("robustness") for r in rows):
+        blocks.append(Block("Robustness", _ROBUSTNESS_NOTE, *robustness_table(rows),
+                            image=plot_robustness(rows, largest, plots / "robustness.png", label)))
     if summary["failures"]:
         blocks.append(Block("Failed cells", "These cells crashed; the study went on without them. Fix the cause "
                             "and run the study again with --resume to retry them.", ["method", "size", "seed", "error"],
@@ -130,6 +134,10 @@ def results_table(rows: list[dict[str, Any]], metric: str) -> tuple[list[str], l
     return headers, table
 
 
+_ROBUSTNESS_NOTE = ("Each cell ran the invariance tests and attacks on the first test examples: the flip rate pools"
+                    " the invariance tests, an attack's success rate is over the inputs the cell predicted"
+                    " correctly. Mean over seeds [95% hierarchical bootstrap interval], and the difference from the"
+                    " most robust method at the same size with its paired-bootstrap p-value. Lower is more robust.")
 _FAITHFULNESS_NOTE = ("Each cell explained the first test examples (integrated gradients where the method has a"
                       " PyTorch model, else occlusion). Comprehensiveness AOPC: how much the explained label's"
                       " probability drops when the top 1-50% words are erased (higher: more faithful); sufficiency"

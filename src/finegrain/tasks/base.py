@@ -30,6 +30,7 @@ from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.tasks.explaining import ExplainView
 from finegrain.tasks.objective import Objective
+from finegrain.tasks.robustness import RobustView
 from finegrain.tasks.outputs import ClassScores, Column, ReportSections, ServingPayload, StudyView
 
 __all__ = ["Task", "Feature", "Objective"]
@@ -59,6 +60,7 @@ class Task(Objective, Protocol):
     study: ClassVar[StudyView]  # how studies score example_counts and what they break down
     serving: ClassVar[ServingPayload]  # the REST request and answer
     explaining: ExplainView  # what ``finegrain explain`` reads of an input and explains of a prediction
+    robustness: RobustView  # what ``finegrain robustness`` perturbs and attacks, and when a prediction changed
     description: str  # the task as messages name it: "single-label classification"
     single_label: bool  # one text, one class of the label map per example: what fitted methods learn
 

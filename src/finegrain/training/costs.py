@@ -22,7 +22,8 @@ class Costs:
         """``timing`` and the peak memory fields of ``run.json``; ``started`` is the ``time.perf_counter()``
         at which this session began."""
         seconds = max(self.train_seconds, 1e-9)
-        timing = {"train_seconds": round(self.train_seconds, 2),
+        # to the hundredth, but a fit of a few milliseconds (counting n-grams) keeps its digits rather than reading 0.0
+        timing = {"train_seconds": round(self.train_seconds, 2 if self.train_seconds >= 0.01 else 4),
                   **({} if self.tokens is None else {"tokens_per_second": round(self.tokens / seconds, 1)}),
                   "samples_per_second": round(self.samples / seconds, 2),
                   "wall_seconds_this_session": round(time.perf_counter() - started, 2)}

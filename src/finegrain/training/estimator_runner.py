@@ -53,7 +53,9 @@ def run_estimator(config: RunConfig, prepared: Prepared, method: FittedMethod,
                                 accelerator.device, accelerator.mixed_precision, fine_tune=fine_tune)
     labels.save(run.labels)
     run.log.unlink(missing_ok=True)  # a resumed estimator run fits again from the start: its old log goes too
-    targets = np.array([feature["labels"] for feature in prepared.features["train"]])
+    targets = [feature["labels"] for feature in prepared.features["train"]]
+    # a class id per example; a label per position (spelling) gives lists of several lengths: an object array
+    targets = np.array(targets, dtype=object if any(isinstance(t, list) for t in targets) else None)
     memory = PeakMemory(accelerator.device)
     memory.reset()  # before the estimator's first matrix product: it caps the CPU kernel caches
     fit_started = time.perf_counter()

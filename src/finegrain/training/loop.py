@@ -38,6 +38,7 @@ from finegrain.training.precision import autocast_dtype
 from finegrain.training.progress import training_progress
 from finegrain.training.run_dir import RunDir
 from finegrain.training.speedups import apply_speedups
+from finegrain.training.tracking import log_to_trackers
 from finegrain.training.validation import Validation
 
 __all__ = ["fit", "FitInputs", "FitResult", "planned_total_steps"]
@@ -54,6 +55,8 @@ class FitInputs:
     model so far (every process, with the model as accelerate prepared it: to gather sharded weights
     before saving, :func:`finegrain.training.distributed.save_gathered`); None keeps it in memory only.
     ``on_step`` is the method's hook, called after each optimizer step (AdaLoRA's rank allocation).
+    ``on_evaluate(state, score)`` is told each validation score (the primary metric); True stops training
+    there, as early stopping does: ``finegrain tune`` prunes an unpromising trial through it.
     """
 
     model: torch.nn.Module
@@ -65,6 +68,7 @@ class FitInputs:
     validation: Validation | None = None
     save_best: SaveBest | None = None
     on_step: Callable[[torch.nn.Module, int], None] | None = None
+    on_evaluate: Callable[[TrainerState, float], bool] | None = None
 
 
 @dataclass
@@ -265,6 +269,8 @@ def _score(session: _Session, validation: Validation) -> bool:
     else:
         state.evals_without_gain += 1
     state.stopped_early = bool(session.train.patience and state.evals_without_gain >= session.train.patience)
+    if session.inputs.on_evaluate is not None and session.inputs.on_evaluate(state, score):
+        state.stopped_early = True
     return best
 
 
@@ -337,3 +343,4 @@ def _log(accelerator: Accelerator, run: RunDir, record: dict[str, Any]) -> None:
     if accelerator.is_main_process:
         with run.log.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
+    log_to_trackers(accelerator, record)  # train.report_to; a no-op without trackers

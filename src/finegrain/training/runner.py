@@ -7,6 +7,7 @@ preparation and the run directory, then take the short path in :mod:`finegrain.t
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -21,23 +22,26 @@ from finegrain.errors import ConfigError
 from finegrain.methods.base import TrainedMethod, count_parameters, is_fitted, name_base_model
 from finegrain.tasks.modeling import quiet_transformers
 from finegrain.training.batching import LengthGroupedBatchSampler
+from finegrain.training.checkpoint import TrainerState
 from finegrain.training.distributed import check_sharded_saving, evaluation_shard, save_gathered, weights_sharded
 from finegrain.training.estimator_runner import run_estimator
 from finegrain.training.loop import FitInputs, fit, planned_total_steps
 from finegrain.training.optim import resolve_lr
 from finegrain.training.precision import autocast_dtype, resolve_precision
 from finegrain.training.run_base import base_builder
-from finegrain.training.run_dir import RunResult
+from finegrain.training.run_dir import RunResult, run_dir_for
 from finegrain.training.run_record import (check_labels_unchanged, fine_tuned_model_card, library_versions,
                                            report_title, run_info)
 from finegrain.training.run_recorder import RunRecorder
 from finegrain.training.setup import Prepared, prepare
+from finegrain.training.tracking import log_to_trackers, tracker_options, tracking
 from finegrain.training.validation import TaskValidation, evaluate_split
 
 __all__ = ["RunResult", "run_training", "library_versions", "build_accelerator", "resolve_lr", "adapted_model"]
 
 
-def build_accelerator(train: TrainConfig) -> Accelerator:
+def build_accelerator(train: TrainConfig, run_path: Path | None = None) -> Accelerator:
+    """The run's Accelerator; ``run_path`` (the folder the run writes to) holds the trackers' files."""
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if not PartialState._shared_state or PartialState().num_processes == 1:
         # accelerate keeps one global state per process; several runs in one process (a study,
@@ -50,6 +54,7 @@ def build_accelerator(train: TrainConfig) -> Accelerator:
         cpu=device == "cpu",  # lets torchrun-launched processes on a CPU machine use gloo (MULTI_CPU)
         # Each process takes a share of every batch, so batch_size means the same on 1 or N processes.
         dataloader_config=DataLoaderConfiguration(split_batches=True),
+        **tracker_options(train.report_to, run_path),
     )
     if train.batch_size % accelerator.num_processes:
         raise ConfigError(f"train.batch_size={train.batch_size} is not divisible by the {accelerator.num_processes} processes.",
@@ -57,22 +62,27 @@ def build_accelerator(train: TrainConfig) -> Accelerator:
     return accelerator
 
 
-def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = False) -> RunResult:
-    """Train, keep the best checkpoint, evaluate it on validation and test, write the run dir."""
+def run_training(config: RunConfig, *, resume: bool = False, overwrite: bool = False,
+                 on_evaluate: Callable[[TrainerState, float], bool] | None = None) -> RunResult:
+    """Train, keep the best checkpoint, evaluate it on validation and test, write the run dir.
+
+    ``on_evaluate`` is the loop's (:class:`~finegrain.training.loop.FitInputs`): told each validation score,
+    True stops training there (``finegrain tune``'s pruning)."""
     started = time.perf_counter()
     set_seed(config.train.seed)
     prepared = prepare(config)
-    accelerator = build_accelerator(config.train)
+    accelerator = build_accelerator(config.train, run_dir_for(config.output, overwrite=overwrite).path)
     check_sharded_saving(prepared.method, weights_sharded(accelerator))
     recorder = RunRecorder.open(accelerator, config.output, dump_config(config), resume=resume, overwrite=overwrite,
                                 started=started)
-    with recorder.guard():
-        metrics = _train_into(recorder, config, prepared, resume=resume)
+    with recorder.guard(), tracking(accelerator, recorder.run.path, config.output, config.model_dump(mode="json")):
+        metrics = _train_into(recorder, config, prepared, resume=resume, on_evaluate=on_evaluate)
+        log_to_trackers(accelerator, metrics)  # the best model's validation and test metrics
     return RunResult(recorder.run.final, metrics)
 
 
-def _train_into(recorder: RunRecorder, config: RunConfig, prepared: Prepared, *,
-                resume: bool) -> dict[str, dict[str, Any]]:
+def _train_into(recorder: RunRecorder, config: RunConfig, prepared: Prepared, *, resume: bool,
+                on_evaluate: Callable[[TrainerState, float], bool] | None = None) -> dict[str, dict[str, Any]]:
     """Everything written into the open run folder; returns the metrics."""
     finished = recorder.finished_metrics() if resume else None
     if finished is not None:
@@ -98,7 +108,8 @@ def _train_into(recorder: RunRecorder, config: RunConfig, prepared: Prepared, *,
                                 prepared.labels) if "validation" in prepared.splits else None
     pad_id = prepared.tokenizer.pad_token_id or 0
     inputs = FitInputs(model, prepared.task, prepared.features["train"], config.train, lr, pad_id,
-                       validation=validation, save_best=save_best, on_step=method.on_step)
+                       validation=validation, save_best=save_best, on_step=method.on_step,
+                       on_evaluate=on_evaluate)
     result = fit(accelerator, run, inputs, resume=resume)
     accelerator.wait_for_everyone()
     metrics = _final_metrics(prepared, method, recorder, config.train.eval_batch_size, pad_id)

@@ -108,6 +108,10 @@ def prepare(config: RunConfig) -> Prepared:
     method.check_task(task)
     check_adversarial(config, method)
     splits = read_splits(task, config.data, config.train.seed)
+    if config.data.augment is not None:
+        from finegrain.robustness.augment import augment_split  # the perturbations load only when asked for
+
+        splits["train"] = augment_split(task, splits["train"], config.data.augment, config.train.seed)
     labels = task.label_map(splits["train"])
     for name, split in splits.items():
         if name != "train":

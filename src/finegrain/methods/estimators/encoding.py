@@ -17,6 +17,7 @@ from pydantic import Field
 from finegrain.config import Section
 from finegrain.methods.estimators.base import EstimatorContext
 from finegrain.methods.estimators.linear_head import LinearHead, fit_logistic_regression
+from finegrain.searchable import searchable
 
 __all__ = ["HeadParams", "PooledOutput", "MeanPooler", "SentenceClassifier", "tokenize"]
 
@@ -26,8 +27,10 @@ class HeadParams(Section):
 
     # all-MiniLM-L6-v2's own sentence embedding is the normalised mean (its sentence-transformers pipeline)
     normalize: bool = True
-    C: float = Field(1.0, gt=0)  # inverse L2 strength; scikit-learn's and SetFit's default
-    class_weight: Literal["none", "balanced"] = "none"  # balanced: weights ~ 1/class frequency
+    # inverse L2 strength; scikit-learn's and SetFit's default
+    C: float = Field(1.0, gt=0, json_schema_extra=searchable(0.01, 100, log=True))
+    # balanced: weights ~ 1/class frequency
+    class_weight: Literal["none", "balanced"] = Field("none", json_schema_extra=searchable(every_choice=True))
     max_iter: int = Field(1000, ge=1)
 
 

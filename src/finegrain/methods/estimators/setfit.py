@@ -22,6 +22,7 @@ from finegrain.methods.estimators.base import EstimatorContext, FitStats, check_
 from finegrain.methods.estimators.encoding import HeadParams, SentenceClassifier, tokenize
 from finegrain.methods.estimators.pairs import CosinePairs, PairObjective, make_pairs
 from finegrain.registry import METHODS
+from finegrain.searchable import searchable
 
 if TYPE_CHECKING:
     from finegrain.tasks.base import Task
@@ -30,7 +31,8 @@ __all__ = ["SetFit", "SetFitParams"]
 
 
 class SetFitParams(HeadParams):
-    num_iterations: int = Field(20, ge=1)  # SetFit's default: 20 positive + 20 negative pairs per example
+    # SetFit's default: 20 positive + 20 negative pairs per example
+    num_iterations: int = Field(20, ge=1, json_schema_extra=searchable(5, 40))
     epochs: float = Field(1.0, gt=0)  # passes over the pairs; SetFit's default is 1
 
 

@@ -21,6 +21,7 @@ from finegrain.methods.base import EncoderSource, FittedMethod
 from finegrain.methods.estimators.base import EstimatorContext, FitStats, check_single_label_classification
 from finegrain.methods.estimators.linear_head import LinearHead, fit_logistic_regression
 from finegrain.registry import METHODS
+from finegrain.searchable import searchable
 
 if TYPE_CHECKING:
     from finegrain.tasks.base import Task
@@ -33,10 +34,13 @@ _DEFAULT_NGRAMS = {"word": (1, 2), "char_wb": (1, 3)}  # bigrams catch negation;
 class TfidfParams(Section):
     analyzer: Literal["word", "char_wb"] = "word"  # char_wb: character n-grams (Chinese, typos)
     ngram_range: tuple[int, int] | None = None  # None: (1, 2) for words, (1, 3) for characters
-    min_df: int = Field(1, ge=1)  # drop n-grams seen in fewer training texts (a smaller model)
+    # drop n-grams seen in fewer training texts (a smaller model)
+    min_df: int = Field(1, ge=1, json_schema_extra=searchable(1, 3))
     sublinear_tf: bool = True  # 1 + log(tf): a word said twice is not twice the evidence
-    C: float = Field(10.0, gt=0)  # inverse L2 strength; l2-normalised sparse rows need little (as benchmarks/)
-    class_weight: Literal["none", "balanced"] = "none"  # balanced: weights ~ 1/class frequency
+    # inverse L2 strength; l2-normalised sparse rows need little (as benchmarks/)
+    C: float = Field(10.0, gt=0, json_schema_extra=searchable(0.1, 100, log=True))
+    # balanced: weights ~ 1/class frequency
+    class_weight: Literal["none", "balanced"] = Field("none", json_schema_extra=searchable(every_choice=True))
     max_iter: int = Field(1000, ge=1)
 
     @model_validator(mode="after")

@@ -22,6 +22,7 @@ from finegrain.methods.estimators.base import EstimatorContext, FitStats
 from finegrain.methods.estimators.linear_head import LinearHead, fit_logistic_regression
 from finegrain.methods.estimators.tfidf import check_ngrams, load_vectorizer, make_vectorizer, save_vectorizer
 from finegrain.registry import METHODS
+from finegrain.searchable import searchable
 
 __all__ = ["TfidfPair", "TfidfPairParams", "pair_features"]
 
@@ -31,10 +32,13 @@ _ANALYZERS = {"word": "word", "char": "char_wb"}  # the two views of a text, by 
 class TfidfPairParams(Section):
     word_ngrams: tuple[int, int] = (1, 2)  # bigrams catch negation ("not good")
     char_ngrams: tuple[int, int] = (1, 3)  # 1-3 characters cover most Chinese words, and English typos
-    min_df: int = Field(1, ge=1)  # drop n-grams seen in fewer training texts (a smaller model)
+    # drop n-grams seen in fewer training texts (a smaller model)
+    min_df: int = Field(1, ge=1, json_schema_extra=searchable(1, 3))
     sublinear_tf: bool = True  # 1 + log(tf): a word said twice is not twice the evidence
-    C: float = Field(10.0, gt=0)  # inverse L2 strength, as for tfidf: l2-normalised sparse rows need little
-    class_weight: Literal["none", "balanced"] = "none"  # balanced: weights ~ 1/class frequency
+    # inverse L2 strength, as for tfidf: l2-normalised sparse rows need little
+    C: float = Field(10.0, gt=0, json_schema_extra=searchable(0.1, 100, log=True))
+    # balanced: weights ~ 1/class frequency
+    class_weight: Literal["none", "balanced"] = Field("none", json_schema_extra=searchable(every_choice=True))
     max_iter: int = Field(1000, ge=1)
 
     @field_validator("word_ngrams", "char_ngrams")

@@ -12,6 +12,7 @@ from finegrain.errors import ConfigError, ModelError
 from finegrain.methods.peft.common import PeftMethod, Targets, targets, task_type
 from finegrain.methods.peft.wrappers import unwrap_peft
 from finegrain.registry import METHODS
+from finegrain.searchable import searchable
 
 if TYPE_CHECKING:
     from peft import PeftConfig
@@ -22,8 +23,8 @@ __all__ = ["AdaLora", "AdaLoraParams"]
 class AdaLoraParams(Section):
     init_r: int = Field(12, ge=1)  # starting rank per layer, pruned down during training
     target_r: int = Field(8, ge=1)  # average final rank: LoRA's default budget
-    alpha: float = Field(32, gt=0)  # PEFT's AdaLoRA default
-    dropout: float = Field(0.1, ge=0, lt=1)
+    alpha: float = Field(32, gt=0, json_schema_extra=searchable(8, 64, log=True))  # PEFT's AdaLoRA default
+    dropout: float = Field(0.1, ge=0, lt=1, json_schema_extra=searchable(0.0, 0.3))
     target_modules: Targets = ["query", "value"]
     total_step: int | None = Field(None, ge=1)  # None: the loop fills it via set_total_steps()
     warmup_fraction: float = Field(0.1, ge=0, lt=1)  # steps before pruning: importance needs a warm start

@@ -10,6 +10,7 @@ from pydantic import Field
 from finegrain.config import Section
 from finegrain.methods.peft.common import PeftMethod, Targets, targets, task_type
 from finegrain.registry import METHODS
+from finegrain.searchable import searchable
 
 if TYPE_CHECKING:
     from peft import PeftConfig
@@ -18,9 +19,12 @@ __all__ = ["Lora", "LoraParams"]
 
 
 class LoraParams(Section):
-    r: int = Field(8, ge=1)  # rank: 8 matches full fine-tuning on GLUE-size tasks (Hu et al.)
-    alpha: float = Field(16, gt=0)  # scale alpha/r = 2, the common setting for r=8
-    dropout: float = Field(0.1, ge=0, lt=1)  # regularises the low-rank path on small datasets
+    # rank: 8 matches full fine-tuning on GLUE-size tasks (Hu et al.)
+    r: int = Field(8, ge=1, json_schema_extra=searchable(choices=[4, 8, 16, 32]))
+    # scale alpha/r = 2, the common setting for r=8
+    alpha: float = Field(16, gt=0, json_schema_extra=searchable(4, 64, log=True))
+    # regularises the low-rank path on small datasets
+    dropout: float = Field(0.1, ge=0, lt=1, json_schema_extra=searchable(0.0, 0.3))
     target_modules: Targets = ["query", "value"]  # the paper's choice: attention query and value
 
 

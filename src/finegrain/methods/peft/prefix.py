@@ -11,6 +11,7 @@ from finegrain.config import Section
 from finegrain.methods.peft.common import VirtualTokenMethod, task_type
 from finegrain.methods.peft.wrappers import PrefixKeyValues
 from finegrain.registry import METHODS
+from finegrain.searchable import searchable
 
 if TYPE_CHECKING:
     from peft import PeftConfig, PeftModel
@@ -19,7 +20,8 @@ __all__ = ["PrefixTuning", "PrefixParams"]
 
 
 class PrefixParams(Section):
-    num_virtual_tokens: int = Field(20, ge=1)  # prefix length per layer; 10-20 suffices for NLU (P-tuning v2)
+    # prefix length per layer; 10-20 suffices for NLU (P-tuning v2)
+    num_virtual_tokens: int = Field(20, ge=1, json_schema_extra=searchable(choices=[5, 10, 20]))
     projection: bool = False  # MLP reparametrisation: steadier for generation, optional for encoders
     projection_size: int | None = Field(None, ge=1)  # hidden size of that MLP; None: the model's
 

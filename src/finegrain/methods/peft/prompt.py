@@ -11,6 +11,7 @@ from finegrain.config import Section
 from finegrain.methods.peft.common import VirtualTokenMethod, task_type
 from finegrain.methods.peft.wrappers import VirtualTokenTrim
 from finegrain.registry import METHODS
+from finegrain.searchable import searchable
 
 if TYPE_CHECKING:
     from peft import PeftConfig, PeftModel
@@ -19,7 +20,8 @@ __all__ = ["PromptTuning", "PromptParams"]
 
 
 class PromptParams(Section):
-    num_virtual_tokens: int = Field(20, ge=1)  # soft prompt length; 20 is Lester et al.'s sweet spot
+    # soft prompt length; 20 is Lester et al.'s sweet spot
+    num_virtual_tokens: int = Field(20, ge=1, json_schema_extra=searchable(choices=[5, 10, 20]))
     init: Literal["sample-vocab", "random"] = "sample-vocab"  # vocabulary init beats random (Lester et al.)
 
 

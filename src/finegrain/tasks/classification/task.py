@@ -16,6 +16,7 @@ from finegrain.data.inputs import InputFormat
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.registry import TASKS
+from finegrain.searchable import searchable
 from finegrain.tasks.base import Task
 from finegrain.tasks.classification import checks, outputs, tiny
 from finegrain.tasks.classification.explaining import class_view
@@ -23,7 +24,9 @@ from finegrain.tasks.classification.first_token import first_token_last_layer
 from finegrain.tasks.classification.inputs import INPUT_FORMATS, prediction_frame
 from finegrain.tasks.classification.metrics import classification_metrics, error_examples
 from finegrain.tasks.classification.serving import PAYLOAD
+from finegrain.tasks.classification.robustness import class_robust_view
 from finegrain.tasks.explaining import ExplainView
+from finegrain.tasks.robustness import RobustView
 from finegrain.tasks.modeling import build_pretrained, head_module_names
 from finegrain.tasks.outputs import ClassScores, Column, ReportSections, ServingPayload, StudyView
 
@@ -33,7 +36,8 @@ __all__ = ["ClassificationTask", "ClassificationParams"]
 class ClassificationParams(Section):
     multi_label: bool = False  # several labels per text (sigmoid outputs, threshold below)
     label_separator: str = "|"  # splits a multi-label string such as "sports|politics"
-    class_weights: Literal["none", "balanced"] = "none"  # balanced: loss weights ~ 1/frequency
+    # balanced: loss weights ~ 1/frequency; finegrain tune tries both
+    class_weights: Literal["none", "balanced"] = Field("none", json_schema_extra=searchable(every_choice=True))
     threshold: float = Field(0.5, gt=0, lt=1)  # multi-label decision threshold
     # The last encoder layer computes only the first token, the one the head reads: same logits and
     # gradients, less work per step (BERT/RoBERTa/ELECTRA-style encoders; others ignore it). Why:
@@ -83,6 +87,11 @@ class ClassificationTask(Task):
     def explaining(self) -> ExplainView:
         """The predicted class (or the one asked for), from the words of the text."""
         return class_view(("text",), multi_label=self.params.multi_label)
+
+    @property
+    def robustness(self) -> RobustView:
+        """The text as a sentence, the gold class beside it."""
+        return class_robust_view(("text",), multi_label=self.params.multi_label)
 
     @property
     def stratify(self) -> str | None:

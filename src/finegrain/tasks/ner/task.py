@@ -42,6 +42,8 @@ from finegrain.tasks.ner.schemes import convert, normalize_scheme, split_tag, to
 from finegrain.tasks.ner.serving import PAYLOAD
 from finegrain.tasks.ner.spans import spans_from_tags
 from finegrain.tasks.explaining import ExplainView
+from finegrain.tasks.ner.robustness import ner_robust_view
+from finegrain.tasks.robustness import RobustView
 from finegrain.tasks.outputs import ClassScores, Column, ReportSections, ServingPayload, StudyView
 
 __all__ = ["NerTask", "NerParams"]
@@ -92,6 +94,11 @@ class NerTask(Task):
     def explaining(self) -> ExplainView:
         """Each predicted entity, from the sentence's words (replaced, never deleted: entities keep their place)."""
         return ner_view("IOB2" if self.params.scheme == "auto" else self.params.scheme, self.encode)
+
+    @property
+    def robustness(self) -> RobustView:
+        """Token lists with their gold tags: perturbations keep one tag per word."""
+        return ner_robust_view()
 
     def prediction_split(self, inputs: Sequence[Any]) -> Split:
         """Raw texts split into words (with offsets) and token lists as they are; anything else refused."""

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 from scipy.special import softmax
 
 from finegrain.config import DataColumn, Section
@@ -22,13 +23,16 @@ from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
 from finegrain.errors import ConfigError
 from finegrain.registry import TASKS
+from finegrain.searchable import searchable
 from finegrain.tasks.base import Task
 from finegrain.tasks.classification import checks
 from finegrain.tasks.classification import outputs as classification_outputs
 from finegrain.tasks.classification.explaining import class_view
 from finegrain.tasks.classification.metrics import classification_metrics, error_examples
 from finegrain.tasks.classification.task import ClassificationParams, ClassificationTask
+from finegrain.tasks.classification.robustness import class_robust_view
 from finegrain.tasks.explaining import ExplainView
+from finegrain.tasks.robustness import RobustView
 from finegrain.tasks.outputs import ClassScores, Column, ReportSections, ServingPayload, StudyView
 from finegrain.tasks.pair import report, tiny
 from finegrain.tasks.pair.inputs import INPUT_FORMATS, prediction_frame
@@ -46,7 +50,8 @@ SECOND_TEXT = DataColumn("text_pair", "text_pair", "the second text of each pair
 
 
 class PairParams(Section):
-    class_weights: Literal["none", "balanced"] = "none"  # balanced: loss weights ~ 1/frequency
+    # balanced: loss weights ~ 1/frequency; finegrain tune tries both
+    class_weights: Literal["none", "balanced"] = Field("none", json_schema_extra=searchable(every_choice=True))
     # Two classes: the label the threshold F1 scores; None: a label named like a match (1, same, duplicate,
     # entailment ...), else the second in sorted order.
     positive_label: str | None = None
@@ -95,6 +100,11 @@ class PairClassificationTask(Task):
     def explaining(self) -> ExplainView:
         """The predicted class (or the one asked for), from the words of both texts."""
         return class_view(("text", "text_pair"), multi_label=False)
+
+    @property
+    def robustness(self) -> RobustView:
+        """Both texts as sentences, perturbed alike; the gold class beside them."""
+        return class_robust_view(("text", "text_pair"), multi_label=False)
 
     def columns(self, chosen: Mapping[str, str]) -> dict[str, str]:
         return {"text": chosen["text"], "text_pair": chosen["text_pair"], "label": chosen["label"]}

@@ -1,0 +1,84 @@
+"""From the model's per-position candidates to corrected texts and their edits, and the acceptance threshold.
+
+At each character the model's best candidate (the masked-LM head's top token) is a proposed correction when
+it differs from the character as written. It is accepted when its probability clears the threshold, when it
+is one character (not a sub-word piece or a special token), when the written character was not unknown to
+the vocabulary, and, with ``confusion_only``, when it is in the character's confusion set.
+
+Example:
+    >>> best_threshold([(0.9, True), (0.6, False), (0.4, True)], gold=2)
+    0.9
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from finegrain.tasks.spelling.model import TOP_K
+
+__all__ = ["Proposal", "proposals", "estimated_proposals", "apply_edits", "best_threshold"]
+
+Proposal = dict[str, Any]  # position, original, correction, probability, detection
+
+
+def _sigmoid(value: float) -> float:
+    return 1.0 / (1.0 + math.exp(-value))
+
+
+def proposals(text: str, feature: dict[str, Any], logits: np.ndarray, tokens: list[str], unknown_id: int,
+              allowed: Callable[[str, str], bool]) -> list[Proposal]:
+    """Every proposed correction of one text, before the threshold."""
+    found = []
+    for position, char in enumerate(feature["chars"]):
+        written = feature["input_ids"][position]
+        if char is None or written == unknown_id:
+            continue
+        candidate = int(logits[position, 1])
+        token = tokens[candidate] if 0 <= candidate < len(tokens) else ""
+        if candidate == written or len(token) != 1 or not allowed(text[char], token):
+            continue
+        found.append({"position": char, "original": text[char], "correction": token,
+                      "probability": float(math.exp(logits[position, 1 + TOP_K])),
+                      "detection": _sigmoid(float(logits[position, 0]))})
+    return found
+
+
+def estimated_proposals(text: str, logits: np.ndarray, allowed: Callable[[str, str], bool]) -> list[Proposal]:
+    """The proposals of a fitted method (``char-ngram``), which answers per character ``[detection score, code
+    point or -1, probability]`` instead of token ids."""
+    found = []
+    for position, (score, code, probability) in enumerate(logits[: len(text)]):
+        correction = chr(int(code)) if code >= 0 else text[position]
+        if correction != text[position] and allowed(text[position], correction):
+            found.append({"position": position, "original": text[position], "correction": correction,
+                          "probability": float(probability), "detection": _sigmoid(float(score))})
+    return found
+
+
+def apply_edits(text: str, edits: list[Proposal]) -> str:
+    """``text`` with each edit's character put at its position."""
+    chars = list(text)
+    for edit in edits:
+        chars[edit["position"]] = edit["correction"]
+    return "".join(chars)
+
+
+def best_threshold(scored: list[tuple[float, bool]], gold: int, beta: float = 0.5) -> float | None:
+    """The probability threshold with the best F-beta of the proposals (each: probability, right?) against
+    ``gold`` corrections; beta 0.5 weighs precision twice as much as recall, as a corrector should.
+    None without a proposal or a gold correction."""
+    if not scored or gold == 0:
+        return None
+    ranked = sorted(scored, key=lambda item: -item[0])
+    right = np.cumsum([ok for _, ok in ranked])
+    precision = right / np.arange(1, len(ranked) + 1)
+    recall = right / gold
+    b2 = beta * beta
+    denominator = b2 * precision + recall
+    score = np.divide((1 + b2) * precision * recall, denominator, out=np.zeros_like(precision),
+                      where=denominator > 0)
+    return float(ranked[int(np.argmax(score))][0])
