@@ -1,15 +1,15 @@
 """train.adversarial on tweet-sentiment: full fine-tuning plain and with each defence (FGM, PGD, FreeLB, R-Drop).
 
 Each arm trains in a fresh process with the same data, seed and settings; the table gives the test macro-F1
-and accuracy, seconds per optimizer step, its ratio to the plain arm's, and the ratio each run measured for
-itself (run.json's ``adversarial.slowdown``: its own plain forward and backward pass timed in the same run;
-R-Drop has none). Issue 25's goal (the best defence lowers the character attack's success rate by 10
-points at no more than 1 point of clean macro-F1) also needs the attack success rate of each arm's run, which
-the robustness command gives; this script prints the clean side and the cost. Writes OUTPUT/defences.json
-(each arm's run directory is under OUTPUT too).
+and accuracy, the character attack's success rate (``finegrain robustness RUN --attack char`` on the first
+``--attack-limit`` test texts), seconds per optimizer step, its ratio to the plain arm's, and the ratio each
+run measured for itself (run.json's ``adversarial.slowdown``: its own plain forward and backward pass timed in
+the same run; R-Drop has none). Issue 25's goal: the best defence lowers the character attack's success rate
+by 10 points at no more than 1 point of clean macro-F1. Writes OUTPUT/defences.json (each arm's run directory,
+with its robustness.json, is under OUTPUT too).
 
 Example (a smoke run; the measurement is run alone on a quiet machine, see benchmarks/README.md):
-    python benchmarks/defences.py --n-train 64 --n-eval 32 --max-steps 2 --arms plain,fgm
+    python benchmarks/defences.py --n-train 48 --n-eval 24 --max-steps 2 --max-length 32 --attack-limit 8 --arms plain,fgm
     python benchmarks/defences.py --n-train 4000 --epochs 2          # the measurement
 """
 
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import builtin_data, row, transformers_version  # noqa: E402
 
 ARMS = ("plain", "fgm", "pgd", "freelb", "rdrop")
-COLUMNS = ("arm", "test macro-F1", "accuracy", "s/step", "x plain", "in-run x", "fwd/bwd per batch")
+COLUMNS = ("arm", "test macro-F1", "accuracy", "char attack success", "s/step", "x plain", "in-run x", "fwd/bwd per batch")
 
 
 def write_eval_splits(folder: Path, n_train: int | None, n_eval: int | None, seed: int) -> dict[str, str]:
@@ -52,9 +52,22 @@ def write_eval_splits(folder: Path, n_train: int | None, n_eval: int | None, see
     return paths
 
 
+def attack_success(run_dir: Path, limit: int) -> float | None:
+    """The character attack's success rate on the run's first ``limit`` test texts, through the CLI; None: skipped."""
+    from finegrain.cli.main import main as cli
+
+    if limit <= 0:
+        return None
+    code = cli(["robustness", str(run_dir), "--attack", "char", "--limit", str(limit)])
+    if code != 0:
+        raise SystemExit(f"finegrain robustness {run_dir} failed (exit {code})")
+    result = json.loads((run_dir / "robustness.json").read_text(encoding="utf-8"))
+    return result["attacks"]["char"]["success_rate"]
+
+
 def run_arm(arm: str, data: dict[str, Any], train: dict[str, Any], model: str, max_length: int,
-            output: str) -> dict[str, Any]:
-    """Train one arm and return its row (runs in a child process)."""
+            output: str, attack_limit: int) -> dict[str, Any]:
+    """Train one arm, attack it, and return its row (runs in a child process)."""
     import finegrain
 
     adversarial = None if arm == "plain" else {"name": arm}
@@ -65,6 +78,7 @@ def run_arm(arm: str, data: dict[str, Any], train: dict[str, Any], model: str, m
     test = result.metrics.get("test") or result.metrics["validation"]
     cost = info.get("adversarial") or {}
     return {"arm": arm, "macro_f1": test["macro_f1"], "accuracy": test["accuracy"],
+            "char_attack_success": attack_success(result.run_dir, attack_limit),
             "seconds_per_step": info["timing"]["train_seconds"] / max(info["steps"], 1),
             "in_run_slowdown": cost.get("slowdown"), "passes": (cost.get("forward_passes_per_batch", 1),
                                                                  cost.get("backward_passes_per_batch", 1)),
@@ -84,7 +98,9 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
     for r in rows:
         ratio = f"{r['seconds_per_step'] / plain:.2f}" if plain else "-"
         slowdown = "-" if r["in_run_slowdown"] is None else f"{r['in_run_slowdown']:.2f}"
-        lines.append(row([r["arm"], f"{r['macro_f1']:.4f}", f"{r['accuracy']:.4f}", f"{r['seconds_per_step']:.3f}",
+        attacked = "-" if r["char_attack_success"] is None else f"{r['char_attack_success']:.3f}"
+        lines.append(row([r["arm"], f"{r['macro_f1']:.4f}", f"{r['accuracy']:.4f}", attacked,
+                          f"{r['seconds_per_step']:.3f}",
                           ratio, slowdown, "{}/{}".format(*r["passes"])], widths))
     return lines
 
@@ -98,6 +114,7 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=None, help="overrides --epochs (smoke runs)")
     parser.add_argument("--model", default="default")
     parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--attack-limit", type=int, default=200, help="test texts attacked (0: no attack)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default="runs/defences")
     args = parser.parse_args()
@@ -110,7 +127,8 @@ def main() -> None:
             **write_eval_splits(output / "data", args.n_train, args.n_eval, args.seed)}
     train = {"seed": args.seed, "batch_size": 16, "epochs": args.epochs, "max_steps": args.max_steps}
     print(f"# python benchmarks/{Path(sys.argv[0]).name} {' '.join(sys.argv[1:])}  (transformers {transformers_version()})")
-    rows = [run_isolated(arm, data, train, args.model, args.max_length, str(output / arm)) for arm in arms]
+    rows = [run_isolated(arm, data, train, args.model, args.max_length, str(output / arm), args.attack_limit)
+            for arm in arms]
     print("\n".join(table(rows)))
     (output / "defences.json").write_text(json.dumps({"argv": sys.argv, "rows": rows}, indent=2), encoding="utf-8")
 
