@@ -16,7 +16,9 @@ Example (a smoke run; the measurement is run alone on a quiet machine, see bench
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import io
 import json
 import multiprocessing
 import os
@@ -58,7 +60,8 @@ def attack_success(run_dir: Path, limit: int) -> float | None:
 
     if limit <= 0:
         return None
-    code = cli(["robustness", str(run_dir), "--attack", "char", "--limit", str(limit)])
+    with contextlib.redirect_stdout(io.StringIO()):  # its report table: the result is read from robustness.json
+        code = cli(["robustness", str(run_dir), "--attack", "char", "--limit", str(limit)])
     if code != 0:
         raise SystemExit(f"finegrain robustness {run_dir} failed (exit {code})")
     result = json.loads((run_dir / "robustness.json").read_text(encoding="utf-8"))
