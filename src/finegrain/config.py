@@ -17,11 +17,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from finegrain.adversarial_config import AdversarialConfig
 from finegrain.errors import ConfigError, FinegrainError
 from finegrain.registry import METHODS, TASKS, suggest
 from finegrain.searchable import searchable
@@ -147,6 +148,8 @@ class TrainConfig(Section):
     log_every: int = Field(10, ge=1)
     # experiment trackers that also get the log (pip install 'finegrain[tracking]'); files go to the run's tracking/
     report_to: list[Literal["tensorboard", "mlflow"]] = Field(default_factory=list)
+    # a defence: fgm, pgd, freelb (embedding-output perturbations) or rdrop (adversarial_config.py); None: plain
+    adversarial: AdversarialConfig | None = None
 
     @field_validator("cpu_speedups", mode="before")
     @classmethod
@@ -177,26 +180,40 @@ class RunConfig(Section):
         return registry.get(component.name).Params.model_validate(component.params)
 
 
-def _field_names(model: type[BaseModel] | None, path: tuple) -> list[str]:
-    for key in path:
-        if model is None:
-            return []
-        field = model.model_fields.get(str(key))
-        annotation = field.annotation if field else None
-        model = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-    return list(model.model_fields) if model else []
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The config models an annotation holds: itself, or the members of an Optional or a union."""
+    if isinstance(annotation, type):
+        return [annotation] if issubclass(annotation, BaseModel) else []
+    return [model for argument in get_args(annotation) for model in _models_in(argument)]
+
+
+def _walk(model: type[BaseModel] | None, loc: tuple) -> tuple[list[str], type[BaseModel] | None]:
+    """``loc`` as the user writes it (without the tag pydantic adds after a union picked by ``name``), and
+    the model of the section it ends in."""
+    shown, parts = [], list(loc)
+    while parts:
+        key = str(parts.pop(0))
+        shown.append(key)
+        field = model.model_fields.get(key) if model is not None else None
+        members = _models_in(field.annotation) if field is not None else []
+        if len(members) > 1 and parts:  # the next part is the tag: the name of the member chosen
+            tag = parts.pop(0)
+            members = [m for m in members if "name" in m.model_fields and m.model_fields["name"].default == tag]
+        model = members[0] if len(members) == 1 else None
+    return shown, model
 
 
 def describe_errors(error: ValidationError, prefix: str = "", model: type[BaseModel] | None = RunConfig) -> list[str]:
     """One line per problem, with the dotted location and a 'did you mean' for unknown keys."""
     lines = []
     for item in error.errors():
-        loc = tuple(item["loc"])
-        where = prefix + ".".join(str(part) for part in loc)
+        shown, _ = _walk(model, tuple(item["loc"]))
+        where = prefix + ".".join(shown)
         if item["type"] == "extra_forbidden":
-            choices = _field_names(model, loc[:-1])
+            _, section = _walk(model, tuple(item["loc"])[:-1])
+            choices = list(section.model_fields) if section is not None else []
             lines.append(
-                f"{where}: unknown key.{suggest(str(loc[-1]), choices)}"
+                f"{where}: unknown key.{suggest(shown[-1], choices)}"
                 + (f" Valid keys: {', '.join(choices)}." if choices else " This section takes no such keys.")
             )
         elif item["type"] == "value_error" and "\n" in str(item.get("ctx", {}).get("error", "")):

@@ -46,6 +46,11 @@ CASES = {
                          ["train.learning_rate: unknown key", "Valid keys"]),
     "max_length too large": ({"train.csv": GOOD}, ["--data", "train.csv", "--max-length", "100"],
                              ["model.max_length=100", "64", "How to fix"]),
+    "unknown defence": ({"train.csv": GOOD}, ["--data", "train.csv", "train.adversarial=fgn"],
+                        ["train.adversarial: unknown defence 'fgn'", "Did you mean 'fgm'?", "Valid names: fgm, pgd"]),
+    "defence on a fitted method": ({"train.csv": GOOD}, ["--data", "train.csv", "--method", "tfidf",
+                                                         "train.adversarial=fgm"],
+                                   ["train.adversarial (fgm)", "'tfidf' is fitted", "How to fix", "lora"]),
 }
 
 

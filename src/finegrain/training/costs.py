@@ -16,6 +16,7 @@ class Costs:
     peak_memory_mb: float
     peak_rss_mb: float | None = None  # CPU: the resident high-water mark beside the heap in use
     tokens: float | None = None  # pretraining: tokens trained on, for tokens/s
+    adversarial: dict[str, Any] | None = None  # train.adversarial's passes and seconds per batch (its cost)
 
     def fields(self, started: float) -> dict[str, Any]:
         """``timing`` and the peak memory fields of ``run.json``; ``started`` is the ``time.perf_counter()``
@@ -27,4 +28,5 @@ class Costs:
                   "samples_per_second": round(self.samples / seconds, 2),
                   "wall_seconds_this_session": round(time.perf_counter() - started, 2)}
         return {"timing": timing, "peak_memory_mb": round(self.peak_memory_mb, 1),
-                **({} if self.peak_rss_mb is None else {"peak_rss_mb": round(self.peak_rss_mb, 1)})}
+                **({} if self.peak_rss_mb is None else {"peak_rss_mb": round(self.peak_rss_mb, 1)}),
+                **({} if self.adversarial is None else {"adversarial": self.adversarial})}

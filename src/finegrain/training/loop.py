@@ -27,6 +27,7 @@ from torch.utils.data import DataLoader
 from finegrain.config import TrainConfig
 from finegrain.tasks.base import Feature
 from finegrain.tasks.objective import Objective
+from finegrain.training.adversarial import BatchStep, batch_step
 from finegrain.training.batching import LengthGroupedBatchSampler
 from finegrain.training.checkpoint import STATE_FILE, TrainerState, latest_checkpoint, read_state, state_dict, swap_in
 from finegrain.training.costs import Costs
@@ -77,10 +78,12 @@ class FitResult:
     trainable_parameters: int
     peak_memory_mb: float
     peak_rss_mb: float | None = None
+    adversarial: dict[str, Any] | None = None  # the defence's cost (training/adversarial/); None: plain
 
     @property
     def costs(self) -> Costs:
-        return Costs(self.state.train_seconds, self.state.samples_seen, self.peak_memory_mb, self.peak_rss_mb)
+        return Costs(self.state.train_seconds, self.state.samples_seen, self.peak_memory_mb, self.peak_rss_mb,
+                     adversarial=self.adversarial)
 
 
 def planned_total_steps(batches_per_epoch: int, train: TrainConfig) -> int:
@@ -111,6 +114,7 @@ class _Session:
     total_steps: int
     meter: _SpeedMeter
     memory: PeakMemory
+    step: BatchStep  # a batch's forward and backward passes: plain, or with train.adversarial's defence
 
 
 def fit(accelerator: Accelerator, run: RunDir, inputs: FitInputs, *, resume: bool = False) -> FitResult:
@@ -134,9 +138,11 @@ def fit(accelerator: Accelerator, run: RunDir, inputs: FitInputs, *, resume: boo
             session.state = resumed
         state = session.state
         speedups.record(state)
+        seconds_before = state.train_seconds  # a resumed run's earlier sessions: the defence timed only this one
         _train(session, None if inputs.save_best is None else speedups.saving(inputs.save_best))
     trainable = sum(p.numel() for p in session.trainable)
-    return FitResult(state, session.total_steps, trainable, session.memory.peak_mb(), session.memory.peak_rss_mb())
+    return FitResult(state, session.total_steps, trainable, session.memory.peak_mb(), session.memory.peak_rss_mb(),
+                     adversarial=session.step.cost(state.train_seconds - seconds_before))
 
 
 def _train(session: _Session, save_best: SaveBest | None) -> None:
@@ -185,7 +191,8 @@ def _prepare(accelerator: Accelerator, inputs: FitInputs, run: RunDir) -> _Sessi
     state = TrainerState()
     trainable = [p for p in model.parameters() if p.requires_grad]
     return _Session(accelerator, model, optimizer, schedule, loader, sampler, trainable, inputs, train, run,
-                    state, total_steps, _SpeedMeter(), memory)
+                    state, total_steps, _SpeedMeter(), memory,
+                    batch_step(train.adversarial, accelerator, inputs.objective, memory))
 
 
 def _train_step(session: _Session, batch: dict[str, torch.Tensor]) -> bool:
@@ -193,14 +200,9 @@ def _train_step(session: _Session, batch: dict[str, torch.Tensor]) -> bool:
 
     Returns True when an optimizer step was taken.
     """
-    accelerator, state, objective, on_step = session.accelerator, session.state, session.inputs.objective, \
-        session.inputs.on_step
+    accelerator, state, on_step = session.accelerator, session.state, session.inputs.on_step
     with accelerator.accumulate(session.model):
-        logits = objective.forward(session.model, batch)
-        loss = objective.loss(logits, batch)
-        session.memory.sample()  # the activations are all held here
-        accelerator.backward(loss)
-        session.memory.sample()  # the gradients
+        loss = session.step(session.model, batch)  # forward and backward (the defence's passes: training/adversarial/)
         if accelerator.sync_gradients and session.train.max_grad_norm:
             clip_gradients(accelerator, session.trainable, session.train.max_grad_norm)
         session.optimizer.step()

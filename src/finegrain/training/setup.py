@@ -17,14 +17,14 @@ from finegrain.data.labels import LabelMap
 from finegrain.data.sources import load_splits
 from finegrain.data.split import Split
 from finegrain.errors import ConfigError, ModelError
-from finegrain.methods.base import Method
+from finegrain.methods.base import Method, is_fitted, supporting_methods
 from finegrain.models.base_reference import portable_reference
 from finegrain.models.catalog import model_max_positions, resolve_model
 from finegrain.registry import METHODS, TASKS
 from finegrain.tasks.base import Task
 
 __all__ = ["Prepared", "prepare", "build_task", "build_method", "load_tokenizer", "read_splits", "configured_splits",
-           "task_columns", "foreign_columns", "warn_unknown_tokens"]
+           "task_columns", "foreign_columns", "warn_unknown_tokens", "check_adversarial"]
 
 LOGGER = logging.getLogger("finegrain")
 # Above this share of [UNK] the vocabulary misses the data's script (an English model on Chinese text maps
@@ -106,6 +106,7 @@ def prepare(config: RunConfig) -> Prepared:
     tokenizer = load_tokenizer(model_path, config.model.max_length)
     method.check_against(config.model.max_length)
     method.check_task(task)
+    check_adversarial(config, method)
     splits = read_splits(task, config.data, config.train.seed)
     if config.data.augment is not None:
         from finegrain.robustness.augment import augment_split  # the perturbations load only when asked for
@@ -119,6 +120,15 @@ def prepare(config: RunConfig) -> Prepared:
     warn_unknown_tokens(tokenizer, features["train"], task.predict_inputs(splits["train"]), config.model.name)
     reference = portable_reference(config.model.name, model_path, Path(config.output))
     return Prepared(task, method, model_path, tokenizer, splits, labels, features, reference)
+
+
+def check_adversarial(config: RunConfig, method: Method) -> None:
+    """``train.adversarial`` perturbs what the loop trains: a fitted method (an estimator) has nothing to perturb."""
+    if config.train.adversarial is not None and is_fitted(method):
+        trained = ", ".join(supporting_methods(config.task.name, trained_only=True))
+        raise ConfigError(f"train.adversarial ({config.train.adversarial.name}) needs a method the training loop"
+                          f" trains; '{config.method.name}' is fitted on texts (an estimator) and has no passes to"
+                          " perturb.", hint=f"Remove train.adversarial, or set method.name to one of: {trained}.")
 
 
 def warn_unknown_tokens(tokenizer: Any, features: list[dict[str, Any]], examples: list[Any], model: str) -> None:
