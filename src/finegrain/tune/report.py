@@ -13,7 +13,7 @@ from finegrain.rendering import markdown
 from finegrain.rendering.figures import new_figure, save_figure
 
 # The study report's renderer: one page style (blocks of text, tables and figures) for studies and tunes.
-from finegrain.study.report import Block, _html, _markdown
+from finegrain.rendering.pages import Block, html_page, markdown_page
 from finegrain.tasks.base import Task
 from finegrain.training.checkpoint import write_json_atomic
 from finegrain.tune.settings import TuneSpec
@@ -83,9 +83,9 @@ def write_tune_report(root: Path, summary: dict[str, Any], study: Any) -> Path:
     write_json_atomic(root / "tune.json", summary)
     blocks = _blocks(root, summary)
     title = f"Tune: {summary['method']} on {summary['data']} ({summary['task']})"
-    (root / "report.md").write_text(_markdown(title, blocks, root), encoding="utf-8")
+    (root / "report.md").write_text(markdown_page(title, blocks, root), encoding="utf-8")
     path = root / "report.html"
-    path.write_text(_html(title, blocks), encoding="utf-8")
+    path.write_text(html_page(title, blocks), encoding="utf-8")
     return path
 
 
