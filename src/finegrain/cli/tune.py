@@ -32,14 +32,22 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--storage", help="journal (default), memory, or a database URL (tune.storage)")
     parser.add_argument("--resume", action="store_true", help="continue the tune in the folder (its journal)")
     parser.add_argument("--overwrite", action="store_true", help="delete the tune in the folder and start again")
+    parallel = parser.add_argument_group("trials at once (tune.executor, tune.workers)")
+    parallel.add_argument("--executor", choices=["local", "ray"], help="local (default) or ray: trial workers in"
+                          " their own processes on the shared journal (pip install 'finegrain[ray]')")
+    parallel.add_argument("--address", help="ray: auto, local (start Ray here for this command) or HOST:PORT")
+    parallel.add_argument("--workers", type=int, help="ray: trials at once (default 1)")
+    parallel.add_argument("--cpus-per-trial", type=float, help="ray: CPUs per trial, also its torch threads")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from finegrain.tune import load_tune_spec, run_tune  # heavy (optuna, torch, transformers)
 
+    executor = {key: value for key, value in (("name", args.executor), ("address", args.address),
+                                              ("cpus", args.cpus_per_trial)) if value is not None}
     spec = load_tune_spec(args.config, search_file=args.search, trials=args.trials, timeout=args.timeout,
-                          output=args.out, storage=args.storage)
+                          output=args.out, storage=args.storage, workers=args.workers, executor=executor or None)
     console = make_console()
     console.print(f"searching {len(spec.space)} parameters: {', '.join(sorted(spec.space))}", markup=False,
                   highlight=False)

@@ -30,6 +30,7 @@ from finegrain.training.runner import run_training
 from finegrain.training.setup import build_task
 from finegrain.tune.report import summarize, write_tune_report
 from finegrain.tune.settings import TuneSettings, TuneSpec, parse_duration
+from finegrain.tune.parallel import check_parallel, run_parallel_trials
 from finegrain.tune.storage import fail_orphaned_trials, open_study
 from finegrain.tune.space import overrides_of
 from finegrain.tune.trials import Objective, prepare_trial_data
@@ -55,6 +56,7 @@ def run_tune(spec: TuneSpec, *, resume: bool = False, overwrite: bool = False,
     """
     import optuna
 
+    check_parallel(spec.settings)
     started = time.perf_counter()
     optuna.logging.set_verbosity(logging.ERROR)  # failed trials are recorded in tune.json and told by on_trial
     root, settings = spec.output, spec.settings
@@ -62,26 +64,33 @@ def run_tune(spec: TuneSpec, *, resume: bool = False, overwrite: bool = False,
     data = prepare_trial_data(spec.config, task)  # read before the journal is opened: bad data leaves nothing
     study = open_study(root, settings.storage, spec.described(), spec.fingerprint(),
                        direction="maximize" if task.greater_is_better else "minimize", sampler=None,
-                       pruner=_pruner(settings), resume=resume, overwrite=overwrite)
+                       pruner=make_pruner(settings), resume=resume, overwrite=overwrite)
     fail_orphaned_trials(study)
     section = data.write(root)  # after the refusals: a refused tune must not rewrite the files another one reads
     # a resumed tune must not draw the first trials' values again: the seed moves on with the trials done
-    study.sampler = _sampler(settings, settings.seed + len(study.trials))
+    study.sampler = make_sampler(settings, settings.seed + len(study.trials))
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
     remaining = settings.trials - len(study.get_trials(deepcopy=False, states=finished))
-    if remaining > 0:
+    objective = Objective(spec.base, spec.space, section, root, task.primary_metric)
+    if remaining > 0 and settings.executor.name == "ray":  # workers in their own processes, on the shared journal
+        known = {trial.number for trial in study.trials}
+        run_parallel_trials(root, study, objective, settings, parse_duration(settings.timeout), remaining)
+        for trial in study.get_trials(deepcopy=False):
+            if trial.number not in known and on_trial is not None:
+                on_trial(trial)
+    elif remaining > 0:
         callbacks = [optuna.study.MaxTrialsCallback(settings.trials, states=finished)]
         if on_trial is not None:
             callbacks.append(lambda _, trial: on_trial(trial))
-        study.optimize(Objective(spec.base, spec.space, section, root, task.primary_metric), n_trials=remaining,
-                       timeout=parse_duration(settings.timeout), catch=(FinegrainError,), callbacks=callbacks)
+        study.optimize(objective, n_trials=remaining, timeout=parse_duration(settings.timeout),
+                       catch=(FinegrainError,), callbacks=callbacks)
     best_run, metrics, command = _train_best(spec, study, root)
     summary = summarize(spec, study, task, metrics, command, wall_seconds=time.perf_counter() - started)
     report = write_tune_report(root, summary, study)
     return TuneResult(root, best_run, summary, report)
 
 
-def _sampler(settings: TuneSettings, seed: int) -> Any:
+def make_sampler(settings: TuneSettings, seed: int) -> Any:
     import optuna
 
     if settings.sampler == "random":
@@ -89,7 +98,7 @@ def _sampler(settings: TuneSettings, seed: int) -> Any:
     return optuna.samplers.TPESampler(seed=seed)
 
 
-def _pruner(settings: TuneSettings) -> Any:
+def make_pruner(settings: TuneSettings) -> Any:
     import optuna
 
     if settings.pruner == "median":

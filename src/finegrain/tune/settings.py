@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from finegrain.config import RunConfig, Section, describe_errors, dump_config, load_config, read_yaml
 from finegrain.errors import ConfigError
+from finegrain.executors import ExecutorConfig
 from finegrain.tune.space import Dimension, build_space
 
 __all__ = ["TuneSettings", "TuneSpec", "load_tune_spec", "parse_duration"]
@@ -45,6 +46,15 @@ class TuneSettings(Section):
     seed: int = 0  # the sampler's seed
     default_space: bool = True  # false: search only the search: block
     output: str | None = None  # the tune folder; None: <the run's output>-tune
+    # where trials run: local (one after another, here) or ray (tune.workers trial processes at once, each with
+    # executor.cpus threads, on the shared journal or database; finegrain.tune.parallel)
+    executor: ExecutorConfig = ExecutorConfig()
+    workers: int = Field(1, ge=1)  # trials at once (ray)
+
+    @field_validator("executor", mode="before")
+    @classmethod
+    def _executor_shorthand(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
 
 
 @dataclass
@@ -67,7 +77,7 @@ class TuneSpec:
         return hashlib.sha256(json.dumps(self.described(), sort_keys=True, default=str).encode()).hexdigest()[:16]
 
     def described(self) -> dict[str, Any]:
-        settings = self.settings.model_dump(exclude={"trials", "timeout", "output", "storage"})
+        settings = self.settings.model_dump(exclude={"trials", "timeout", "output", "storage", "executor", "workers"})
         return {"config": yaml.safe_load(dump_config(self.config)), "settings": settings,
                 "space": {key: dimension.as_dict() for key, dimension in sorted(self.space.items())}}
 

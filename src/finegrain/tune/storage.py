@@ -25,7 +25,7 @@ _FINGERPRINT, _DESCRIBED = "finegrain_fingerprint", "finegrain_tune"
 _OWNED = ("trials", "best", "best.yaml", "plots", "tune.json", "report.md", "report.html")
 
 
-def _storage(root: Path, storage: str) -> Any:
+def storage_backend(root: Path, storage: str) -> Any:
     import optuna
 
     if storage == "memory":
@@ -45,7 +45,7 @@ def open_study(root: Path, storage: str, described: dict[str, Any], fingerprint:
     if overwrite:
         for entry in (*_OWNED, JOURNAL_FILE):
             _remove(root / entry)
-    backend = _storage(root, storage)
+    backend = storage_backend(root, storage)
     name = root.resolve().name
     existing = [summary.study_name for summary in optuna.get_all_study_summaries(backend)]
     if name in existing and overwrite:  # a database: the old study goes, as the journal file did
