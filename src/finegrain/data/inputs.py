@@ -23,8 +23,9 @@ from typing import Any
 from finegrain.errors import DataError
 from finegrain.text_encoding import decode_text
 
-__all__ = ["InputSource", "InputFormat", "InputField", "choose_format", "read_lines", "read_lines_or_jsonl",
-           "read_jsonl", "read_jsonl_fields", "read_table_column", "read_table_fields", "text_value", "kind_of"]
+__all__ = ["InputSource", "InputFormat", "InputField", "text_formats", "text_frame", "choose_format", "read_lines",
+           "read_lines_or_jsonl", "read_jsonl", "read_jsonl_fields", "read_table_column", "read_table_fields",
+           "text_value", "kind_of"]
 
 
 @dataclass(frozen=True)
@@ -196,3 +197,26 @@ def _describe(value: Any) -> str:
     missing = value is None or (isinstance(value, float) and value != value) or (isinstance(value, str)
                                                                                  and not value.strip())
     return "empty" if missing else f"{value!r:.60}"
+
+
+def text_formats(field: InputField, column: str) -> tuple[InputFormat, ...]:
+    """The files a task that predicts from one text reads: a table with the ``field``'s column (named
+    ``column`` in the message), or one text per line / JSON lines with a ``text`` field."""
+    return (InputFormat(f"csv/tsv/json/jsonl/parquet with a {column} column",
+                        (".csv", ".tsv", ".tab", ".json", ".jsonl", ".ndjson", ".parquet"),
+                        lambda source: read_table_column(source, field)),
+            InputFormat("text (one per line) or JSON lines with a 'text' field", (),
+                        lambda source: read_lines_or_jsonl(source, field)))
+
+
+def text_frame(inputs: Sequence[Any], column: str, task: str, example: str) -> Any:
+    """The texts as a frame (``column``, ``row``: the input's 1-based position); anything that is not a string is
+    a DataError naming the ``task`` and an ``example`` call, never turned into one with ``str()``."""
+    import pandas as pd
+
+    for index, value in enumerate(inputs):
+        if not isinstance(value, str):
+            raise DataError(f"inputs[{index}] is {kind_of(value)}, but {task} predicts from texts (str).",
+                            where="predict", hint=f"give a list of strings, e.g. {example}; read a file's text"
+                                                  " column first.")
+    return pd.DataFrame({column: list(inputs), "row": range(1, len(inputs) + 1)})
