@@ -21,6 +21,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import finegrain  # noqa: E402
 from finegrain.robustness.candidates import ATTACKS  # noqa: E402
 from finegrain.robustness.probe import Probe, Request  # noqa: E402
+from finegrain.robustness.runner import check_limit  # noqa: E402
 from finegrain.training.predictor import run_splits  # noqa: E402
 
 
@@ -34,14 +35,16 @@ def candidate_requests(probe: Probe, candidates, seed: int) -> list[Request]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", required=True, help="a finished run (any method)")
-    parser.add_argument("--limit", type=int, default=50, help="test (else validation) examples to take")
+    parser.add_argument("--limit", type=int, default=50,
+                        help="test (else validation) examples, a seeded stratified sample")
     parser.add_argument("--single", type=int, default=200, help="candidates timed one per forward pass (a sample)")
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
     predictor = finegrain.load(args.run)
     splits = run_splits(predictor)
     split = predictor.task.check(splits.get("test") or splits["validation"])
-    examples = predictor.task.robustness.examples(split)[:args.limit]
+    split = check_limit(split, min(args.limit, len(split)), "the run's test split", predictor.task.stratify)
+    examples = predictor.task.robustness.examples(split)
     probe = Probe(predictor, examples, args.batch_size)
     requests = candidate_requests(probe, ATTACKS.get("char").build(predictor), seed=0)
     probe.run(requests[:8])  # warm-up: first-call allocations are neither side's cost

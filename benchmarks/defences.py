@@ -22,6 +22,7 @@ import io
 import json
 import multiprocessing
 import os
+import random
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -38,8 +39,8 @@ COLUMNS = ("arm", "test macro-F1", "accuracy", "char attack success", "s/step", 
 
 
 def write_eval_splits(folder: Path, n_train: int | None, n_eval: int | None, seed: int) -> dict[str, str]:
-    """The built-in's validation and test splits (their first ``n_eval`` rows) as CSV files: every arm reads
-    the same ones, and a smoke run evaluates a few texts only."""
+    """The built-in's validation and test splits (``n_eval`` rows of each, a seeded random sample: the
+    built-in stores them sorted by label) as CSV files: every arm reads the same ones."""
     data = builtin_data("tweet-sentiment", n_train, seed=seed)
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}
@@ -49,7 +50,10 @@ def write_eval_splits(folder: Path, n_train: int | None, n_eval: int | None, see
         with path.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(["text", "label"])
-            writer.writerows([text, data["labels"][label]] for text, label in list(zip(texts, labels))[:n_eval])
+            rows = list(zip(texts, labels))
+            if n_eval is not None and n_eval < len(rows):
+                rows = [rows[i] for i in sorted(random.Random(seed).sample(range(len(rows)), n_eval))]
+            writer.writerows([text, data["labels"][label]] for text, label in rows)
         paths[split] = str(path)
     return paths
 

@@ -25,13 +25,17 @@ def test_a_study_compares_the_robustness_of_its_methods(one_thread, tmp_path, ti
         "data": {"train": str(files["train"]), "validation": str(files["validation"]), "test": str(files["test"])},
         "train": {"epochs": 1, "batch_size": 8, "lr": 1e-3, "min_steps": 4}, "latency": False,
         "methods": ["tfidf", "full"], "sizes": [6], "seeds": [0, 1], "output": str(tmp_path / "s"),
-        "robustness": {"examples": 12, "attacks": ["char"], "min_similarity": 0}})
+        "robustness": {"examples": 12, "attacks": ["char", "embedding"], "min_similarity": 0}})
     assert result.summary["failures"] == []
     cell = json.loads((result.path / "cells/tfidf/size-6/seed-0/cell.json").read_text())
-    assert cell["robustness"]["measures"] == [INVARIANCE, "char attack success rate"]
+    assert cell["robustness"]["measures"] == [INVARIANCE, "char attack success rate"]  # no embeddings to attack
+    assert cell["robustness"]["skipped_attacks"] == ["embedding"]
+    full = json.loads((result.path / "cells/full/size-6/seed-0/cell.json").read_text())["robustness"]
+    assert full["measures"] == [INVARIANCE, "char attack success rate", "embedding attack success rate"]
     counts = np.load(result.path / "cells/tfidf/size-6/seed-0/robustness.npy")
     assert counts.shape == (12, 4) and (counts[:, 0] <= counts[:, 1]).all() and counts[:, 3].max() <= 1
     rows = {row["method"]: row["robustness"] for row in result.summary["rows"]}
+    assert "embedding attack success rate" not in rows["tfidf"] and rows["full"]["embedding attack success rate"]
     for measures in rows.values():
         for entry in measures.values():
             assert 0 <= entry["low"] <= entry["mean"] <= entry["high"] <= 1

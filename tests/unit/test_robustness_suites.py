@@ -104,3 +104,21 @@ def test_missing_wordnet_names_the_debian_package(tmp_path, monkeypatch):
     assert not wordnet.wordnet_available()
     with pytest.raises(Exception, match="apt-get install wordnet-base"):
         wordnet.wordnet_folder()
+
+
+def test_a_limit_draws_every_class_of_a_split_sorted_by_label():
+    """Some built-ins store their test split sorted by label: the first N would be one class only."""
+    import pandas as pd
+
+    from finegrain.data.split import Split
+    from finegrain.robustness.runner import check_limit
+
+    frame = pd.DataFrame({"text": [f"t{i}" for i in range(90)], "label": ["neg"] * 60 + ["pos"] * 30})
+    split = Split("test", frame, "test.csv")
+    chosen = check_limit(split, 9, "test.csv", stratify="label")
+    assert list(chosen.frame["label"]).count("pos") == 3 and len(chosen) == 9
+    assert chosen.frame["text"].tolist() == check_limit(split, 9, "test.csv", stratify="label").frame["text"].tolist()
+    rows = [int(text[1:]) for text in chosen.frame["text"]]
+    assert rows == sorted(rows)  # the split's order is kept
+    unstratified = check_limit(split, 30, "test.csv").frame["label"]
+    assert set(unstratified) == {"neg", "pos"}

@@ -38,7 +38,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                        help="a text to explain (repeat for several); pairs: 'first<TAB>second'")
     given.add_argument("--input", metavar="FILE", help="a file of inputs, in the formats 'finegrain predict' reads")
     given.add_argument("--data", metavar="SPLIT", help="the run's own validation or test split")
-    parser.add_argument("--limit", type=int, metavar="N", help="explain the first N inputs only")
+    parser.add_argument("--limit", type=int, metavar="N",
+                        help="explain N inputs only: the first N of --input, or N drawn at random from --data")
     parser.add_argument("--method", default="integrated-gradients", metavar="NAME",
                         help=f"the explainer: {_EXPLAINERS} (the only one fitted methods can use); default"
                              " integrated-gradients")
@@ -117,7 +118,11 @@ def _limited(inputs: list[Any], args: argparse.Namespace) -> list[Any]:
         source = f"the {args.data} split" if args.data else "the input"
         raise DataError(f"--limit {args.limit} is more than the {len(inputs)} inputs {source} holds.",
                         where="--limit", hint=f"use --limit {len(inputs)} or less, or leave it out to explain all.")
-    return inputs[:args.limit]
+    if not args.data:
+        return inputs[:args.limit]  # the user's own texts: the first N, in their order
+    from finegrain.data.sampling import spread_positions  # a split may be sorted by label: not its first N
+
+    return [inputs[index] for index in spread_positions(len(inputs), args.limit)]
 
 
 def _write(out: Path, explanations: list, table: dict | None, page: str) -> None:

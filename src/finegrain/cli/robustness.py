@@ -37,7 +37,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                              " none")
     parser.add_argument("--data", metavar="SPLIT|FILE",
                         help="the run's validation or test split, or a labelled file (default: test, else validation)")
-    parser.add_argument("--limit", type=int, metavar="N", help="use the first N examples only")
+    parser.add_argument("--limit", type=int, metavar="N",
+                        help="use N examples only, drawn at random (stratified; the same N every time)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the perturbations and attacks (default 0)")
     parser.add_argument("--max-share", type=float, default=0.25, metavar="F",
                         help="attacks change at most this share of an input's words (default 0.25)")
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     predictor = load(args.run_dir, base=args.base)
     attacks = check_attacks(predictor, [name.strip() for name in args.attack.split(",") if name.strip()])
     split, where = _split(predictor, args.data)
-    split = check_limit(predictor.task.check(split), args.limit, where)
+    split = check_limit(predictor.task.check(split), args.limit, where, predictor.task.stratify)
     result = robustness(predictor, split, suite, attacks, constraints, seed=args.seed)
     out = Path(args.run_dir)
     text = render_section(result)

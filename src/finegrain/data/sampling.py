@@ -12,7 +12,7 @@ import pandas as pd
 
 from finegrain.errors import DataError
 
-__all__ = ["stratified_split", "stratified_subsample"]
+__all__ = ["stratified_split", "stratified_subsample", "spread_positions"]
 
 
 def stratified_split(frame: pd.DataFrame, column: str | None, fraction: float,
@@ -118,3 +118,16 @@ def _allocate(counts: np.ndarray, n: int) -> list[int]:
         excess = np.where(take > 1, take - quota, -np.inf)
         take[int(np.argmax(excess))] -= 1
     return take.tolist()
+
+
+def spread_positions(total: int, n: int, seed: int = 0) -> list[int]:
+    """``n`` of ``range(total)`` drawn at random with ``seed``, in order: the examples a ``--limit`` picks from a
+    split that may be sorted by label (the first ``n`` could all be one class), the same ones every time.
+
+    Example:
+        >>> spread_positions(10, 3) == spread_positions(10, 3), spread_positions(3, 5)
+        (True, [0, 1, 2])
+    """
+    if n >= total:
+        return list(range(total))
+    return np.sort(np.random.default_rng(seed).permutation(total)[:n]).tolist()

@@ -160,8 +160,10 @@ def _attack(predictor: Predictor, examples: list[Example], name: str, constraint
             "rows": {"tested": [r.row for r in results], "failed": [r.row for r in results if r.success]}}
 
 
-def check_limit(split: Split, limit: int | None, where: str) -> Split:
-    """The first ``limit`` examples of the split; a DataError for a limit beyond its size."""
+def check_limit(split: Split, limit: int | None, where: str, stratify: str | None = None, seed: int = 0) -> Split:
+    """``limit`` examples of the split drawn at random with ``seed`` (class proportions of ``stratify`` kept, the
+    split's order kept, the same examples every time): a split sorted by label, as some built-ins are, must
+    not yield one class; a DataError for a limit beyond its size."""
     if limit is None:
         return split
     if limit < 1:
@@ -169,4 +171,7 @@ def check_limit(split: Split, limit: int | None, where: str) -> Split:
     if limit > len(split):
         raise DataError(f"--limit {limit} is more than the {len(split)} examples of {where}.", where="--limit",
                         hint=f"use --limit {len(split)} or less, or leave it out to use them all.")
-    return Split(split.name, split.frame.iloc[:limit].reset_index(drop=True), split.source)
+    from finegrain.data.sampling import stratified_subsample
+
+    frame = stratified_subsample(split.frame, stratify, limit, seed).iloc[:limit]
+    return Split(split.name, frame.reset_index(drop=True), split.source)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from finegrain.data.sampling import spread_positions
 from finegrain.errors import FinegrainError
 from finegrain.study.config import ExplainSection, Size, StudyConfig, Variant, size_label
 from finegrain.study.data import StudyData
@@ -129,13 +130,14 @@ def _train_and_score(study: StudyConfig, cell: Cell, folder: Path, data: StudyDa
 
 
 def _faithfulness(predictor: Predictor, block: ExplainSection, inputs: list[Any]) -> dict[str, Any]:
-    """The faithfulness of the cell's explanations of the first test examples; an explainer the method cannot
+    """The faithfulness of the cell's explanations of test examples drawn at random (the same in every cell: the
+    test sample keeps the split's order, which may be sorted by label); an explainer the method cannot
     use is recorded, not fatal (the cell's score stands)."""
     from finegrain.explain import explain, faithfulness, usable_explainers
 
     usable = usable_explainers(predictor)
     method = block.method or ("integrated-gradients" if "integrated-gradients" in usable else "occlusion")
-    chosen = inputs[:block.examples]
+    chosen = [inputs[index] for index in spread_positions(len(inputs), block.examples)]
     try:
         explanations = explain(predictor, chosen, method, steps=block.steps, erasure=block.erasure)
         table = faithfulness(predictor, chosen, explanations, erasure=block.erasure)

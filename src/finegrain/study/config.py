@@ -11,13 +11,13 @@ training config, plus:
   (NER, multi-label); a number between 0 and 1 is a fraction of the training split; ``all`` is
   the whole split.
 * ``seeds``: one run per seed; the seed draws the training sample and seeds the training.
-* ``explain`` (optional): ``{method, examples, steps, erasure}``; each cell explains the first test examples
+* ``explain`` (optional): ``{method, examples, steps, erasure}``; each cell explains test examples drawn at random
   and the report shows the faithfulness of each method's explanations beside random attributions.
 * ``executor`` (optional): where the cells run: ``local`` (default: one after another, here) or ``ray``
   (``{name: ray, address: auto, cpus: 1, gpus: 0}``: each cell in its own Ray worker process). It does
   not count as a change of the study on ``--resume``.
 * ``robustness`` (optional): ``{suite, attacks, examples, max_share, min_similarity, seed}``; each cell runs the
-  suite and attacks on the first test examples, and the report compares the methods' flip and attack success
+  suite and attacks on test examples drawn at random, and the report compares the methods' flip and attack success
   rates with intervals and paired tests (``finegrain.study.robustness``).
 
 Example:
@@ -51,10 +51,10 @@ _VARIANT_KEYS = ("id", "train", "model")
 
 
 class ExplainSection(Section):
-    """The ``explain`` block: each cell explains the first test examples and measures how faithful that is."""
+    """The ``explain`` block: each cell explains test examples drawn at random and measures how faithful that is."""
 
     method: str | None = None  # None: integrated-gradients where the method can use it, else occlusion
-    examples: int = Field(50, ge=1)  # the first test examples each cell explains (the same in every cell)
+    examples: int = Field(50, ge=1)  # test examples each cell explains, drawn at random (the same in every cell)
     steps: int = Field(32, ge=1)  # integrated gradients' interpolation steps
     erasure: Literal["delete", "mask", "pad"] | None = None  # how a word is erased; None: the task's default
 
@@ -69,11 +69,11 @@ class ExplainSection(Section):
 
 
 class RobustnessSection(Section):
-    """The ``robustness`` block: each cell's suite and attacks on the first test examples."""
+    """The ``robustness`` block: each cell's suite and attacks on test examples drawn at random."""
 
     suite: str = "default"  # 'default' (every invariance test) or a suite YAML (its inv tests count)
     attacks: list[str] = Field(default_factory=lambda: ["char"])  # char, synonym, embedding (transformers only)
-    examples: int = Field(200, ge=1)  # the first test examples (the same in every cell)
+    examples: int = Field(200, ge=1)  # test examples, a stratified random sample (the same in every cell)
     max_share: float = Field(0.25, gt=0, le=1)  # of an input's words an attack may change
     min_similarity: float = Field(0.8, ge=0, le=1)  # MiniLM cosine floor of attacked texts (0: none)
     seed: int = 0  # of the perturbations and attacks: the same in every cell, so methods are compared paired

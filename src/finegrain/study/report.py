@@ -123,15 +123,16 @@ def results_table(rows: list[dict[str, Any]], metric: str) -> tuple[list[str], l
     return headers, table
 
 
-_ROBUSTNESS_NOTE = ("Each cell ran the invariance tests and attacks on the first test examples: the flip rate pools"
-                    " the invariance tests, an attack's success rate is over the inputs the cell predicted"
-                    " correctly. Mean over seeds [95% hierarchical bootstrap interval], and the difference from the"
-                    " most robust method at the same size with its paired-bootstrap p-value. Lower is more robust.")
-_FAITHFULNESS_NOTE = ("Each cell explained the first test examples (integrated gradients where the method has a"
-                      " PyTorch model, else occlusion). Comprehensiveness AOPC: how much the explained label's"
-                      " probability drops when the top 1-50% words are erased (higher: more faithful); sufficiency"
-                      " AOPC: how much it drops when only they are kept (lower: more faithful); both beside random"
-                      " attributions. Kendall tau: agreement with leave-one-word-out. Means over seeds.")
+_ROBUSTNESS_NOTE = ("Each cell ran the invariance tests and attacks on the same test examples drawn at random:"
+                    " the flip rate pools the invariance tests, an attack's success rate is over the inputs the"
+                    " cell predicted correctly. Mean over seeds [95% hierarchical bootstrap interval], and the"
+                    " difference from the most robust method at the same size with its paired-bootstrap p-value."
+                    " Lower is more robust.")
+_FAITHFULNESS_NOTE = ("Each cell explained the same test examples drawn at random (integrated gradients where the"
+                      " method has a PyTorch model, else occlusion). Comprehensiveness AOPC: how much the explained"
+                      " label's probability drops when the top 1-50% words are erased (higher: more faithful);"
+                      " sufficiency AOPC: how much it drops when only they are kept (lower: more faithful); both"
+                      " beside random attributions. Kendall tau: agreement with leave-one-word-out. Means over seeds.")
 
 
 def faithfulness_table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:

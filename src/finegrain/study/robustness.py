@@ -1,11 +1,12 @@
-"""A study's ``robustness`` block: each cell runs the suite's invariance tests and the attacks on the first test
-examples; the report gives each method's flip rate and attack success rates with hierarchical bootstrap intervals
-(test examples and seeds), a paired test against the most robust method at the same size, and clean score against
-robustness with its Pareto front: which adaptation method is most robust at a label budget.
+"""A study's ``robustness`` block: each cell runs the suite's invariance tests and the attacks on the same test
+examples (drawn at random); the report gives each method's flip rate and attack success rates with hierarchical
+bootstrap intervals (test examples and seeds), a paired test against the most robust method at the same size, and
+clean score against robustness with its Pareto front: which adaptation method is most robust at a label budget.
 
 A cell keeps, per test example, (failures, tries) for each measure in ``robustness.npy``: the pooled invariance
 tests (a flip in one test is one failure out of the tests that applied to it) and each attack (a success out of
-one attack on an input predicted correctly), so a rate is sum(failures) / sum(tries) on any resample.
+one attack on an input predicted correctly), so a rate is sum(failures) / sum(tries) on any resample. An attack
+a cell's method cannot use (the embedding attack for TF-IDF) is skipped there and compared among the others.
 
 Example:
     >>> float(rates(np.array([[1, 2], [0, 2]], dtype=float).sum(0)))  # 1 failure in 4 tries
@@ -43,13 +44,16 @@ def cell_robustness(predictor: Predictor, block: RobustnessSection, test: Split,
     """Run the block on the cell's model; write the per-example counts; return the rates (an error is recorded,
     not fatal: the cell's score stands)."""
     from finegrain.robustness.attacks import Constraints
+    from finegrain.robustness.candidates import usable_attacks
     from finegrain.robustness.runner import check_limit, robustness
     from finegrain.robustness.suites import default_suite, load_suite
 
+    usable = usable_attacks(predictor)  # TF-IDF has no input embeddings: its cells skip that attack, not all
+    attacks = [name for name in block.attacks if name in usable]
     try:
         suite = default_suite() if block.suite == "default" else load_suite(block.suite)
-        split = check_limit(test, min(block.examples, len(test)), "the study's test split")
-        result = robustness(predictor, split, suite, block.attacks,
+        split = check_limit(test, min(block.examples, len(test)), "the study's test split", predictor.task.stratify)
+        result = robustness(predictor, split, suite, attacks,
                             Constraints(block.max_share, block.min_similarity), seed=block.seed)
     except FinegrainError as error:
         return {"error": error.render()}
@@ -61,8 +65,10 @@ def cell_robustness(predictor: Predictor, block: RobustnessSection, test: Split,
             np.add.at(counts[:, 2 * index], rows["failed"], 1)
             np.add.at(counts[:, 2 * index + 1], rows["tested"], 1)
     np.save(folder / ROBUSTNESS_FILE, counts)
+    skipped = [name for name in block.attacks if name not in attacks]
     return {"measures": list(measures), "clean": result["clean"]["score"],
-            "rates": {name: float(rates(counts[:, 2 * i:2 * i + 2].sum(0))) for i, name in enumerate(measures)}}
+            "rates": {name: float(rates(counts[:, 2 * i:2 * i + 2].sum(0))) for i, name in enumerate(measures)},
+            **({"skipped_attacks": skipped} if skipped else {})}
 
 
 def add_robustness(rows: list[dict[str, Any]], study: StudyConfig, root: Path) -> None:
@@ -73,24 +79,25 @@ def add_robustness(rows: list[dict[str, Any]], study: StudyConfig, root: Path) -
 
     for size in study.sizes:
         label = size_label(size)
-        counts: dict[str, dict[int, np.ndarray]] = {}
-        measures: list[str] = []
+        counts: dict[str, dict[int, dict[str, np.ndarray]]] = {}  # method -> seed -> measure -> (n, 2)
         for variant in study.variants():
             for seed in study.seeds:
                 folder = Cell(variant, size, seed).folder(root)
                 record = read_cell(folder) or {}
                 found = (record.get("robustness") or {}).get("measures")
                 if found and (folder / ROBUSTNESS_FILE).is_file():
-                    counts.setdefault(variant.id, {})[seed] = np.load(folder / ROBUSTNESS_FILE)
-                    measures = measures or found
+                    table = np.load(folder / ROBUSTNESS_FILE)
+                    counts.setdefault(variant.id, {})[seed] = {name: table[:, 2 * i:2 * i + 2]
+                                                               for i, name in enumerate(found)}
         size_rows = {r["method"]: r for r in rows if r["size"] == label}
-        for index, name in enumerate(measures):
-            _measure(size_rows, counts, index, name)
+        names = dict.fromkeys(name for seeds in counts.values() for cell in seeds.values() for name in cell)
+        for name in names:  # a measure some cells lack (an attack TF-IDF cannot use) compares the others
+            per_method = {m: {s: cell[name] for s, cell in seeds.items() if name in cell}
+                          for m, seeds in counts.items()}
+            _measure(size_rows, {m: seeds for m, seeds in per_method.items() if seeds}, name)
 
 
-def _measure(rows: dict[str, dict[str, Any]], counts: dict[str, dict[int, np.ndarray]], index: int,
-             name: str) -> None:
-    per_method = {m: {s: c[:, 2 * index:2 * index + 2] for s, c in seeds.items()} for m, seeds in counts.items()}
+def _measure(rows: dict[str, dict[str, Any]], per_method: dict[str, dict[int, np.ndarray]], name: str) -> None:
     n = next((len(c) for seeds in per_method.values() for c in seeds.values()), 0)
     if not n:
         return
