@@ -79,3 +79,16 @@ def test_an_evaluation_hook_that_says_stop_ends_training_there(tmp_path, tiny_mo
     info = json.loads((tmp_path / "run" / "run.json").read_text(encoding="utf-8"))
     assert [epoch for epoch, _ in seen] == [1] and info["stopped_early"] is True
     assert info["steps"] < info["total_steps"]
+
+
+def test_each_trial_trains_once_per_seed_and_scores_their_mean(tmp_path, tiny_model_dir, sentiment_files):
+    config = _config(tiny_model_dir, sentiment_files, tmp_path)
+    config["tune"] = {"trials": 2, "default_space": False, "seeds": [3, 4], "pruner": "none"}
+    summary = run_tune(load_tune_spec(config, output=str(tmp_path / "t"))).summary
+    for record in summary["trials"]:
+        folder = tmp_path / "t" / "trials" / f"{record['number']:04d}"
+        scores = {seed: json.loads((folder / f"seed-{seed}" / "metrics.json").read_text())["validation"]["macro_f1"]
+                  for seed in (3, 4)}
+        assert yaml.safe_load((folder / "seed-4" / "config.yaml").read_text())["train"]["seed"] == 4
+        assert record["seed_scores"] == {str(seed): pytest.approx(score) for seed, score in scores.items()}
+        assert record["value"] == pytest.approx(sum(scores.values()) / 2)

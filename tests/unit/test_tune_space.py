@@ -83,6 +83,8 @@ def test_bad_settings_and_durations():
         _spec("full", pruner="hyperband")
     with pytest.raises(ConfigError, match="a duration such as 90s"):
         _spec("full", timeout="soon")
+    with pytest.raises(ConfigError, match="each seed once"):
+        _spec("full", seeds=[0, 1, 0])
     assert parse_duration("30m") == 1800 and parse_duration("2h") == 7200 and parse_duration("45") == 45
 
 
@@ -117,6 +119,18 @@ def test_the_pruning_hook_reports_by_samples_seen_and_stops_when_told():
     state.samples_seen = 200
     assert hook(state, 0.4) is True
     assert trial.reports == [(0.5, 100), (0.4, 200)] and pruned == [200]
+
+
+def test_with_seeds_the_pruner_sees_the_running_mean_at_each_seeds_own_point():
+    from finegrain.training.checkpoint import TrainerState
+    from finegrain.tune.trials import INSTANCE_SPAN
+
+    trial, pruned = _PruningTrial(), []
+    hook = Objective._reporter(trial, pruned, 1, [0.8])  # the second seed; the first scored 0.8
+    state = TrainerState()
+    state.samples_seen = 100
+    assert hook(state, 0.4) is False
+    assert trial.reports == [(pytest.approx(0.6), INSTANCE_SPAN + 100)]
 
 
 def _open(root: Path, storage: str, fingerprint: str, *, resume: bool = True, overwrite: bool = False):

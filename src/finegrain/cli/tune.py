@@ -30,6 +30,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--search", metavar="FILE.yaml", help="the search space, in place of CONFIG's search: block")
     parser.add_argument("--out", help="the tune folder (tune.output; default: the run's output + '-tune')")
     parser.add_argument("--storage", help="journal (default), memory, or a database URL (tune.storage)")
+    parser.add_argument("--seeds", type=int, nargs="+", metavar="SEED",
+                        help="train each trial once per seed and score the mean; the pruner stops a trial poor on its"
+                             " first seed there (tune.seeds)")
     parser.add_argument("--resume", action="store_true", help="continue the tune in the folder (its journal)")
     parser.add_argument("--overwrite", action="store_true", help="delete the tune in the folder and start again")
     parallel = parser.add_argument_group("trials at once (tune.executor, tune.workers)")
@@ -47,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     executor = {key: value for key, value in (("name", args.executor), ("address", args.address),
                                               ("cpus", args.cpus_per_trial)) if value is not None}
     spec = load_tune_spec(args.config, search_file=args.search, trials=args.trials, timeout=args.timeout,
-                          output=args.out, storage=args.storage, workers=args.workers, executor=executor or None)
+                          output=args.out, storage=args.storage, workers=args.workers, executor=executor or None,
+                          seeds=args.seeds)
     console = make_console()
     console.print(f"searching {len(spec.space)} parameters: {', '.join(sorted(spec.space))}", markup=False,
                   highlight=False)
@@ -55,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
     def report_trial(trial: Any) -> None:
         state = trial.state.name.lower()
         if trial.value is not None:
-            outcome = f"validation {trial.value:.4f}"
+            seeds = trial.user_attrs.get("seed_scores")
+            each = f" (mean of seeds {', '.join(f'{k}: {v:.4f}' for k, v in seeds.items())})" if seeds else ""
+            outcome = f"validation {trial.value:.4f}{each}"
         else:
             outcome = str(trial.user_attrs.get("error", ""))[:160]
         seconds = trial.duration.total_seconds() if trial.duration is not None else 0.0

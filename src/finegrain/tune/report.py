@@ -17,7 +17,7 @@ from finegrain.rendering.pages import Block, html_page, markdown_page
 from finegrain.tasks.base import Task
 from finegrain.training.checkpoint import write_json_atomic
 from finegrain.tune.settings import TuneSpec
-from finegrain.tune.trials import PRUNED_AT
+from finegrain.tune.trials import PRUNED_AT, SEED_SCORES
 
 __all__ = ["summarize", "write_tune_report", "importances", "plot_history", "plot_importances"]
 
@@ -72,7 +72,7 @@ def _trial_record(trial: Any) -> dict[str, Any]:
               "params": trial.params, "seconds": None if duration is None else round(duration, 1)}
     if trial.intermediate_values:
         record["last_reported"] = trial.intermediate_values[max(trial.intermediate_values)]
-    for key in ("error", PRUNED_AT):
+    for key in ("error", PRUNED_AT, SEED_SCORES):
         if key in trial.user_attrs:
             record[key] = trial.user_attrs[key]
     return record

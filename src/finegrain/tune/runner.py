@@ -71,7 +71,7 @@ def run_tune(spec: TuneSpec, *, resume: bool = False, overwrite: bool = False,
     study.sampler = make_sampler(settings, settings.seed + len(study.trials))
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
     remaining = settings.trials - len(study.get_trials(deepcopy=False, states=finished))
-    objective = Objective(spec.base, spec.space, section, root, task.primary_metric)
+    objective = Objective(spec.base, spec.space, section, root, task.primary_metric, settings.seeds)
     if remaining > 0 and settings.executor.name == "ray":  # workers in their own processes, on the shared journal
         known = {trial.number for trial in study.trials}
         run_parallel_trials(root, study, objective, settings, parse_duration(settings.timeout), remaining)

@@ -44,12 +44,22 @@ class TuneSettings(Section):
     # memory: nothing kept; or a database URL (sqlite:///tune.db, postgresql://...) for many machines
     storage: str = "journal"
     seed: int = 0  # the sampler's seed
+    # training seeds of every trial: each trial trains once per seed and scores their mean; the seeds are the
+    # pruner's instances (a trial poor on its first seed stops there). None: the config's train.seed, one run
+    seeds: list[int] | None = Field(None, min_length=1)
     default_space: bool = True  # false: search only the search: block
     output: str | None = None  # the tune folder; None: <the run's output>-tune
     # where trials run: local (one after another, here) or ray (tune.workers trial processes at once, each with
     # executor.cpus threads, on the shared journal or database; finegrain.tune.parallel)
     executor: ExecutorConfig = ExecutorConfig()
     workers: int = Field(1, ge=1)  # trials at once (ray)
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError(f"each seed once: {value} repeats one (a repeat would only count that run twice)")
+        return value
 
     @field_validator("executor", mode="before")
     @classmethod
