@@ -77,7 +77,9 @@ def run_arm(arm: str, data: dict[str, Any], train: dict[str, Any], model: str, m
     """Train one arm, attack it, and return its row (runs in a child process)."""
     import finegrain
 
-    adversarial = None if arm == "plain" else {"name": arm}
+    name, _, given = arm.partition(":")  # fgm:epsilon=0.3,alpha=0.1 sets the defence's own parameters
+    settings = dict(item.split("=", 1) for item in given.split(",") if item)
+    adversarial = None if name == "plain" else {"name": name, **{k: float(v) for k, v in settings.items()}}
     config = {"method": "full", "model": {"name": model, "max_length": max_length}, "data": data,
               "train": {**train, "adversarial": adversarial}, "output": output}
     result = finegrain.train(config, overwrite=True)
@@ -114,7 +116,9 @@ def table(rows: list[dict[str, Any]]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, of {', '.join(ARMS)}")
+    parser.add_argument("--arms", default=",".join(ARMS),
+                        help=f"comma-separated, of {', '.join(ARMS)}; with parameters, semicolon-separated:"
+                             " 'plain;fgm:epsilon=0.3;pgd:epsilon=0.3,alpha=0.1'")
     parser.add_argument("--n-train", type=int, default=4000)
     parser.add_argument("--n-eval", type=int, default=None, help="validation and test texts (default: all)")
     parser.add_argument("--epochs", type=float, default=2.0)
@@ -125,8 +129,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default="runs/defences")
     args = parser.parse_args()
-    arms = [arm for arm in args.arms.split(",") if arm]
-    unknown = [arm for arm in arms if arm not in ARMS]
+    arms = [arm for arm in args.arms.split(";" if ";" in args.arms else ",") if arm]
+    unknown = [arm for arm in arms if arm.partition(":")[0] not in ARMS]
     if unknown:
         parser.error(f"unknown arm(s) {', '.join(unknown)}; valid: {', '.join(ARMS)}")
     output = Path(args.output)
@@ -134,8 +138,8 @@ def main() -> None:
             **write_eval_splits(output / "data", args.n_train, args.n_eval, args.seed)}
     train = {"seed": args.seed, "batch_size": 16, "epochs": args.epochs, "max_steps": args.max_steps}
     print(f"# python benchmarks/{Path(sys.argv[0]).name} {' '.join(sys.argv[1:])}  (transformers {transformers_version()})")
-    rows = [run_isolated(arm, data, train, args.model, args.max_length, str(output / arm), args.attack_limit)
-            for arm in arms]
+    rows = [run_isolated(arm, data, train, args.model, args.max_length, str(output / arm.replace(":", "-")),
+                         args.attack_limit) for arm in arms]
     print("\n".join(table(rows)))
     (output / "defences.json").write_text(json.dumps({"argv": sys.argv, "rows": rows}, indent=2), encoding="utf-8")
 
