@@ -10,7 +10,7 @@ with its robustness.json, is under OUTPUT too).
 
 Example (a smoke run; the measurement is run alone on a quiet machine, see benchmarks/README.md):
     python benchmarks/defences.py --n-train 48 --n-eval 24 --max-steps 2 --max-length 32 --attack-limit 8 --arms plain,fgm
-    python benchmarks/defences.py --n-train 4000 --epochs 2          # the measurement
+    python benchmarks/defences.py --n-train 2000 --epochs 1 --n-eval 1000   # the measurement (results/defences.txt)
 """
 
 from __future__ import annotations

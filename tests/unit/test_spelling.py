@@ -297,3 +297,16 @@ def test_robustness_and_augmentation_refuse_a_spelling_task_with_a_reason():
     with pytest.raises(ConfigError, match="not available for spelling correction") as refused:
         robust_view(SpellingTask(SpellingParams()), "data.augment")
     assert refused.value.where == "data.augment" and "ner" in refused.value.hint
+
+
+def test_the_identity_baseline_changes_nothing_and_scores_the_floor(tmp_path):
+    from finegrain.tasks.spelling.tiny import make_spelling_rows
+
+    rows = make_spelling_rows(40, seed=3)
+    (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    config = {"task": "csc", "method": "identity", "output": str(tmp_path / "run"),
+              "data": {"train": str(tmp_path / "pairs.jsonl"), "test": str(tmp_path / "pairs.jsonl")}}
+    metrics = finegrain.train(config).metrics["test"]
+    assert metrics["correction_f1"] == 0.0 and metrics["false_positive_rate"] == 0.0
+    predicted = finegrain.load(tmp_path / "run").predict([rows[0]["source"]])[0]
+    assert predicted["corrected"] == rows[0]["source"] and predicted["edits"] == []
