@@ -71,7 +71,8 @@ def run_info(config: RunConfig, model_path: str, labels: LabelMap, splits: dict[
         "num_processes": accelerator.num_processes,
         "labels": list(labels.names),
         "data": {name: {"source": split.source, "examples": len(split)} for name, split in splits.items()},
-        "parameters": {"trainable": trainable, "total": total, "trainable_percent": round(100 * trainable / total, 4)},
+        "parameters": {"trainable": trainable, "total": total,  # total 0: a method with nothing fitted (identity)
+                       "trainable_percent": round(100 * trainable / total, 4) if total else 0.0},
         "versions": library_versions(),
     }
 
