@@ -69,9 +69,10 @@ def equal_time_pretrain(variant: str, shape: dict, args: argparse.Namespace, wor
     return pretrain(variant, shape, args, f"{workdir}/{variant}", steps)
 
 
-def fine_tune(model: str, max_length: int, args: argparse.Namespace, seed: int, output: str) -> float:
+def fine_tune(model: str, max_length: int, args: argparse.Namespace, seed: int, output: str,
+              random_init: bool = False) -> float:
     result = finegrain.train({
-        "model": {"name": model, "max_length": max_length},
+        "model": {"name": model, "max_length": max_length, "random_init": random_init},
         "data": {"train": "chinese-reviews", "max_train_examples": args.n_train},
         "train": {"epochs": args.epochs, "batch_size": 32, "lr": args.lr, "seed": seed, "log_every": 50},
         "output": output}, overwrite=True)
@@ -128,6 +129,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--trainer-steps", type=int, default=60)
+    parser.add_argument("--random-init", action="store_true",
+                        help="also fine-tune the same architecture from random weights (the floor to beat)")
     args = parser.parse_args()
     shape = SHAPES[args.shape]
     rows = {}
@@ -139,6 +142,12 @@ def main() -> None:
             rows[variant] = {**run, "macro_f1": scores}
             print(f"{variant}: {run['steps']} steps in {run['seconds']:.0f} s, {run['tokens_per_second']:.0f} tokens/s,"
                   f" macro-F1 {', '.join(f'{s:.3f}' for s in scores)}", flush=True)
+        if args.random_init:  # the same architecture and tokenizer, no pretraining: what pretraining must beat
+            model = rows[args.variants[0]]["model"]
+            scores = [fine_tune(model, shape["max_length"], args, seed, f"{workdir}/random-tuned-{seed}", True)
+                      for seed in args.seeds]
+            print(f"random init: macro-F1 {', '.join(f'{s:.3f}' for s in scores)}", flush=True)
+            rows["random init"] = {"steps": 0, "tokens_per_second": 0.0, "macro_f1": scores, "held_out": {}}
         tokenizer_dir = str(Path(rows[args.variants[0]]["model"]) / "model")
         trainer = trainer_tokens_per_second(tokenizer_dir, shape, args, f"{workdir}/trainer")
     first = rows[args.variants[0]]
@@ -148,8 +157,9 @@ def main() -> None:
     print(f"{'variant':12s} {'steps':>6s} {'tokens/s':>9s} {'vs Trainer':>10s} {'macro-F1 (mean)':>16s}  held-out")
     for variant, row in rows.items():
         held = {k: v for k, v in row["held_out"].items() if k in ("loss", "accuracy", "discriminator_accuracy")}
+        spread = f" ± {statistics.stdev(row['macro_f1']):.3f}" if len(row["macro_f1"]) > 1 else ""
         print(f"{variant:12s} {row['steps']:6d} {row['tokens_per_second']:9.0f} "
-              f"{row['tokens_per_second'] / trainer:9.2f}x {statistics.mean(row['macro_f1']):16.3f}  {held}")
+              f"{row['tokens_per_second'] / trainer:9.2f}x {statistics.mean(row['macro_f1']):10.3f}{spread:6s}  {held}")
     print(f"{'HF Trainer':12s} {args.trainer_steps:6d} {trainer:9.0f} {1:9.2f}x  (run_mlm-style masked-LM, same shape)")
 
 

@@ -201,8 +201,10 @@ def test_estimator_run_records_its_costs(method, task, trained):
     run = trained(method, task)
     info = _read_json(run / "run.json")
     parameters, timing = info["parameters"], info["timing"]
-    assert 0 < parameters["trainable"] <= parameters["total"]
-    assert parameters["trainable_percent"] == round(100 * parameters["trainable"] / parameters["total"], 4)
+    assert 0 <= parameters["trainable"] <= parameters["total"]
+    assert (parameters["trainable"] == 0) == (method == "identity")  # only the no-change baseline fits nothing
+    total = parameters["total"] or 1
+    assert parameters["trainable_percent"] == round(100 * parameters["trainable"] / total, 4)
     assert info["lr"] == (LR.get(method, DEFAULT_LR) if _trains_in_loop(method) else None)
     assert timing["train_seconds"] > 0 and info["peak_memory_mb"] > 0
     examples = info["data"]["train"]["examples"]  # estimators: training examples per second of the fit
