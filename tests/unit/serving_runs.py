@@ -9,6 +9,7 @@ from pathlib import Path
 import finegrain
 from finegrain.tasks.ner.tiny import write_conll
 from finegrain.tasks.pair.tiny import tiny_dataset as pair_dataset
+from finegrain.tasks.spelling.tiny import tiny_dataset as spelling_dataset
 
 __all__ = ["write_conll", "write_multi_label", "train_tiny"]
 
@@ -29,7 +30,8 @@ _TRAINED: dict[tuple, Path] = {}  # shared by the serving test modules of one se
 
 def train_tiny(tmp_path_factory, model_dir: Path, sentiment_files: dict[str, Path], *, kind: str = "classification",
                method: str = "full", steps: int = 60, **params) -> Path:
-    """A few fp32 steps on the tiny BERT, once per session; ``kind`` is classification, multi-label, ner or pair."""
+    """A few fp32 steps on the tiny BERT, once per session; ``kind`` is classification, multi-label, ner, pair or
+    spelling."""
     key = (kind, method, steps, tuple(sorted(params.items())))
     if key not in _TRAINED:
         _TRAINED[key] = _train(tmp_path_factory.mktemp(f"{kind}-{method}"), model_dir, sentiment_files, kind,
@@ -39,7 +41,8 @@ def train_tiny(tmp_path_factory, model_dir: Path, sentiment_files: dict[str, Pat
 
 def _train(root: Path, model_dir: Path, sentiment_files: dict[str, Path], kind: str, method: str, steps: int,
            params: dict) -> Path:
-    task: dict = {"name": {"ner": "ner", "pair": "pair-classification"}.get(kind, "classification")}
+    task: dict = {"name": {"ner": "ner", "pair": "pair-classification", "spelling": "spelling"}.get(kind,
+                                                                                                "classification")}
     if kind == "ner":
         data = {name: write_conll(root / f"{name}.conll", n, seed)
                 for name, n, seed in (("train", 120, 1), ("validation", 30, 2))}
@@ -49,6 +52,9 @@ def _train(root: Path, model_dir: Path, sentiment_files: dict[str, Path], kind: 
                 for name, n, seed in (("train", 120, 1), ("validation", 30, 2))}
     elif kind == "pair":
         data = {name: path for name, path in pair_dataset(root).items() if name != "test"}
+    elif kind == "spelling":  # threshold 0: every proposal accepted, so even a tiny model's page shows edits
+        task["threshold"] = 0.0
+        data = {name: path for name, path in spelling_dataset(root).items() if name != "test"}
     else:
         data = {name: str(sentiment_files[name]) for name in ("train", "validation")}
     return finegrain.train({

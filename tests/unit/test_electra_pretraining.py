@@ -113,6 +113,25 @@ def test_jieba_whole_word_masking_masks_every_character_of_a_word(monkeypatch, t
     assert chosen.float().mean().item() == pytest.approx(0.15, abs=0.02)  # the rate is of tokens, not words
 
 
+def test_words_no_token_starts_in_leave_no_gap_in_a_sequences_word_numbers(monkeypatch, tmp_path):
+    """Spaces are the segmenter's words but no token's: numbered as they came, a packed sequence's last word
+    could pass its length, where masking draws its coins (an IndexError in pretrain_objectives' wwm run)."""
+    from finegrain.pretraining.segmenter import character_words
+    from finegrain.pretraining.tokenizer import train_tokenizer
+
+    monkeypatch.setenv("FINEGRAIN_CACHE", str(tmp_path))
+    text = " ".join("我们去北京") + " " * 40 + " ".join("天安门看升旗")
+    tokenizer = train_tokenizer([text] * 3, vocab_size=16, lowercase=True, max_length=16, min_frequency=1)
+    features = encode_documents([text] * 4, tokenizer, 16, pack=True, segment=character_words)
+    for feature in features:
+        words = [w for w in feature["word_ids"] if w >= 0]
+        assert words == sorted(words) and set(words) == set(range(len(set(words))))  # 0, 1, ... in order
+    batch = pad_batch(features, tokenizer.pad_token_id)
+    masked = mask_batch(batch, probability=0.5, whole_word=True, mask_id=tokenizer.mask_token_id,
+                        vocab_size=len(tokenizer), generator=torch.Generator().manual_seed(0))
+    assert (masked["labels"] != -100).any()
+
+
 def test_an_interrupted_electra_run_resumes_with_its_embeddings_still_shared(corpus, tmp_path, monkeypatch):
     from finegrain.pretraining.electra import ElectraObjective
 

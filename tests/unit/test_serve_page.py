@@ -117,6 +117,20 @@ def test_page_highlights_entities(chromium, serve, tmp_path):
         assert f'Why {entity["type"]} \'{entity["text"]}\' (integrated-gradients):' in dom.replace("&#39;", "'")
 
 
+def test_page_marks_each_spelling_correction(chromium, serve, tmp_path):
+    url, predictor = serve("spelling")  # a run with threshold 0: every proposal accepted
+    text = "thegoadfood"
+    prediction = predictor.predict([text])[0]
+    assert prediction["edits"], "the tiny model proposed no change at threshold 0"
+    dom = _page(chromium, url, text, tmp_path, "spelling")
+    for edit in prediction["edits"]:
+        mark = (f'<mark [^>]*data-original="{re.escape(edit["original"])}"[^>]*>{re.escape(edit["correction"])}'
+                f'<small>{re.escape(edit["original"])}</small>')
+        assert re.search(mark, dom), f"no marked {edit} in the page"
+    count = len(prediction["edits"])
+    assert f'{count} correction{"s" if count > 1 else ""}' in dom
+
+
 def test_shutdown_finishes_the_request_in_flight(serve):
     url, _ = serve("classification", max_wait_ms=1500)
     server = _SERVERS[url]

@@ -68,9 +68,11 @@ def _token_words(encoded: Any, index: int, document: str, segment: Callable[[str
 
 
 def _sequence(tokenizer: Any, ids: list[int], words: list[int]) -> dict[str, Any]:
-    first = next((w for w in words if w >= 0), 0)
-    return {"input_ids": [tokenizer.cls_token_id, *ids, tokenizer.sep_token_id],
-            "word_ids": [-1, *(w - first if w >= 0 else -1 for w in words), -1]}
+    """[CLS] ids [SEP], its words numbered 0, 1, ... in order: a segmenter's numbers skip words no token starts
+    in (spaces), and a gap could number a word past the sequence's length, where masking draws its coins."""
+    dense: dict[int, int] = {}
+    numbered = [dense.setdefault(w, len(dense)) if w >= 0 else -1 for w in words]
+    return {"input_ids": [tokenizer.cls_token_id, *ids, tokenizer.sep_token_id], "word_ids": [-1, *numbered, -1]}
 
 
 def pad_batch(features: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:

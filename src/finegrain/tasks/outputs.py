@@ -115,7 +115,8 @@ class ServingPayload:
     items: str  # the request field holding the inputs; each one is handed to ``predict`` as it is
     prediction: type[BaseModel]  # one prediction as answered; its fields are the keys a client gets
     example: str  # a request body, shown when a request is malformed
-    view: str  # how the web page shows one prediction: "labels", "spans" (entities in the text) or "json"
+    view: str  # how the web page shows one prediction: "labels", "spans" (entities in the text), "edits" (the
+    # corrected text, each changed character marked with what was written) or "json"
     info: Callable[[Task], dict[str, Any]] = _no_info  # the task (with its params) -> extra /v1/info fields
     # The run's label names -> what the web page lists under the run: a heading and the names, whose order
     # its colours follow (NER: the entity types of its B-/I- tags). By default, the labels as they are.

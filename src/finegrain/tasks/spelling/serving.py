@@ -30,4 +30,4 @@ class SpellingPrediction(BaseModel):
 
 
 PAYLOAD = ServingPayload(request=TextsRequest, items="texts", prediction=SpellingPrediction,
-                         example='{"texts": ["我门今天去学校。"]}', view="json")
+                         example='{"texts": ["我门今天去学校。"]}', view="edits")
