@@ -42,8 +42,9 @@ def serve(tmp_path_factory, tiny_model_dir, sentiment_files):
     """Start a live server (a uvicorn thread on loopback) for a tiny run of ``kind``; return (url, predictor)."""
     servers = []
 
-    def start(kind: str, **settings):
-        predictor = load_predictor(train_tiny(tmp_path_factory, tiny_model_dir, sentiment_files, kind=kind), "cpu")
+    def start(kind: str, steps: int = 60, **settings):
+        predictor = load_predictor(train_tiny(tmp_path_factory, tiny_model_dir, sentiment_files, kind=kind,
+                                              steps=steps), "cpu")
         port = _free_port()
         server = uvicorn.Server(uvicorn.Config(create_app(predictor, ServeSettings(**settings)), host="127.0.0.1",
                                                port=port, log_level="warning"))
@@ -118,7 +119,7 @@ def test_page_highlights_entities(chromium, serve, tmp_path):
 
 
 def test_page_marks_each_spelling_correction(chromium, serve, tmp_path):
-    url, predictor = serve("spelling")  # a run with threshold 0: every proposal accepted
+    url, predictor = serve("spelling", steps=2)  # barely trained, threshold 0: it proposes changes to show
     text = "thegoadfood"
     prediction = predictor.predict([text])[0]
     assert prediction["edits"], "the tiny model proposed no change at threshold 0"
