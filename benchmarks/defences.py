@@ -22,7 +22,6 @@ import io
 import json
 import multiprocessing
 import os
-import random
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -33,6 +32,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import builtin_data, row, transformers_version  # noqa: E402
+
+from finegrain.data.sampling import spread_positions  # noqa: E402
 
 ARMS = ("plain", "fgm", "pgd", "freelb", "rdrop")
 COLUMNS = ("arm", "test macro-F1", "accuracy", "char attack success", "s/step", "x plain", "in-run x", "fwd/bwd per batch")
@@ -51,8 +52,8 @@ def write_eval_splits(folder: Path, n_train: int | None, n_eval: int | None, see
             writer = csv.writer(handle)
             writer.writerow(["text", "label"])
             rows = list(zip(texts, labels))
-            if n_eval is not None and n_eval < len(rows):
-                rows = [rows[i] for i in sorted(random.Random(seed).sample(range(len(rows)), n_eval))]
+            if n_eval is not None:
+                rows = [rows[i] for i in spread_positions(len(rows), n_eval, seed)]
             writer.writerows([text, data["labels"][label]] for text, label in rows)
         paths[split] = str(path)
     return paths

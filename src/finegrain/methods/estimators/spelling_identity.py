@@ -17,7 +17,7 @@ import numpy as np
 from finegrain.config import Section
 from finegrain.methods.base import EncoderSource, FittedMethod
 from finegrain.methods.estimators.base import EstimatorContext, FitStats
-from finegrain.methods.estimators.spelling_ngram import UNCHANGED
+from finegrain.methods.estimators.spelling_ngram import unchanged_answers
 from finegrain.registry import METHODS
 
 __all__ = ["IdentityCorrector"]
@@ -43,8 +43,8 @@ class IdentityCorrector(FittedMethod):
         return FitStats(0, 0)
 
     def log_probs(self, texts: list[str], context: EstimatorContext | None) -> np.ndarray:
-        """The answers char-ngram gives where it proposes nothing: [UNCHANGED, -1, 0] at every character."""
-        return np.full((len(texts), max([len(t) for t in texts] + [1]), 3), (UNCHANGED, -1.0, 0.0))
+        """The answers char-ngram gives where it proposes nothing, at every character."""
+        return unchanged_answers(texts)
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

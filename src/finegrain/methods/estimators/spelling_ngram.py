@@ -29,9 +29,14 @@ from finegrain.methods.estimators.base import EstimatorContext, FitStats
 from finegrain.methods.estimators.char_ngram import CharNgram
 from finegrain.registry import METHODS
 
-__all__ = ["CharNgramCorrector", "CharNgramParams", "UNCHANGED"]
+__all__ = ["CharNgramCorrector", "CharNgramParams", "UNCHANGED", "unchanged_answers"]
 
 UNCHANGED = -30.0  # the detection score of a character left alone: sigmoid of it is ~0
+
+
+def unchanged_answers(texts: list[str]) -> np.ndarray:
+    """``[UNCHANGED, -1, 0]`` at every character (padded to the longest text): nothing proposed anywhere."""
+    return np.full((len(texts), max([len(t) for t in texts] + [1]), 3), (UNCHANGED, -1.0, 0.0))
 
 
 class CharNgramParams(Section):
@@ -59,9 +64,8 @@ class CharNgramCorrector(FittedMethod):
     def log_probs(self, texts: list[str], context: EstimatorContext) -> np.ndarray:
         sets = confusion_sets()
         candidates = {char: sets.candidates(char) for char in set("".join(texts))}
-        answers = np.full((len(texts), max([len(t) for t in texts] + [1]), 3), (UNCHANGED, -1.0, 0.0))
+        answers = unchanged_answers(texts)
         for row, text in enumerate(texts):
-            answers[row, : len(text), 0] = UNCHANGED
             for position, _, correction, gain in self.model.correct(text, candidates, self.params.margin)[1]:
                 score = gain - self.params.margin
                 answers[row, position] = (score, ord(correction), 1.0 / (1.0 + math.exp(-score)))
