@@ -33,7 +33,7 @@ lock:
 	tools=$$(mktemp -d) && trap 'rm -rf "$$tools"' EXIT && \
 	$(PYTHON) -m venv "$$tools" && "$$tools/bin/python" -m pip install -q $(LOCK_TOOLS) && \
 	CUSTOM_COMPILE_COMMAND="make lock" "$$tools/bin/pip-compile" --quiet --generate-hashes --allow-unsafe \
-	  --strip-extras --no-emit-index-url --no-emit-find-links --extra dev --extra ray --extra tracking $(LOCK_FLAGS) \
+	  --strip-extras --no-emit-index-url --no-emit-find-links --extra dev --extra ray --extra tracking --extra spelling $(LOCK_FLAGS) \
 	  --output-file $(LOCK) pyproject.toml tools/lock.in
 
 # Headless Chromium for the tests that render reports and the web page (Debian's package).

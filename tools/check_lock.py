@@ -17,7 +17,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-LOCKED_EXTRAS = ("dev", "ray", "tracking")  # the extras `make lock` passes to pip-compile (--extra ...)
+LOCKED_EXTRAS = ("dev", "ray", "tracking", "spelling")  # the extras `make lock` passes to pip-compile (--extra ...)
 FIX = "Run `make lock` to compile requirements.lock again from pyproject.toml, then commit both files."
 
 _VERSION = re.compile(
