@@ -9,6 +9,7 @@ from pathlib import Path
 import finegrain
 from finegrain.tasks.ner.tiny import write_conll
 from finegrain.tasks.pair.tiny import tiny_dataset as pair_dataset
+from finegrain.tasks.spelling.tiny import make_word_spelling_rows
 from finegrain.tasks.spelling.tiny import tiny_dataset as spelling_dataset
 
 __all__ = ["write_conll", "write_multi_label", "train_tiny"]
@@ -41,8 +42,8 @@ def train_tiny(tmp_path_factory, model_dir: Path, sentiment_files: dict[str, Pat
 
 def _train(root: Path, model_dir: Path, sentiment_files: dict[str, Path], kind: str, method: str, steps: int,
            params: dict) -> Path:
-    task: dict = {"name": {"ner": "ner", "pair": "pair-classification", "spelling": "spelling"}.get(kind,
-                                                                                                "classification")}
+    task: dict = {"name": {"ner": "ner", "pair": "pair-classification", "spelling": "spelling",
+                           "spelling-words": "spelling"}.get(kind, "classification")}
     if kind == "ner":
         data = {name: write_conll(root / f"{name}.conll", n, seed)
                 for name, n, seed in (("train", 120, 1), ("validation", 30, 2))}
@@ -55,6 +56,13 @@ def _train(root: Path, model_dir: Path, sentiment_files: dict[str, Path], kind: 
     elif kind == "spelling":  # threshold 0: every proposal accepted, so even a tiny model's page shows edits
         task["threshold"] = 0.0
         data = {name: path for name, path in spelling_dataset(root).items() if name != "test"}
+    elif kind == "spelling-words":  # English words; threshold 0 as above
+        task.update(level="word", threshold=0.0, vocabulary_size=40)
+        data = {}
+        for name, n, seed in (("train", 120, 1), ("validation", 30, 2)):
+            rows = make_word_spelling_rows(n, seed)
+            data[name] = str(root / f"{name}.jsonl")
+            Path(data[name]).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     else:
         data = {name: str(sentiment_files[name]) for name in ("train", "validation")}
     return finegrain.train({

@@ -118,18 +118,21 @@ def test_page_highlights_entities(chromium, serve, tmp_path):
         assert f'Why {entity["type"]} \'{entity["text"]}\' (integrated-gradients):' in dom.replace("&#39;", "'")
 
 
-def test_page_marks_each_spelling_correction(chromium, serve, tmp_path):
-    url, predictor = serve("spelling", steps=2)  # barely trained, threshold 0: it proposes changes to show
-    text = "thegoadfood"
+@pytest.mark.parametrize("kind, text", [("spelling", "thegoadfood"), ("spelling-words", "Teh goad food is so nice")])
+def test_page_marks_each_spelling_correction(chromium, serve, tmp_path, kind, text):
+    """Characters (Chinese) or words of any length (English, the word level) replaced in place."""
+    url, predictor = serve(kind, steps=2)  # barely trained, threshold 0: it proposes changes to show
     prediction = predictor.predict([text])[0]
     assert prediction["edits"], "the tiny model proposed no change at threshold 0"
-    dom = _page(chromium, url, text, tmp_path, "spelling")
+    dom = _page(chromium, url, text, tmp_path, kind)
     for edit in prediction["edits"]:
         mark = (f'<mark [^>]*data-original="{re.escape(edit["original"])}"[^>]*>{re.escape(edit["correction"])}'
                 f'<small>{re.escape(edit["original"])}</small>')
         assert re.search(mark, dom), f"no marked {edit} in the page"
     count = len(prediction["edits"])
     assert f'{count} correction{"s" if count > 1 else ""}' in dom
+    shown = re.sub(r"<small>.*?</small>", "", re.search(r'<div[^>]*id="edits"[^>]*>(.*?)</div>', dom).group(1))
+    assert re.sub(r"<[^>]+>", "", shown) == prediction["corrected"]  # the corrected text, nothing lost or doubled
 
 
 def test_shutdown_finishes_the_request_in_flight(serve):

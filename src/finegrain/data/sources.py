@@ -7,6 +7,7 @@ directory; write ``./bbc-news`` to mean the folder.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,6 +19,8 @@ from finegrain.data.split import Split
 from finegrain.data.tables import ROW, SUPPORTED_EXTENSIONS, ColumnOptions, read_table, require_columns
 from finegrain.errors import DataError
 from finegrain.registry import DATASETS, suggest
+
+LOGGER = logging.getLogger("finegrain")
 
 __all__ = ["load_splits", "load_source"]
 
@@ -84,7 +87,7 @@ def load_source(spec: str, role: str, columns: dict[str, str], *, tag_column: in
     """
     kind = _resolve(spec, role)
     if isinstance(kind, Path):
-        frame = read_table(kind, tag_column=tag_column, options=options)
+        frame = _headerless_pairs(read_table(kind, tag_column=tag_column, options=options), columns, kind)
         _refuse_foreign(frame, columns, foreign or {}, spec)
         return Split(role, require_columns(frame, columns, spec, options), spec)
     dataset, split = kind
@@ -95,6 +98,28 @@ def load_source(spec: str, role: str, columns: dict[str, str], *, tag_column: in
     frame = splits[split]
     _refuse_foreign(frame, columns, foreign or {}, f"{dataset}:{split}")
     return Split(role, frame, f"{dataset}:{split}")
+
+
+_PAIR_COLUMNS = {"source": "source", "target": "target"}  # correction pairs, as the spelling and grammar tasks read
+
+
+def _headerless_pairs(frame: pd.DataFrame, columns: dict[str, str], path: Path) -> pd.DataFrame:
+    """A ``.tsv`` of correction pairs without a header (``source<TAB>target`` from the first line, as pycorrector and
+    SIGHAN ship them): its first line was taken for column names, so it becomes the first pair again.
+
+    Example:
+        >>> frame = pd.DataFrame({"我门好": ["他去学效"], "我们好": ["他去学校"], ROW: [1]})
+        >>> _headerless_pairs(frame, dict(_PAIR_COLUMNS), Path("pairs.tsv")).to_dict("list")
+        {'source': ['我门好', '他去学效'], 'target': ['我们好', '他去学校'], 'row': [1, 2]}
+    """
+    found = [str(c) for c in frame.columns if c != ROW]
+    if path.suffix.lower() != ".tsv" or columns != _PAIR_COLUMNS or len(found) != 2 or set(found) & set(columns):
+        return frame
+    LOGGER.info("finegrain: %s has no source/target header: read as source<TAB>target pairs from its first line.", path)
+    first = pd.DataFrame({"source": [found[0]], "target": [found[1]], ROW: [1]})
+    rest = pd.DataFrame({"source": frame[found[0]].to_numpy(), "target": frame[found[1]].to_numpy(),
+                         ROW: [row + 1 for row in frame[ROW]]})
+    return pd.concat([first, rest], ignore_index=True)
 
 
 def _missing_split(dataset: str, split: str, held: list[str], role: str) -> DataError:

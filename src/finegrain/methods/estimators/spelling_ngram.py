@@ -17,17 +17,21 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from pydantic import Field
 
 from finegrain.config import Section
+from finegrain.errors import ConfigError
 from finegrain.data.confusion_sets import confusion_sets
-from finegrain.methods.base import EncoderSource, FittedMethod
+from finegrain.methods.base import EncoderSource, FittedMethod, MethodBasics
 from finegrain.methods.estimators.base import EstimatorContext, FitStats
 from finegrain.methods.estimators.char_ngram import CharNgram
 from finegrain.registry import METHODS
+
+if TYPE_CHECKING:
+    from finegrain.tasks.base import Task
 
 __all__ = ["CharNgramCorrector", "CharNgramParams", "UNCHANGED", "unchanged_answers"]
 
@@ -55,6 +59,13 @@ class CharNgramCorrector(FittedMethod):
     def __init__(self, params: CharNgramParams | None = None):
         self.params = params or CharNgramParams()
         self.model = CharNgram()
+
+    def check_task(self, task: Task) -> None:
+        MethodBasics.check_task(self, task)
+        if getattr(task.params, "level", "character") != "character":
+            raise ConfigError("char-ngram corrects Chinese characters; it cannot correct English words"
+                              " (task.level: word).", where="method.name",
+                              hint="for the word level use method.name=symspell, pyspellchecker or a trained model.")
 
     def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
         self.model.fit(texts)

@@ -2,9 +2,10 @@
 said, with rows, and never dropped silently.
 
 - an empty source (or target) is an error naming the rows;
-- a pair whose texts differ in length cannot be a character-for-character correction: such pairs are counted
-  and the first few shown; they stay in the split (scored at sentence level, never trained on) and the
-  message points to the ``grammar`` task, which handles insertions and deletions;
+- a pair whose texts differ in length (characters; words at the word level) cannot be a unit-for-unit
+  correction: such pairs are counted and the first few shown; they stay in the split (scored at sentence
+  level, never trained on) and the message points to the ``grammar`` task, which handles insertions and
+  deletions;
 - a training file whose every target equals its source has nothing to learn: a warning.
 
 Example:
@@ -22,6 +23,7 @@ import pandas as pd
 
 from finegrain.data.split import Split
 from finegrain.errors import DataError
+from finegrain.tasks.spelling.words import words
 
 __all__ = ["check_pairs", "check_not_empty", "LOGGER"]
 
@@ -45,23 +47,25 @@ def check_not_empty(split: Split, column: str, noun: str) -> pd.Series:
     return texts
 
 
-def check_pairs(split: Split) -> Split:
-    """Sources and targets as strings, ``same_length`` per pair; unequal pairs and an all-unchanged training
-    file are reported (a warning), empty texts refused."""
+def check_pairs(split: Split, level: str = "character") -> Split:
+    """Sources and targets as strings, ``same_length`` per pair (in characters, or in words at the word
+    ``level``); unequal pairs and an all-unchanged training file are reported (a warning), empty texts refused."""
     frame = split.frame.copy()
     frame["source"] = check_not_empty(split, "source", "source text")
     if "target" not in frame:
         return Split(split.name, frame, split.source)
     frame["target"] = check_not_empty(split, "target", "target text")
-    frame["same_length"] = frame["source"].str.len() == frame["target"].str.len()
+    length = (lambda text: len(words(text))) if level == "word" else len
+    frame["same_length"] = frame["source"].map(length) == frame["target"].map(length)
     unequal = ~frame["same_length"]
     if unequal.any():
+        unit = "word" if level == "word" else "character"
         shown = "; ".join(f"row {row}: '{s}' -> '{t}'" for row, s, t in
                           frame.loc[unequal, ["row", "source", "target"]].head(_SHOWN).itertuples(index=False))
-        LOGGER.warning("finegrain: %d of %d %s pair(s) in %s differ in length (%s), so they are no character-for-"
-                       "character correction: they are kept and scored at sentence level, never trained on. Pairs"
-                       " with insertions or deletions are for the 'grammar' task.", int(unequal.sum()), len(frame),
-                       split.name, split.source, shown)
+        LOGGER.warning("finegrain: %d of %d %s pair(s) in %s differ in length in %ss (%s), so they are no %s-for-%s"
+                       " correction: they are kept and scored at sentence level, never trained on. Pairs with"
+                       " insertions or deletions are for the 'grammar' task.", int(unequal.sum()), len(frame),
+                       split.name, split.source, unit, shown, unit, unit)
     if split.name == "train" and (frame["source"] == frame["target"]).all():
         LOGGER.warning("finegrain: every target in the training data %s equals its source: there is no error to learn"
                        " from, so the model can only learn to change nothing. Check that data.label names the"

@@ -22,7 +22,7 @@ from finegrain.tasks.spelling.model import TOP_K
 
 __all__ = ["Proposal", "proposals", "estimated_proposals", "apply_edits", "best_threshold"]
 
-Proposal = dict[str, Any]  # position, original, correction, probability, detection
+Proposal = dict[str, Any]  # position, original, correction, probability, detection, index (of the unit)
 
 
 def _sigmoid(value: float) -> float:
@@ -43,7 +43,7 @@ def proposals(text: str, feature: dict[str, Any], logits: np.ndarray, tokens: li
             continue
         found.append({"position": char, "original": text[char], "correction": token,
                       "probability": float(math.exp(logits[position, 1 + TOP_K])),
-                      "detection": _sigmoid(float(logits[position, 0]))})
+                      "detection": _sigmoid(float(logits[position, 0])), "index": char})
     return found
 
 
@@ -55,16 +55,17 @@ def estimated_proposals(text: str, logits: np.ndarray, allowed: Callable[[str, s
         correction = chr(int(code)) if code >= 0 else text[position]
         if correction != text[position] and allowed(text[position], correction):
             found.append({"position": position, "original": text[position], "correction": correction,
-                          "probability": float(probability), "detection": _sigmoid(float(score))})
+                          "probability": float(probability), "detection": _sigmoid(float(score)), "index": position})
     return found
 
 
 def apply_edits(text: str, edits: list[Proposal]) -> str:
-    """``text`` with each edit's character put at its position."""
-    chars = list(text)
-    for edit in edits:
-        chars[edit["position"]] = edit["correction"]
-    return "".join(chars)
+    """``text`` with each edit's correction in place of its original (a character, or a word of any length) at its
+    position (a character offset)."""
+    for edit in sorted(edits, key=lambda e: -e["position"]):
+        start = edit["position"]
+        text = text[:start] + edit["correction"] + text[start + len(edit["original"]):]
+    return text
 
 
 def best_threshold(scored: list[tuple[float, bool]], gold: int, beta: float = 0.5) -> float | None:

@@ -4,7 +4,9 @@
   positions are exactly the gold ones, for correction only if the changed characters match too.
   Precision over sentences the system changed, recall over sentences with errors; accuracy over all
   (an unchanged clean sentence is right).
-- **Character level**: detection over changed positions, correction over (position, character) pairs.
+- **Character level** (``char``; ``word`` for English, whose texts come as lists of words): detection over
+  changed positions, correction over (position, unit) pairs; the correction rate (wrong units corrected /
+  wrong units) and over-correction rate (right units changed / right units) over the same pairs.
 - **False-positive rate**: clean sentences the system changed / clean sentences.
 - **pycorrector's lenient sentence F1** (``pycorrector/utils/evaluate_utils.py``, ``eval_model_batch``): a
   sentence with errors is a true positive when the prediction equals the target, else a false negative;
@@ -23,6 +25,7 @@ Example:
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -30,8 +33,9 @@ import numpy as np
 __all__ = ["edits", "spelling_metrics", "sentence_counts", "f1_of_counts", "error_analysis"]
 
 
-def edits(source: str, other: str) -> set[tuple[int, str]] | None:
-    """(position, character) where ``other`` differs from ``source``; None when their lengths differ."""
+def edits(source: Sequence[str], other: Sequence[str]) -> set[tuple[int, str]] | None:
+    """(position, unit) where ``other`` differs from ``source`` (strings: characters; lists: words); None when their
+    lengths differ."""
     if len(source) != len(other):
         return None
     return {(i, c) for i, (s, c) in enumerate(zip(source, other)) if s != c}
@@ -78,12 +82,26 @@ def _sentence_level(triples: list[tuple[set | None, set]], compare_chars: bool) 
     return {"accuracy": right / len(triples) if triples else 0.0, **_prf(tp, changed, with_errors)}
 
 
-def _char_level(triples: list[tuple[set | None, set]]) -> dict[str, dict[str, float]]:
+def _unit_level(triples: list[tuple[set | None, set]]) -> dict[str, dict[str, float]]:
     comparable = [(gold, made) for gold, made in triples if gold is not None]
     detect_tp = sum(len(_positions(g) & _positions(m)) for g, m in comparable)
     correct_tp = sum(len(g & m) for g, m in comparable)
     made, gold = sum(len(m) for _, m in comparable), sum(len(g) for g, _ in comparable)
     return {"detection": _prf(detect_tp, made, gold), "correction": _prf(correct_tp, made, gold)}
+
+
+def _rates(sources: Sequence[Sequence[str]], triples: list[tuple[set | None, set]]) -> tuple[float, float]:
+    """(wrong units corrected / wrong units, right units changed / right units), over pairs of equal length."""
+    fixed = wrong = changed = right = 0
+    for source, (gold, made) in zip(sources, triples):
+        if gold is None:
+            continue
+        wrong_positions = _positions(gold)
+        fixed += len(gold & made)
+        wrong += len(gold)
+        changed += len(_positions(made) - wrong_positions)
+        right += len(source) - len(wrong_positions)
+    return (fixed / wrong if wrong else 0.0), (changed / right if right else 0.0)
 
 
 def _lenient(sources: list[str], targets: list[str], predictions: list[str]) -> dict[str, float]:
@@ -101,17 +119,22 @@ def _lenient(sources: list[str], targets: list[str], predictions: list[str]) -> 
     return {"accuracy": (tp + tn) / total if total else 0.0, "precision": precision, "recall": recall, "f1": f1}
 
 
-def spelling_metrics(sources: list[str], targets: list[str], predictions: list[str]) -> dict[str, Any]:
-    """Every metric of the module docstring, JSON-ready; ``correction_f1`` is the headline (strict)."""
+def spelling_metrics(sources: Sequence[Sequence[str]], targets: Sequence[Sequence[str]],
+                     predictions: Sequence[Sequence[str]], unit: str = "char") -> dict[str, Any]:
+    """Every metric of the module docstring, JSON-ready; ``correction_f1`` is the headline (strict). The texts are
+    strings (``unit`` "char") or lists of words (``unit`` "word"): the unit-level scores go under that key."""
     triples = [(edits(s, t), edits(s, p) or set()) for s, t, p in zip(sources, targets, predictions)]
     clean = [made for gold, made in triples if gold is not None and not gold]
     correction = _sentence_level(triples, compare_chars=True)
+    correction_rate, over_correction_rate = _rates(sources, triples)
     return {
         "n": len(sources),
         "correction_f1": correction["f1"],
         "sentence_detection": _sentence_level(triples, compare_chars=False),
         "sentence_correction": correction,
-        "char": _char_level(triples),
+        unit: _unit_level(triples),
+        "correction_rate": correction_rate,
+        "over_correction_rate": over_correction_rate,
         "false_positive_rate": sum(bool(m) for m in clean) / len(clean) if clean else 0.0,
         "lenient": _lenient(sources, targets, predictions),
         "sentences_with_errors": sum(gold is None or bool(gold) for gold, _ in triples),

@@ -1,9 +1,10 @@
 """The spelling part of a run's report: strict and lenient sentence-level scores per split, then per split the
-character-level scores and the error analysis (most frequent missed and spurious corrections by confusion type).
+character-level (word-level, for English) scores and the error analysis (most frequent missed and spurious
+corrections by confusion type).
 
 Example:
-    >>> summary({"test": {"n": 1, "correction_f1": 1.0}}).splitlines()[0]
-    '| split | n | correction F1 (strict) | detection F1 (strict) | lenient F1 (pycorrector) | FPR (clean) | threshold |'
+    >>> summary({"test": {"n": 1, "correction_f1": 1.0}}).splitlines()[0].split(" | ")[2:5]
+    ['correction F1 (strict)', 'detection F1 (strict)', 'lenient F1 (pycorrector)']
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ __all__ = ["SUMMARY_COLUMNS", "summary", "split_section", "REPORT"]
 SUMMARY_COLUMNS = (Column("correction_f1", "correction F1 (strict)"),
                    Column("sentence_detection.f1", "detection F1 (strict)"),
                    Column("lenient.f1", "lenient F1 (pycorrector)"),
-                   Column("false_positive_rate", "FPR (clean)"), Column("threshold", "threshold"))
+                   Column("false_positive_rate", "FPR (clean)"), Column("correction_rate", "correction rate"),
+                   Column("over_correction_rate", "over-correction rate"), Column("threshold", "threshold"))
 
 
 def summary(metrics: dict[str, dict[str, Any]]) -> str:
@@ -26,7 +28,9 @@ def summary(metrics: dict[str, dict[str, Any]]) -> str:
     rows = [[name, str(m.get("n", "")), *(fmt(c.value(m)) for c in SUMMARY_COLUMNS)] for name, m in metrics.items()]
     return (table(headers, rows) + "\n\nStrict: a sentence counts only if every changed position (and character,"
             " for correction) matches the gold. Lenient: pycorrector's sentence F1, where a wrong correction of a"
-            " sentence with errors is never a false positive; published pycorrector figures use it.")
+            " sentence with errors is never a false positive; published pycorrector figures use it. Correction rate:"
+            " wrong characters (words, at the word level) corrected / wrong ones; over-correction rate: right ones"
+            " changed / right ones.")
 
 
 def _analysis(metrics: dict[str, Any]) -> str:
@@ -45,12 +49,12 @@ def _analysis(metrics: dict[str, Any]) -> str:
 
 
 def split_section(name: str, metrics: dict[str, Any]) -> str:
-    char = metrics.get("char", {})
+    unit, units = ("word", metrics["word"]) if "word" in metrics else ("character", metrics.get("char", {}))
     rows = [[level, fmt(scores.get("precision")), fmt(scores.get("recall")), fmt(scores.get("f1"))]
             for level, scores in (("sentence detection", metrics.get("sentence_detection", {})),
                                   ("sentence correction", metrics.get("sentence_correction", {})),
-                                  ("character detection", char.get("detection", {})),
-                                  ("character correction", char.get("correction", {})),
+                                  (f"{unit} detection", units.get("detection", {})),
+                                  (f"{unit} correction", units.get("correction", {})),
                                   ("lenient (pycorrector)", metrics.get("lenient", {})))]
     note = (f"\n\n{metrics['unequal_pairs']} pair(s) differ in length: scored at sentence level only."
             if metrics.get("unequal_pairs") else "")

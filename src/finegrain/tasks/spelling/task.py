@@ -7,13 +7,17 @@ A proposal is accepted when its probability clears ``threshold`` (None: tuned on
 F0.5 over the proposals; 0.5 until a validation split was scored), optionally only within the confusion set.
 
 Data: ``source`` (with errors) and ``target`` (corrected) columns: JSON lines ``{"source", "target"}``, a tsv
-with a ``source<TAB>target`` header, or pycorrector's json with ``data.text=original_text
-data.label=correct_text``. ``level`` names the variant: ``character`` here; an English word-level variant
-(first sub-token classified as keep or one of the N most frequent words) would sit beside it as ``word``.
+with a ``source<TAB>target`` header or none (pairs from the first line), or pycorrector's json with
+``data.text=original_text data.label=correct_text``.
+
+``level: word`` is English spelling correction (NeuSpell style, :mod:`.word_level`): each word's first
+sub-token is classified as keep or one of the ``vocabulary_size`` most frequent words of the training
+targets; everything else (threshold, metrics, edits) works as at the character level, with words as units.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
@@ -26,6 +30,7 @@ from finegrain.config import Section
 from finegrain.data.inputs import InputFormat
 from finegrain.data.labels import LabelMap
 from finegrain.data.split import Split
+from finegrain.errors import ConfigError
 from finegrain.registry import TASKS
 from finegrain.tasks.base import Task
 from finegrain.tasks.explaining import ExplainView
@@ -40,23 +45,34 @@ from finegrain.tasks.spelling.inputs import INPUT_FORMATS, prediction_frame
 from finegrain.tasks.spelling.metrics import error_analysis, f1_of_counts, sentence_counts, spelling_metrics
 from finegrain.tasks.spelling.model import build_spelling_model
 from finegrain.tasks.spelling.serving import PAYLOAD
+from finegrain.tasks.spelling.word_level import (build_word_model, edit_kind, encode_words, estimated_word_proposals,
+                                                 vocabulary, word_loss, word_proposals)
+from finegrain.tasks.spelling.words import words
 
 __all__ = ["SpellingTask", "SpellingParams"]
 
+LOGGER = logging.getLogger("finegrain")
 _DEFAULT_THRESHOLD = 0.5  # before validation tunes it: a change the model is more sure of than not
 
 
 class SpellingParams(Section):
-    level: Literal["character"] = "character"  # character: Chinese, same length (a word level would be English)
+    level: Literal["character", "word"] = "character"  # character: Chinese, same length; word: English (NeuSpell)
     detection_weight: float = Field(0.3, ge=0, le=1)  # MacBERT4CSC's weight of the detection loss
     threshold: float | None = Field(None, ge=0, le=1)  # None: tuned on validation (F0.5 of the proposals)
     confusion_only: bool = False  # accept only corrections in pycorrector's confusion set of the character
+    vocabulary_size: int = Field(10000, ge=1)  # word level: the output words (the commonest corrected-to first)
 
 
 def _kind(original: str, correction: str) -> str:
     from finegrain.data.confusion_sets import confusion_sets
 
     return confusion_sets().kind(original, correction)
+
+
+def _warn_uncased(tokenizer: Any) -> None:
+    if tokenizer("A", add_special_tokens=False)["input_ids"] == tokenizer("a", add_special_tokens=False)["input_ids"]:
+        LOGGER.warning("finegrain: the model is uncased, so word-level spelling correction cannot fix case: a"
+                       " correction keeps the case pattern of the word as written.")
 
 
 @TASKS.register("spelling", aliases=("csc",))
@@ -90,6 +106,7 @@ class SpellingTask(Task):
         self.params = params or SpellingParams()
         self._tokens: list[str] = []  # the vocabulary, id -> token, from the tokenizer encode last saw
         self._unknown_id = -1
+        self._labels: list[str] = []  # the word level's output vocabulary, from the label map encode last saw
         self._threshold: float | None = None  # tuned on the last validation split scored
 
     robustness: ClassVar[None] = None  # see finegrain.tasks.robustness.robust_view
@@ -102,6 +119,12 @@ class SpellingTask(Task):
 
     @property
     def explaining(self) -> ExplainView:
+        if self._words:
+            raise ConfigError("finegrain explain covers character-level spelling correction only, not the word level"
+                              " (its output vocabulary is kept to the top candidates at evaluation, so there is no"
+                              " class score to attribute).", where="task.level",
+                              hint="explain a character-level (Chinese) spelling run, or inspect the word level's"
+                                   " edits and their probabilities in finegrain predict's output.")
         return character_view(self.encode)
 
     def columns(self, chosen: Mapping[str, str]) -> dict[str, str]:
@@ -109,8 +132,16 @@ class SpellingTask(Task):
         text, label = chosen["text"], chosen["label"]
         return {"source": "source" if text == "text" else text, "target": "target" if label == "label" else label}
 
+    @property
+    def _words(self) -> bool:
+        return self.params.level == "word"
+
+    def _units(self, text: str) -> Sequence[str]:
+        """What is compared and corrected: the characters, or the words at the word level."""
+        return words(text) if self._words else text
+
     def check(self, split: Split) -> Split:
-        return check_pairs(split)
+        return check_pairs(split, self.params.level)
 
     def prediction_split(self, inputs: Sequence[Any]) -> Split:
         return self.check(Split("input", prediction_frame(inputs), "input"))
@@ -122,12 +153,17 @@ class SpellingTask(Task):
         return split.frame["source"].tolist()
 
     def label_map(self, train: Split) -> LabelMap:
+        if self._words:  # the output vocabulary
+            return LabelMap(tuple(vocabulary(train.frame["target"].tolist(), train.frame["source"].tolist(),
+                                             self.params.vocabulary_size)))
         return LabelMap.from_values(["correct", "wrong"])  # the detection head's two outcomes
 
     def check_labels(self, split: Split, labels: LabelMap) -> None:
         """Any corrected text is a valid target: nothing to refuse."""
 
     def build_model(self, model_path: str, labels: LabelMap, *, random_init: bool = False) -> torch.nn.Module:
+        if self._words:
+            return build_word_model(model_path, labels, random_init=random_init)
         return build_spelling_model(model_path, labels, random_init=random_init)
 
     def head_names(self, model: torch.nn.Module) -> list[str]:
@@ -135,10 +171,15 @@ class SpellingTask(Task):
 
     def encode(self, split: Split, tokenizer: Any, labels: LabelMap, max_length: int) -> list[dict[str, Any]]:
         self._tokens = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        self._labels = list(labels.names)
         self._unknown_id = tokenizer.unk_token_id
         frame = split.frame
         targets = frame["target"].tolist() if "target" in frame else None
         trainable = frame["same_length"].tolist() if "same_length" in frame else None
+        if self._words:
+            if split.name == "train":
+                _warn_uncased(tokenizer)
+            return encode_words(tokenizer, frame["source"].tolist(), targets, trainable, labels, max_length)
         return encode_pairs(tokenizer, frame["source"].tolist(), targets, trainable, max_length)
 
     def collate(self, features: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
@@ -147,6 +188,8 @@ class SpellingTask(Task):
     def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Weighted detection BCE and correction cross-entropy over the labelled characters, in float32."""
         logits = logits.float()
+        if self._words:
+            return word_loss(logits, batch["labels"])
         detect, vocabulary = logits[..., 0], logits[..., 1:]
         labelled = batch["detect"] != IGNORE_INDEX
         if not labelled.any():
@@ -168,6 +211,12 @@ class SpellingTask(Task):
             allowed = lambda written, token: True  # noqa: E731
         sources = split.frame["source"].tolist()
         found: list[list[dict[str, Any]]] = [[] for _ in sources]
+        if self._words:
+            for feature, values in zip(features, logits):
+                index = feature["example"]
+                found[index] = (word_proposals(sources[index], feature, values, self._labels) if "first" in feature
+                                else estimated_word_proposals(sources[index], values))
+            return found
         for feature, values in zip(features, logits):
             index = feature["example"]
             found[index] = (proposals(sources[index], feature, values, self._tokens, self._unknown_id, allowed)
@@ -180,11 +229,13 @@ class SpellingTask(Task):
         found = self._all_proposals(split, features, logits)
         threshold = self.params.threshold
         if threshold is None and split.name == "validation" and "target" in split.frame:
-            scored = [(p["probability"], target[p["position"]] == p["correction"])
+            units = self._units
+            scored = [(p["probability"], units(target)[p["index"]] == p["correction"])
                       for props, target, same in zip(found, split.frame["target"], split.frame["same_length"])
                       if same for p in props]
-            gold = sum(s != t for source, target in zip(split.frame["source"], split.frame["target"])
-                       if len(source) == len(target) for s, t in zip(source, target))
+            gold = sum(s != t for source, target, same in zip(split.frame["source"], split.frame["target"],
+                                                             split.frame["same_length"])
+                       if same for s, t in zip(units(source), units(target)))
             self._threshold = best_threshold(scored, gold) or self._threshold
         if threshold is None:
             threshold = self._threshold if self._threshold is not None else _DEFAULT_THRESHOLD
@@ -195,16 +246,20 @@ class SpellingTask(Task):
     def evaluate(self, split: Split, features: list[dict[str, Any]], logits: list[np.ndarray],
                  labels: LabelMap) -> dict[str, Any]:
         predicted, _, threshold = self._corrections(split, features, logits)
-        sources, targets = split.frame["source"].tolist(), split.frame["target"].tolist()
-        metrics = spelling_metrics(sources, targets, predicted)
+        units = self._units
+        sources, targets = [units(t) for t in split.frame["source"]], [units(t) for t in split.frame["target"]]
+        predicted = [units(t) for t in predicted]
+        metrics = spelling_metrics(sources, targets, predicted, unit="word" if self._words else "char")
         metrics["threshold"] = threshold
-        metrics["error_analysis"] = error_analysis(sources, targets, predicted, _kind)
+        metrics["error_analysis"] = error_analysis(sources, targets, predicted, edit_kind if self._words else _kind)
         return metrics
 
     def example_counts(self, split: Split, features: list[dict[str, Any]], logits: list[np.ndarray],
                        labels: LabelMap) -> np.ndarray:
         predicted, _, _ = self._corrections(split, features, logits)
-        return sentence_counts(split.frame["source"].tolist(), split.frame["target"].tolist(), predicted)
+        units = self._units
+        return sentence_counts([units(t) for t in split.frame["source"]], [units(t) for t in split.frame["target"]],
+                               [units(t) for t in predicted])
 
     def decode(self, split: Split, features: list[dict[str, Any]], logits: list[np.ndarray],
                labels: LabelMap) -> list[dict[str, Any]]:

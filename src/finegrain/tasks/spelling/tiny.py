@@ -15,7 +15,7 @@ from pathlib import Path
 
 from finegrain.tasks.tiny import FILLER, WORDS
 
-__all__ = ["make_spelling_rows", "tiny_dataset"]
+__all__ = ["make_spelling_rows", "make_word_spelling_rows", "tiny_dataset"]
 
 _SWAPS = {"o": "a", "a": "o", "e": "i", "i": "e", "d": "t", "t": "d", "s": "z", "n": "m", "m": "n"}
 _WORDS = sorted({w for words in WORDS.values() for w in words} | set(FILLER))
@@ -34,6 +34,27 @@ def make_spelling_rows(n: int, seed: int = 0) -> list[dict[str, str]]:
                 p = rng.choice(positions)
                 chars[p] = _SWAPS[chars[p]]
         rows.append({"source": "".join(chars), "target": target})
+    return rows
+
+
+def make_word_spelling_rows(n: int, seed: int = 0) -> list[dict[str, str]]:
+    """``n`` English-like pairs of four tiny words (the first capitalised); every second one has one word
+    misspelled (two neighbouring letters swapped), for the word level.
+
+    Example:
+        >>> make_word_spelling_rows(1, seed=0)[0]["source"] != make_word_spelling_rows(1, seed=0)[0]["target"]
+        True
+    """
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        chosen = rng.sample(_WORDS, 4)
+        written = list(chosen)
+        if i % 2 == 0:
+            at = rng.choice([j for j, w in enumerate(chosen) if len(w) >= 4])
+            word, k = chosen[at], rng.randrange(len(chosen[at]) - 1)
+            written[at] = word[:k] + word[k + 1] + word[k] + word[k + 2:] if word[k] != word[k + 1] else word + word[-1]
+        rows.append({"source": " ".join(written).capitalize() + ".", "target": " ".join(chosen).capitalize() + "."})
     return rows
 
 
