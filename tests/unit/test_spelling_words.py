@@ -17,7 +17,7 @@ from finegrain.tasks.spelling.decoding import apply_edits
 from finegrain.tasks.spelling.encoding import IGNORE_INDEX
 from finegrain.tasks.spelling.metrics import spelling_metrics
 from finegrain.tasks.spelling.tiny import make_word_spelling_rows
-from finegrain.tasks.spelling.word_level import KEEP, encode_words, estimated_word_proposals, vocabulary
+from finegrain.tasks.spelling.word_level import KEEP, encode_words, estimated_word_proposals, vocabulary, word_proposals
 from finegrain.tasks.spelling.words import words
 
 
@@ -117,3 +117,23 @@ def test_a_tsv_of_pairs_without_a_header_is_read_from_its_first_line(tmp_path):
     headed = tmp_path / "headed.tsv"
     headed.write_text("source\ttarget\n我门好\t我们好\n", encoding="utf-8")
     assert load_source(str(headed), "test", {"source": "source", "target": "target"}).frame["row"].tolist() == [1]
+
+
+def test_symspell_candidates_restrict_the_model_to_words_within_two_edits():
+    import numpy as np
+    import pytest
+
+    from finegrain.tasks.spelling.candidates import symspell_candidates
+    from finegrain.tasks.spelling.task import SpellingParams
+
+    names = [KEEP, "table", "believe", "the"]
+    # the model ranks table (far from "beleive") over believe (1 edit): symspell's candidates leave believe
+    row = np.array([1, 2, 0, 3, np.log(0.6), np.log(0.3), np.log(0.05), np.log(0.05)])
+    feature = {"first": [None, 0, None]}
+    logits = np.stack([np.zeros(8), row, np.zeros(8)])
+    [alone] = word_proposals("beleive", feature, logits, names)
+    [reranked] = word_proposals("beleive", feature, logits, names, symspell_candidates)
+    assert (alone["correction"], reranked["correction"]) == ("table", "believe")
+    assert reranked["probability"] == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="level: word"):
+        SpellingParams(candidates="symspell")

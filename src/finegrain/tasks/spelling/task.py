@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from finegrain.config import Section
 from finegrain.data.inputs import InputFormat
@@ -37,6 +37,7 @@ from finegrain.tasks.explaining import ExplainView
 from finegrain.tasks.modeling import head_module_names
 from finegrain.tasks.outputs import ClassScores, Column, ReportSections, ServingPayload, StudyView
 from finegrain.tasks.spelling import report, tiny
+from finegrain.tasks.spelling.candidates import symspell_candidates
 from finegrain.tasks.spelling.checks import check_pairs
 from finegrain.tasks.spelling.decoding import apply_edits, best_threshold, estimated_proposals, proposals
 from finegrain.tasks.spelling.encoding import IGNORE_INDEX, collate, encode_pairs
@@ -61,6 +62,15 @@ class SpellingParams(Section):
     threshold: float | None = Field(None, ge=0, le=1)  # None: tuned on validation (F0.5 of the proposals)
     confusion_only: bool = False  # accept only corrections in pycorrector's confusion set of the character
     vocabulary_size: int = Field(10000, ge=1)  # word level: the output words (the commonest corrected-to first)
+    # word level: "model" takes the model's best word; "symspell" its best among symspellpy's words within two
+    # edits of the written one (the model reranks symspell's candidates by context)
+    candidates: Literal["model", "symspell"] = "model"
+
+    @model_validator(mode="after")
+    def _candidates_need_words(self) -> SpellingParams:
+        if self.candidates != "model" and self.level != "word":
+            raise ValueError("candidates: symspell reranks English words: it needs level: word")
+        return self
 
 
 def _kind(original: str, correction: str) -> str:
@@ -212,10 +222,11 @@ class SpellingTask(Task):
         sources = split.frame["source"].tolist()
         found: list[list[dict[str, Any]]] = [[] for _ in sources]
         if self._words:
+            candidates = symspell_candidates if self.params.candidates == "symspell" else None
             for feature, values in zip(features, logits):
                 index = feature["example"]
-                found[index] = (word_proposals(sources[index], feature, values, self._labels) if "first" in feature
-                                else estimated_word_proposals(sources[index], values))
+                found[index] = (word_proposals(sources[index], feature, values, self._labels, candidates)
+                                if "first" in feature else estimated_word_proposals(sources[index], values))
             return found
         for feature, values in zip(features, logits):
             index = feature["example"]

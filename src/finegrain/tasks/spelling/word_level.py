@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,7 @@ __all__ = ["KEEP", "TopKLinear", "vocabulary", "build_word_model", "encode_words
            "estimated_word_proposals", "edit_kind", "word_loss"]
 
 KEEP = "$KEEP"
-TOP_K = 5
+TOP_K = 20  # labels kept per position at evaluation: enough for candidates (symspell's) to rerank
 
 
 class TopKLinear(nn.Linear):
@@ -113,20 +114,35 @@ def word_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX)
 
 
-def word_proposals(text: str, feature: dict[str, Any], logits: np.ndarray, names: list[str]) -> list[dict[str, Any]]:
-    """The proposed corrections of one text (before the threshold): each word whose top label is another word."""
+def _best(row: np.ndarray, names: list[str], written: str,
+          candidates: Callable[[str], frozenset[str]] | None) -> tuple[str, float]:
+    """The best label of one position and its probability: the top one, or with ``candidates`` the best that is
+    ``$KEEP``, the written word or one of its candidates (none of those among the kept labels: ``$KEEP``, 0)."""
+    k = len(row) // 2
+    allowed = candidates(written) if candidates is not None else None
+    for rank in range(k):
+        label = int(row[rank])
+        name = names[label] if 0 <= label < len(names) else KEEP
+        if allowed is None or name == KEEP or name == written.lower() or name in allowed:
+            return name, float(math.exp(row[k + rank]))
+    return KEEP, 0.0
+
+
+def word_proposals(text: str, feature: dict[str, Any], logits: np.ndarray, names: list[str],
+                   candidates: Callable[[str], frozenset[str]] | None = None) -> list[dict[str, Any]]:
+    """The proposed corrections of one text (before the threshold): each word whose best label (see :func:`_best`)
+    is another word."""
     spans = word_spans(text)
     found = []
     for position, word in enumerate(feature["first"]):
         if word is None or word >= len(spans) or not is_word(spans[word].text):
             continue
-        label = int(logits[position, 0])
-        proposed = names[label] if 0 <= label < len(names) else KEEP
         span = spans[word]
+        proposed, probability = _best(logits[position], names, span.text, candidates)
         if proposed == KEEP or proposed == span.text.lower():
             continue
         found.append({"position": span.start, "original": span.text, "correction": with_case(span.text, proposed),
-                      "probability": float(math.exp(logits[position, TOP_K])), "index": word})
+                      "probability": probability, "index": word})
     return found
 
 
