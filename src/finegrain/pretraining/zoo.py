@@ -3,8 +3,8 @@
 ``zh-small`` is a 4-layer, 256-hidden Chinese BERT (character-level WordPiece) pretrained from
 scratch on the built-in Chinese corpora; building it is a pretraining run (a build's log:
 benchmarks/results/zh_pretraining_full.txt), so it happens once, on first use. ``zh-medium``
-(6 layers x 384, ELECTRA with jieba whole-word masking, every Chinese corpus) takes about an hour,
-so it is built only when asked: ``finegrain pretrain --preset zh-medium``. The cache is
+(6 layers x 384, masked-LM over characters, every Chinese corpus) takes about half an hour, so it
+is built only when asked: ``finegrain pretrain --preset zh-medium``. The cache is
 ``$FINEGRAIN_CACHE`` or ``~/.cache/finegrain``; an interrupted build resumes.
 
 Example:
@@ -36,13 +36,14 @@ ZH_SMALL: dict[str, Any] = {
 }
 
 
-# Unmeasured as a recipe (benchmarks/pretrain_objectives.py compares the objectives): ELECTRA-Small's
-# choices at 6 x 384, one epoch over every Chinese corpus (~8.2M characters after deduplication).
+# The objective comes from benchmarks/pretrain_objectives.py at equal CPU time (results/pretrain_objectives.txt,
+# 5 minutes each, 3 fine-tuning seeds on chinese-reviews): masked-LM over characters 0.780 +- 0.009, with jieba
+# whole words 0.776, ELECTRA 0.658 (half the steps per second, worse than random init at that budget). So
+# masked-LM, characters, at 6 x 384, one epoch over every Chinese corpus (~8.2M characters deduplicated).
 ZH_MEDIUM: dict[str, Any] = {
     "model": {"vocab_size": 8000, "layers": 6, "hidden": 384, "heads": 6, "max_length": 128},
     "data": {"train": ["zh-all"], "validation_fraction": 0.005},
-    "masking": {"probability": 0.15, "whole_word": True, "segmenter": "jieba", "pack": True},
-    "objective": {"name": "electra", "generator_size": 0.25, "discriminator_weight": 50.0},
+    "masking": {"probability": 0.15, "whole_word": True, "pack": True},
     "train": {"epochs": 1, "batch_size": 32, "lr": 5.0e-4, "warmup": 0.06, "eval_every": 500, "log_every": 50},
 }
 
@@ -56,9 +57,9 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "zh-small": Preset(ZH_SMALL, 15, on_first_use=True),
-    # zh-small ran at 7,512 tokens/s; 6 x 384 costs ~3.4x per token, ELECTRA's generator and detection
-    # head ~1.15x more: ~1,900 tokens/s over ~8.4M tokens.
-    "zh-medium": Preset(ZH_MEDIUM, 75, on_first_use=False),
+    # zh-small's shape ran masked-LM at 16,573 tokens/s (bf16, pretrain_objectives.txt); 6 x 384 costs ~3.4x
+    # per token: ~4,900 tokens/s over ~8.4M tokens, ~29 min, plus evaluations. An estimate, not a measured build.
+    "zh-medium": Preset(ZH_MEDIUM, 35, on_first_use=False),
 }
 
 
@@ -109,6 +110,6 @@ MODELS.register("zh-small", ModelEntry(
     " (~15 min on 2 CPU cores) from People's Daily 1998 + chinese-reviews train text, then cached",
     "zh", lambda: _locate("zh-small"), peek=lambda: _peek("zh-small")))
 MODELS.register("zh-medium", ModelEntry(
-    "Chinese ELECTRA discriminator, 6 layers x 384 hidden, character-level, jieba whole-word masking; built"
-    " only when asked (finegrain pretrain --preset zh-medium, ~75 min on 2 CPU cores) from every Chinese corpus",
+    "Chinese BERT, 6 layers x 384 hidden, character-level, masked-LM; built only when asked (finegrain"
+    " pretrain --preset zh-medium, ~35 min on 2 CPU cores, estimated) from every Chinese corpus",
     "zh", lambda: _locate("zh-medium"), peek=lambda: _peek("zh-medium")))
