@@ -10,23 +10,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from finegrain.data.package_wheels import PinnedWheel, read_wheel_file, wheel_available
+from finegrain.data.misspellings import CODESPELL, KEYBOARD  # pinned and drawn once, beside the English spelling data
+from finegrain.data.package_wheels import read_wheel_file, wheel_available
 
 __all__ = ["KEYBOARD", "STOPWORDS", "CONTRACTIONS", "FIRST_NAMES", "LAST_NAMES", "PLACES", "EMOJI",
            "CODESPELL", "misspellings", "misspellings_available"]
 
-_ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-
-
-def _keyboard() -> dict[str, set[str]]:
-    """Each letter's neighbours on a QWERTY keyboard: beside it, and touching it on the rows above and below
-    (each row sits half a key right of the one above)."""
-    where = {c: (r, i + r / 2) for r, row in enumerate(_ROWS) for i, c in enumerate(row)}
-    return {a: {b for b, (rb, xb) in where.items() if b != a and abs(xb - xa) <= (1 if rb == ra else 0.5)
-                and abs(rb - ra) <= 1} for a, (ra, xa) in where.items()}
-
-
-KEYBOARD = _keyboard()
 
 # Function words an attack leaves alone (changing them changes the grammar, not a word's meaning)
 STOPWORDS = frozenset("""a an the and or but if then so of to in on at by for with from as is are was were be been
@@ -55,8 +44,6 @@ PLACES = ("London", "Paris", "Berlin", "Madrid", "Rome", "Tokyo", "Beijing", "Mo
           "South Africa", "New Zealand", "Buenos Aires", "Rio de Janeiro")
 EMOJI = ("😀", "😂", "🙂", "😍", "😢", "😡", "👍", "🔥", "🎉", "🤔")
 
-CODESPELL = PinnedWheel("codespell", "2.4.3", "codespell-2.4.3-py3-none-any.whl",
-                        "af2505b335e8573dbd2d384d1c4ef498f4006f4ba2d6fceca01e55b91f52628a")
 _DICTIONARY = "codespell_lib/data/dictionary.txt"
 
 
