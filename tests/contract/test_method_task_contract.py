@@ -10,7 +10,8 @@ own modules, the path a GPU run takes.
 Fitted methods (:class:`~finegrain.methods.base.FittedMethod`: tfidf, embeddings-lr, setfit) have no
 ``apply``: they are held to (b) and (d), to (a) when they train through the loop (those with a
 ``default_lr``). A task a method does not declare in ``tasks`` must fail before anything is written,
-with a ConfigError naming the methods that support it.
+with a ConfigError naming the methods that support it; so must a declared task whose default parameters the
+method refuses (``check_task``: the English dictionary baselines need ``task.level: word``).
 
 The model a run trained is rebuilt through the runner's own seams (``prepare``, which calls
 ``check_against``/``check_task``, and ``adapted_model``, which calls ``set_total_steps`` then ``apply``),
@@ -62,8 +63,20 @@ def _trains_in_loop(method: str) -> bool:
     return METHODS.get(method).default_lr is not None
 
 
+def _accepts_task_defaults(method: str, task: str) -> bool:
+    """False for a method that supports a task only with other task parameters than the defaults the tiny data
+    has (symspell and pyspellchecker need the spelling task's word level; its tiny data is character-level)."""
+    try:
+        METHODS.get(method)().check_task(TASKS.get(task)())
+    except ConfigError:
+        return False
+    return True
+
+
 ALL_PAIRS = [(method, task) for method in METHODS.names() for task in TASKS.names()]
-PAIRS = [(m, t) for m, t in ALL_PAIRS if _supports(m, t)]
+SUPPORTED = [(m, t) for m, t in ALL_PAIRS if _supports(m, t)]
+PAIRS = [(m, t) for m, t in SUPPORTED if _accepts_task_defaults(m, t)]
+REFUSING_DEFAULTS = [(m, t) for m, t in SUPPORTED if (m, t) not in PAIRS]
 NEURAL_PAIRS = [(m, t) for m, t in PAIRS if not _estimator(m)]
 LOOP_PAIRS = [(m, t) for m, t in PAIRS if _trains_in_loop(m)]
 UNSUPPORTED = [(m, t) for m, t in ALL_PAIRS if not _supports(m, t)]
@@ -223,6 +236,14 @@ def test_unsupported_task_fails_before_writing(method, task, tmp_path, tiny_mode
         finegrain.train(config)
     supporting = [m for m in METHODS.names() if _supports(m, task)]
     assert f"'{method}'" in str(error.value) and ", ".join(supporting) in str(error.value)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("method", "task"), REFUSING_DEFAULTS)
+def test_task_parameters_a_method_refuses_fail_before_writing(method, task, tmp_path, tiny_model_dir):
+    config = run_config(method, task, tmp_path, tiny_model_dir)
+    with pytest.raises(ConfigError, match=f"'{method}'"):
+        finegrain.train(config)
     assert not (tmp_path / "run").exists()
 
 

@@ -85,3 +85,39 @@ def test_the_builtin_splits_share_no_sentence_and_test_misspells_only_unseen_wor
     tested = misspelt("test")
     assert len(tested) > 300  # distinct held-out words misspelt (419 in the pinned build)
     assert not tested & (misspelt("train") | misspelt("validation"))
+
+
+BASELINES = ("symspell", "pyspellchecker")
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_dictionary_baselines_correct_unknown_words_and_leave_the_rest(name, tmp_path):
+    from finegrain.registry import METHODS
+    from finegrain.tasks.spelling.words import word_spans
+
+    method = METHODS.get(name)()
+    texts = ["I beleive you.", "Recieve 3.5 km, said the BBC!", "Blair's team can't wait."]
+    answers = method.log_probs(texts, None)
+    assert [rows.shape for rows in answers] == [(len(word_spans(text)), 3) for text in texts]
+    corrections = [[row[1] for row in rows] for rows in answers]
+    assert corrections[0] == ["", "believe", "", ""]
+    assert corrections[1] == ["Receive", "", "", "", "", "", "", ""]  # numbers, units, punctuation, acronyms kept
+    assert corrections[2] == ["", "", "", "", ""]
+    for rows in answers:
+        for score, correction, probability in rows:
+            assert 0.0 <= probability <= 1.0 and (correction == "") == (probability == 0.0) and score > -31
+    assert method.fit(texts, None, None).total > 10_000  # the dictionary's words; nothing fitted
+    method.save(tmp_path)
+    assert method.load(tmp_path, None).log_probs(texts[:1], None)[0].tolist() == answers[0].tolist()
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_dictionary_baselines_refuse_the_character_level(name):
+    from finegrain.errors import ConfigError
+    from finegrain.registry import METHODS, TASKS
+
+    method = METHODS.get(name)()
+    with pytest.raises(ConfigError, match=r"task\.level: word.*found task\.level: character"):
+        method.check_task(TASKS.get("spelling")())
+    with pytest.raises(ConfigError, match="does not support the 'classification' task"):
+        method.check_task(TASKS.get("classification")())
