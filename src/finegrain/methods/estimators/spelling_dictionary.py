@@ -23,7 +23,6 @@ Example:
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import importlib.util
 import json
 import math
@@ -39,6 +38,7 @@ from finegrain.methods.base import EncoderSource, FittedMethod, MethodBasics
 from finegrain.methods.estimators.base import EstimatorContext, FitStats
 from finegrain.methods.estimators.spelling_ngram import UNCHANGED
 from finegrain.registry import METHODS
+from finegrain.tasks.spelling.candidates import symspell
 from finegrain.tasks.spelling.words import with_case, word_spans
 
 if TYPE_CHECKING:
@@ -49,7 +49,6 @@ __all__ = ["SymSpellCorrector", "PySpellCheckerCorrector", "word_answers", "chec
 
 DISTANCE_PROBABILITY = {1: 0.95, 2: 0.5}  # fixed, not calibrated: the task tunes its threshold on validation
 MAX_DISTANCE = 2
-SYMSPELL_DICTIONARY = "frequency_dictionary_en_82_765.txt"  # shipped inside symspellpy
 
 Suggest = Callable[[str], "tuple[str, int] | None"]
 """A lower-case word -> (its correction, edit distance), or None when it is known or has no suggestion."""
@@ -104,20 +103,11 @@ def _save_marker(directory: Path, name: str, version: str) -> None:
                                                encoding="utf-8")
 
 
-@functools.cache
-def _symspell() -> Any:
-    from symspellpy import SymSpell
-
-    speller = SymSpell(max_dictionary_edit_distance=MAX_DISTANCE)
-    with importlib.resources.as_file(importlib.resources.files("symspellpy") / SYMSPELL_DICTIONARY) as path:
-        speller.load_dictionary(str(path), term_index=0, count_index=1)
-    return speller
-
-
+@functools.lru_cache(maxsize=200_000)
 def _symspell_suggest(word: str) -> tuple[str, int] | None:
     from symspellpy import Verbosity
 
-    best = _symspell().lookup(word, Verbosity.CLOSEST, max_edit_distance=MAX_DISTANCE, include_unknown=True)[0]
+    best = symspell().lookup(word, Verbosity.CLOSEST, max_edit_distance=MAX_DISTANCE, include_unknown=True)[0]
     return (best.term, best.distance) if 0 < best.distance <= MAX_DISTANCE else None
 
 
@@ -128,6 +118,7 @@ def _pyspellchecker() -> Any:
     return SpellChecker(distance=MAX_DISTANCE)
 
 
+@functools.lru_cache(maxsize=200_000)  # distance-2 look-ups are slow (seconds for a long unknown name)
 def _pyspellchecker_suggest(word: str) -> tuple[str, int] | None:
     checker = _pyspellchecker()
     if word in checker:
@@ -161,7 +152,7 @@ class SymSpellCorrector(FittedMethod):
         check_installed(self, "symspellpy")
 
     def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
-        return FitStats(0, len(_symspell().words))  # nothing fitted; the dictionary's words answer
+        return FitStats(0, len(symspell().words))  # nothing fitted; the dictionary's words answer
 
     def log_probs(self, texts: list[str], context: EstimatorContext | None) -> list[np.ndarray]:
         return word_answers(texts, _symspell_suggest)
