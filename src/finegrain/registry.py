@@ -154,6 +154,7 @@ METHODS: Registry[Callable] = Registry("method", ("finegrain.methods",),
                                        protocols=("finegrain.methods.base:TrainedMethod",
                                                   "finegrain.methods.base:FittedMethod"))
 DATASETS: Registry[object] = Registry("dataset", ("finegrain.data.builtin", "finegrain.data.minidata_sets",
-                                                 "finegrain.data.msra_ner", "finegrain.data.spelling_sets"))
+                                                 "finegrain.data.msra_ner", "finegrain.data.spelling_sets",
+                                                 "finegrain.data.grammar_sets"))
 MODELS: Registry[object] = Registry("model", ("finegrain.models.catalog", "finegrain.pretraining.zoo",
                                               "finegrain.models.published"))
