@@ -21,13 +21,15 @@ from collections.abc import Sequence
 __all__ = ["Edit", "align", "word_edits"]
 
 Edit = tuple[int, int, tuple[str, ...]]
-_NEAR = 0.6  # a word swapped for itself in another case or inflection: cheaper than any other substitution
+_NEAR = 0.5  # a word for itself in another case or form: cheaper than other swaps (0.5: sums stay exact)
 
 
 def _substitution(a: str, b: str) -> float:
     if a == b:
         return 0.0
-    if a.lower() == b.lower() or (a[:3].lower() == b[:3].lower() and len(a) > 2 and len(b) > 2):
+    a, b = a.lower(), b.lower()
+    shared = min(3, len(a), len(b))  # the same stem, as far as a short word shows one: go/goes, child/children
+    if a == b or (shared > 1 and a[:shared] == b[:shared]):
         return _NEAR
     return 1.0
 

@@ -51,6 +51,8 @@ def apply_transform(tag: str, word: str) -> str | None:
     """``word`` transformed by ``tag`` (the case of ``word`` kept for form changes); None when it does not apply."""
     if tag in CASE_TAGS:
         return CASE_TAGS[tag](word)
+    if not word.isalpha():  # numbers and punctuation have no forms (lemminflect would still add an -s)
+        return None
     if tag.startswith(_PREFIX_AGREEMENT):
         lemma = _lemma(word, "NOUN")
         form = _inflect(lemma, "NNS" if tag.endswith("PLURAL") else "NN") if lemma else None
