@@ -155,6 +155,7 @@ METHODS: Registry[Callable] = Registry("method", ("finegrain.methods",),
                                                   "finegrain.methods.base:FittedMethod"))
 DATASETS: Registry[object] = Registry("dataset", ("finegrain.data.builtin", "finegrain.data.minidata_sets",
                                                  "finegrain.data.msra_ner", "finegrain.data.spelling_sets",
-                                                 "finegrain.data.english_spelling_sets"))
+                                                 "finegrain.data.english_spelling_sets",
+                                                 "finegrain.data.grammar_sets"))
 MODELS: Registry[object] = Registry("model", ("finegrain.models.catalog", "finegrain.pretraining.zoo",
                                               "finegrain.models.published"))

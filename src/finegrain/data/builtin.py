@@ -119,7 +119,7 @@ def _label_counts(frame: pd.DataFrame, card: DatasetCard) -> dict[str, int]:
     if card.task == "ner":
         counts = tweet_ner.entity_type_counts(frame[card.label_column])
         return {label: int(counts.get(label, 0)) for label in card.labels}
-    if card.task == "spelling":  # pairs: those left as they are, those with an error
+    if card.task in ("spelling", "grammar"):  # pairs: those left as they are, those with an error
         same = int((frame["source"] == frame["target"]).sum())
         return {"correct": same, "wrong": len(frame) - same}
     return {label: int((frame["label"] == label).sum()) for label in card.labels}

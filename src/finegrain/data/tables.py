@@ -5,7 +5,8 @@ or column, what was expected and how to fix it: a pandas traceback teaches nothi
 gets a ``row`` column (the 1-based data row: header excluded for csv, the line for jsonl) so
 later errors and reports can point back into the file. CoNLL files (``.conll``, ``.iob``,
 ``.bio``, ``.bioes``) give one row per sentence: ``tokens``, ``tags`` and ``row`` (the line
-where the sentence starts).
+where the sentence starts); M2 files (``.m2``, grammatical error correction) one per sentence: ``source``,
+``target`` and ``row``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pandas as pd
 
 from finegrain.data.conll import read_conll
 from finegrain.data.delimited import read_delimited
+from finegrain.data.m2 import read_m2
 from finegrain.errors import DataError
 from finegrain.registry import suggest
 from finegrain.text_encoding import decode_text
@@ -40,6 +42,7 @@ SUPPORTED_EXTENSIONS: dict[str, str] = {
     ".iob": "conll",
     ".bio": "conll",
     ".bioes": "conll",
+    ".m2": "m2",
 }
 _EXAMPLE_RECORD = '{"text": "...", "label": "pos"}'
 _CONFIG_KEYS = {"tokens": "text", "tags": "label"}  # token data: data.text / data.label choose these
@@ -173,6 +176,8 @@ def _read_file(path: Path, fmt: str, tag_column: int | None, options: ColumnOpti
         return _read_parquet(path)
     if fmt == "conll":
         return read_conll(path, tag_column=tag_column, option=options.tag_column)
+    if fmt == "m2":
+        return read_m2(path)
     text = decode_text(path.read_bytes(), str(path))
     if fmt == "jsonl":
         return _read_jsonl(text, path)

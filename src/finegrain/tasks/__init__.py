@@ -3,4 +3,4 @@
 Importing this package registers the built-in tasks.
 """
 
-from finegrain.tasks import classification, ner, pair, spelling  # noqa: F401
+from finegrain.tasks import classification, grammar, ner, pair, spelling  # noqa: F401

@@ -16,7 +16,7 @@ it in ``finegrain.registry.TASKS`` checks that it defines every other member.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
@@ -132,6 +132,13 @@ class Task(Objective, Protocol):
     def decode(self, split: Split, features: list[Feature], logits: list[np.ndarray],
                labels: LabelMap) -> list[dict[str, Any]]:
         """One prediction dict per example of ``split``, in input order."""
+
+    def decode_passes(self, split: Split, features: list[Feature], logits: list[np.ndarray], labels: LabelMap,
+                      logits_of: Callable[[Split], tuple[list[Feature], list[np.ndarray]]]) -> list[dict[str, Any]]:
+        """Predictions that may take further passes of the model over what a pass made (grammar correction tags
+        the corrected text again); ``logits_of`` gives the features and logits of another split as ``predict``
+        computes them. Only ``predict`` calls it (evaluation scores one pass); most tasks: ``decode``."""
+        return self.decode(split, features, logits, labels)
 
     def restore(self, metrics: Mapping[str, Mapping[str, Any]]) -> None:
         """Take back what the task tuned on validation while training (e.g. spelling's acceptance threshold)

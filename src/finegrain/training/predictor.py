@@ -72,7 +72,7 @@ class Predictor:
             return []
         split = self.task.prediction_split(inputs)
         features, logits = self.logits(split, batch_size)
-        return self.task.decode(split, features, logits, self.labels)
+        return self.task.decode_passes(split, features, logits, self.labels, lambda more: self.logits(more, batch_size))
 
     def explain(self, inputs: Sequence[Any] | str, method: str = "integrated-gradients", target: str | None = None,
                 **options: Any) -> list[Any]:

@@ -25,7 +25,7 @@ from finegrain.data.split import Split
 from finegrain.errors import DataError
 from finegrain.tasks.spelling.words import words
 
-__all__ = ["check_pairs", "check_not_empty", "LOGGER"]
+__all__ = ["check_pairs", "check_not_empty", "warn_if_unchanged", "LOGGER"]
 
 LOGGER = logging.getLogger("finegrain")
 _SHOWN = 3  # unequal pairs quoted in the warning
@@ -66,8 +66,13 @@ def check_pairs(split: Split, level: str = "character") -> Split:
                        " correction: they are kept and scored at sentence level, never trained on. Pairs with"
                        " insertions or deletions are for the 'grammar' task.", int(unequal.sum()), len(frame),
                        split.name, split.source, unit, shown, unit, unit)
-    if split.name == "train" and (frame["source"] == frame["target"]).all():
+    warn_if_unchanged(split.name, frame, split.source)
+    return Split(split.name, frame, split.source)
+
+
+def warn_if_unchanged(name: str, frame: pd.DataFrame, source: str) -> None:
+    """A training file whose every target equals its source has nothing to learn: a warning."""
+    if name == "train" and (frame["source"] == frame["target"]).all():
         LOGGER.warning("finegrain: every target in the training data %s equals its source: there is no error to learn"
                        " from, so the model can only learn to change nothing. Check that data.label names the"
-                       " corrected column.", split.source)
-    return Split(split.name, frame, split.source)
+                       " corrected column.", source)
