@@ -9,6 +9,7 @@ from pathlib import Path
 import finegrain
 from finegrain.tasks.ner.tiny import write_conll
 from finegrain.tasks.pair.tiny import tiny_dataset as pair_dataset
+from finegrain.tasks.grammar.tiny import tiny_dataset as grammar_dataset
 from finegrain.tasks.spelling.tiny import make_word_spelling_rows
 from finegrain.tasks.spelling.tiny import tiny_dataset as spelling_dataset
 
@@ -43,7 +44,7 @@ def train_tiny(tmp_path_factory, model_dir: Path, sentiment_files: dict[str, Pat
 def _train(root: Path, model_dir: Path, sentiment_files: dict[str, Path], kind: str, method: str, steps: int,
            params: dict) -> Path:
     task: dict = {"name": {"ner": "ner", "pair": "pair-classification", "spelling": "spelling",
-                           "spelling-words": "spelling"}.get(kind, "classification")}
+                           "spelling-words": "spelling", "grammar": "grammar"}.get(kind, "classification")}
     if kind == "ner":
         data = {name: write_conll(root / f"{name}.conll", n, seed)
                 for name, n, seed in (("train", 120, 1), ("validation", 30, 2))}
@@ -63,6 +64,9 @@ def _train(root: Path, model_dir: Path, sentiment_files: dict[str, Path], kind: 
             rows = make_word_spelling_rows(n, seed)
             data[name] = str(root / f"{name}.jsonl")
             Path(data[name]).write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    elif kind == "grammar":  # $KEEP's probability lowered by 1: even a tiny model's page shows edits
+        task["confidence_bias"] = -1.0
+        data = {name: path for name, path in grammar_dataset(root).items() if name != "test"}
     else:
         data = {name: str(sentiment_files[name]) for name in ("train", "validation")}
     return finegrain.train({

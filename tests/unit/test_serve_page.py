@@ -118,9 +118,11 @@ def test_page_highlights_entities(chromium, serve, tmp_path):
         assert f'Why {entity["type"]} \'{entity["text"]}\' (integrated-gradients):' in dom.replace("&#39;", "'")
 
 
-@pytest.mark.parametrize("kind, text", [("spelling", "thegoadfood"), ("spelling-words", "Teh goad food is so nice")])
+@pytest.mark.parametrize("kind, text", [("spelling", "thegoadfood"), ("spelling-words", "Teh goad food is so nice"),
+                                        ("grammar", "She go to school every days .")])
 def test_page_marks_each_spelling_correction(chromium, serve, tmp_path, kind, text):
-    """Characters (Chinese) or words of any length (English, the word level) replaced in place."""
+    """Characters (Chinese), words of any length (English, the word level) or grammar edits (insertions too)
+    replaced in place."""
     url, predictor = serve(kind, steps=2)  # barely trained, threshold 0: it proposes changes to show
     prediction = predictor.predict([text])[0]
     assert prediction["edits"], "the tiny model proposed no change at threshold 0"
