@@ -137,3 +137,19 @@ def test_symspell_candidates_restrict_the_model_to_words_within_two_edits():
     assert reranked["probability"] == pytest.approx(0.3)
     with pytest.raises(ValueError, match="level: word"):
         SpellingParams(candidates="symspell")
+
+
+def test_the_dictionary_baselines_train_save_and_predict_at_the_word_level(tmp_path):
+    """symspell through a whole run (the contract tests' tiny data is character-level): fit, scores, load, predict."""
+    for name, n, seed in (("train", 20, 1), ("dev", 12, 2)):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in make_word_spelling_rows(n, seed)))
+    config = {"task": {"name": "spelling", "level": "word"}, "method": {"name": "symspell"},
+              "data": {"train": str(tmp_path / "train.jsonl"), "validation": str(tmp_path / "dev.jsonl"),
+                       "test": str(tmp_path / "dev.jsonl")}, "output": str(tmp_path / "run")}
+    run = finegrain.train(config).run_dir
+    metrics = json.loads((run / "metrics.json").read_text())["test"]
+    assert metrics["correction_rate"] > 0.5  # the tiny misspellings are swapped letters of dictionary words
+    [prediction] = finegrain.load(run).predict(["I beleive the movei was good."])
+    assert prediction["corrected"] == "I believe the movie was good."
+    assert [(e["position"], e["original"], e["correction"]) for e in prediction["edits"]] == [
+        (2, "beleive", "believe"), (14, "movei", "movie")]
