@@ -87,7 +87,7 @@ def _warn_uncased(tokenizer: Any) -> None:
 
 @TASKS.register("spelling", aliases=("csc",))
 class SpellingTask(Task):
-    """Chinese spelling correction, character for character.
+    """Spelling correction: Chinese character for character, or English word for word (``level: word``).
 
     Example:
         >>> SpellingTask().columns({"text": "text", "label": "label"})
