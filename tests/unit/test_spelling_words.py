@@ -7,6 +7,7 @@ import json
 import logging
 
 import pandas as pd
+import pytest
 from transformers import AutoTokenizer
 
 import finegrain
@@ -68,11 +69,12 @@ def test_pairs_of_unequal_word_counts_are_counted(caplog):
     assert "1 of 2" in caplog.text and "words" in caplog.text and "row 1" in caplog.text
 
 
-def test_word_level_trains_evaluates_and_predicts_end_to_end(tmp_path, tiny_model_dir, caplog):
+@pytest.mark.parametrize("method", ["full", "lora"])
+def test_word_level_trains_evaluates_and_predicts_end_to_end(tmp_path, tiny_model_dir, caplog, method):
     for name, n, seed in (("train", 80, 1), ("dev", 24, 2)):
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in make_word_spelling_rows(n, seed)))
     config = {"task": {"name": "spelling", "level": "word", "vocabulary_size": 40},
-              "model": {"name": str(tiny_model_dir), "max_length": 32}, "method": {"name": "full"},
+              "model": {"name": str(tiny_model_dir), "max_length": 32}, "method": {"name": method},
               "data": {"train": str(tmp_path / "train.jsonl"), "validation": str(tmp_path / "dev.jsonl"),
                        "test": str(tmp_path / "dev.jsonl")},
               "train": {"max_steps": 30, "batch_size": 16, "lr": 5e-3, "precision": "fp32", "warmup": 0.0},
