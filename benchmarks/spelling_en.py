@@ -111,12 +111,15 @@ def main() -> None:
     parser.add_argument("--vocabulary-size", type=int, default=10000)
     parser.add_argument("--speed-repeats", type=int, default=2, help="finegrain/Trainer speed pairs (0: none)")
     parser.add_argument("--skip-quality", action="store_true", help="the speed pairs only (run them alone)")
+    parser.add_argument("--arms", default="identity,symspell,pyspellchecker,full",
+                        help="methods of the quality table (full: the model, then reranking symspell's candidates)")
+    parser.add_argument("--keep", help="a folder to keep the quality runs in (default: a temporary one)")
     args = parser.parse_args()
     print(f"en-spelling-synth: {args.train} training sentences x {args.epochs:g} epochs, lr {args.lr:g}, batch {BATCH},"
           f" model {args.model}, vocabulary {args.vocabulary_size}; transformers {transformers_version()},"
           f" bf16 {fast_bf16()}")
     with tempfile.TemporaryDirectory() as workdir:
-        model_run = None if args.skip_quality else quality(args, Path(workdir))
+        model_run = None if args.skip_quality else quality(args, Path(args.keep or workdir))
         if args.speed_repeats:
             speed(args, Path(workdir), model_run)
 
@@ -124,12 +127,13 @@ def main() -> None:
 def quality(args, workdir: Path) -> Path:
     """Every arm's test scores; the trained model's run, for the reranked scores and the speed arms."""
     results = {}
-    for method in ("identity", "symspell", "pyspellchecker", "full"):
+    for method in args.arms.split(","):
         name = method if method != "full" else "model (full)"
         results[name] = train(args, method, workdir / method)
         print(f"  done {method}: {results[name]['seconds']:.0f} s", flush=True)
-    model_run = results["model (full)"]["run"]
-    results["model + symspell candidates"] = reranked(model_run)
+    model_run = results["model (full)"]["run"] if "model (full)" in results else None
+    if model_run is not None:
+        results["model + symspell candidates"] = reranked(model_run)
     widths = [30, 8] + [12] * len(COLUMNS)
     print("\n" + row(["run", "seconds"] + [c for c, _ in COLUMNS], widths))
     for name, result in results.items():

@@ -137,6 +137,13 @@ def test_symspell_candidates_restrict_the_model_to_words_within_two_edits():
     [reranked] = word_proposals("beleive", feature, logits, names, symspell_candidates)
     assert (alone["correction"], reranked["correction"]) == ("table", "believe")
     assert reranked["probability"] == pytest.approx(0.3)
+    # an unknown word the model would keep: the dictionary says it is wrong, so its best candidate is proposed
+    keeping = np.array([0, 2, 1, 3, np.log(0.9), np.log(0.05), np.log(0.03), np.log(0.02)])
+    logits = np.stack([np.zeros(8), keeping, np.zeros(8)])
+    assert word_proposals("beleive", feature, logits, names) == []
+    [proposal] = word_proposals("beleive", feature, logits, names, symspell_candidates)
+    assert (proposal["correction"], proposal["probability"]) == ("believe", pytest.approx(0.05))
+    assert word_proposals("the", feature, logits, names, symspell_candidates) == []  # a known word: kept
     with pytest.raises(ValueError, match="level: word"):
         SpellingParams(candidates="symspell")
 

@@ -116,14 +116,19 @@ def word_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 def _best(row: np.ndarray, names: list[str], written: str,
           candidates: Callable[[str], frozenset[str]] | None) -> tuple[str, float]:
-    """The best label of one position and its probability: the top one, or with ``candidates`` the best that is
-    ``$KEEP``, the written word or one of its candidates (none of those among the kept labels: ``$KEEP``, 0)."""
+    """The best label of one position and its probability. Without ``candidates``: the top one. With them (the
+    dictionary's words within two edits; the written word among them when the dictionary knows it): for a known
+    word, the best of ``$KEEP``, the word itself and its candidates; for an unknown word, which the dictionary
+    says is wrong, the best of its candidates, however likely the model finds ``$KEEP`` (a word the model never
+    saw misspelled looks right to it). None of them among the kept labels: ``$KEEP``, probability 0."""
     k = len(row) // 2
     allowed = candidates(written) if candidates is not None else None
+    known = allowed is None or written.lower() in allowed
     for rank in range(k):
         label = int(row[rank])
         name = names[label] if 0 <= label < len(names) else KEEP
-        if allowed is None or name == KEEP or name == written.lower() or name in allowed:
+        keeps = name == KEEP or name == written.lower()
+        if allowed is None or (keeps and known) or (not keeps and name in allowed):
             return name, float(math.exp(row[k + rank]))
     return KEEP, 0.0
 
