@@ -135,59 +135,60 @@ def _version(distribution: str) -> str:
     return importlib.metadata.version(distribution)
 
 
+class _DictionaryCorrector(FittedMethod):
+    """What both dictionary correctors share; each names its package and how it suggests and counts words."""
+
+    Params: ClassVar[type[DictionaryParams]] = DictionaryParams
+    tasks: ClassVar[tuple[str, ...]] = ("spelling",)
+    encoder: ClassVar[EncoderSource] = "none"
+    module: ClassVar[str]  # the import name, checked before anything runs
+    distribution: ClassVar[str]  # the PyPI name, whose version the saved marker records
+
+    def __init__(self, params: DictionaryParams | None = None):
+        self.params = params or DictionaryParams()
+
+    @staticmethod
+    def suggest(word: str) -> tuple[str, int] | None:
+        raise NotImplementedError
+
+    @staticmethod
+    def dictionary_size() -> int:
+        raise NotImplementedError
+
+    def check_task(self, task: Task) -> None:
+        check_word_level(self, task)
+        check_installed(self, self.module)
+
+    def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
+        return FitStats(0, self.dictionary_size())  # nothing fitted; the dictionary's words answer
+
+    def log_probs(self, texts: list[str], context: EstimatorContext | None) -> list[np.ndarray]:
+        return word_answers(texts, self.suggest)
+
+    def save(self, directory: Path) -> None:
+        _save_marker(directory, self.name, _version(self.distribution))
+
+    def load(self, directory: Path, context: EstimatorContext) -> _DictionaryCorrector:
+        return self
+
+
 @METHODS.register("symspell")
-class SymSpellCorrector(FittedMethod):
+class SymSpellCorrector(_DictionaryCorrector):
     """symspellpy's closest dictionary word within edit distance 2, for words it does not know (English)."""
 
     name: ClassVar[str] = "symspell"
-    Params: ClassVar[type[DictionaryParams]] = DictionaryParams
-    tasks: ClassVar[tuple[str, ...]] = ("spelling",)
-    encoder: ClassVar[EncoderSource] = "none"
-
-    def __init__(self, params: DictionaryParams | None = None):
-        self.params = params or DictionaryParams()
-
-    def check_task(self, task: Task) -> None:
-        check_word_level(self, task)
-        check_installed(self, "symspellpy")
-
-    def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
-        return FitStats(0, len(symspell().words))  # nothing fitted; the dictionary's words answer
-
-    def log_probs(self, texts: list[str], context: EstimatorContext | None) -> list[np.ndarray]:
-        return word_answers(texts, _symspell_suggest)
-
-    def save(self, directory: Path) -> None:
-        _save_marker(directory, self.name, _version("symspellpy"))
-
-    def load(self, directory: Path, context: EstimatorContext) -> SymSpellCorrector:
-        return self
+    module: ClassVar[str] = "symspellpy"
+    distribution: ClassVar[str] = "symspellpy"
+    suggest = staticmethod(_symspell_suggest)
+    dictionary_size = staticmethod(lambda: len(symspell().words))
 
 
 @METHODS.register("pyspellchecker")
-class PySpellCheckerCorrector(FittedMethod):
+class PySpellCheckerCorrector(_DictionaryCorrector):
     """pyspellchecker's most frequent candidate within edit distance 2, for words it does not know (English)."""
 
     name: ClassVar[str] = "pyspellchecker"
-    Params: ClassVar[type[DictionaryParams]] = DictionaryParams
-    tasks: ClassVar[tuple[str, ...]] = ("spelling",)
-    encoder: ClassVar[EncoderSource] = "none"
-
-    def __init__(self, params: DictionaryParams | None = None):
-        self.params = params or DictionaryParams()
-
-    def check_task(self, task: Task) -> None:
-        check_word_level(self, task)
-        check_installed(self, "spellchecker")
-
-    def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
-        return FitStats(0, len(_pyspellchecker().word_frequency.dictionary))
-
-    def log_probs(self, texts: list[str], context: EstimatorContext | None) -> list[np.ndarray]:
-        return word_answers(texts, _pyspellchecker_suggest)
-
-    def save(self, directory: Path) -> None:
-        _save_marker(directory, self.name, _version("pyspellchecker"))
-
-    def load(self, directory: Path, context: EstimatorContext) -> PySpellCheckerCorrector:
-        return self
+    module: ClassVar[str] = "spellchecker"
+    distribution: ClassVar[str] = "pyspellchecker"
+    suggest = staticmethod(_pyspellchecker_suggest)
+    dictionary_size = staticmethod(lambda: len(_pyspellchecker().word_frequency.dictionary))
