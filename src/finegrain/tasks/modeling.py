@@ -20,7 +20,8 @@ from transformers.utils import logging as hf_logging
 from finegrain.data.labels import LabelMap
 from finegrain.errors import ModelError
 
-__all__ = ["build_pretrained", "head_module_names", "quiet_transformers", "passes_cache", "CACHE_ARGUMENTS"]
+__all__ = ["build_pretrained", "head_module_names", "quiet_transformers", "passes_cache", "CACHE_ARGUMENTS",
+           "token_cross_entropy"]
 
 # What a layer's key/value cache argument is called: ``cache`` from transformers 5.24 on, before it
 # ``past_key_values`` (still accepted until 5.40). Prefix tuning hands its prefix in through it.
@@ -96,3 +97,12 @@ def head_module_names(model: torch.nn.Module) -> list[str]:
 def passes_cache(kwargs: dict) -> bool:
     """Whether a layer's keyword arguments carry a key/value cache (under either name)."""
     return any(kwargs.get(name) is not None for name in CACHE_ARGUMENTS)
+
+
+def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
+    """Cross-entropy over the labelled positions (token tagging: NER, grammar tags, spelling words), in float32;
+    0 for a batch without any, with the graph kept (accelerate's accumulation needs a backward)."""
+    if not (labels != ignore_index).any():
+        return logits.float().sum() * 0.0
+    return torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
+                                             ignore_index=ignore_index)

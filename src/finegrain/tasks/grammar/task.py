@@ -19,7 +19,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from pydantic import Field
 
 from finegrain.config import Section
@@ -38,7 +37,7 @@ from finegrain.tasks.grammar.metrics import edit_counts, error_analysis, f05_of_
 from finegrain.tasks.grammar.model import build_grammar_model
 from finegrain.tasks.grammar.serving import PAYLOAD
 from finegrain.tasks.grammar.tags import KEEP
-from finegrain.tasks.modeling import head_module_names
+from finegrain.tasks.modeling import head_module_names, token_cross_entropy
 from finegrain.tasks.ner.alignment import IGNORE_INDEX
 from finegrain.tasks.outputs import ClassScores, Column, ReportSections, ServingPayload, StudyView
 from finegrain.tasks.spelling.checks import LOGGER, check_not_empty, warn_if_unchanged
@@ -140,11 +139,7 @@ class GrammarTask(Task):
 
     def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Cross-entropy over the tagged first sub-tokens, in float32; 0 for a batch without any."""
-        labels = batch["labels"]
-        if not (labels != IGNORE_INDEX).any():
-            return logits.float().sum() * 0.0  # keeps the graph (and accelerate's accumulation) intact
-        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                               ignore_index=IGNORE_INDEX)
+        return token_cross_entropy(logits, batch["labels"], IGNORE_INDEX)
 
     def _pass(self, texts: Sequence[str], origins: Sequence[Any], features: list[dict[str, Any]],
               logits: list[np.ndarray], labels: LabelMap) -> list[Pass]:

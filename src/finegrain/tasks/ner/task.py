@@ -20,7 +20,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from pydantic import Field, field_validator
 
 from finegrain.config import Section
@@ -30,7 +29,7 @@ from finegrain.data.split import Split
 from finegrain.errors import ConfigError, DataError, FinegrainError
 from finegrain.registry import TASKS
 from finegrain.tasks.base import Task
-from finegrain.tasks.modeling import build_pretrained, head_module_names, quiet_transformers
+from finegrain.tasks.modeling import build_pretrained, head_module_names, quiet_transformers, token_cross_entropy
 from finegrain.tasks.ner import checks, outputs, tiny
 from finegrain.tasks.ner.alignment import IGNORE_INDEX, Window, encode_words
 from finegrain.tasks.ner.errors_analysis import analyse_errors
@@ -178,11 +177,7 @@ class NerTask(Task):
 
     def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """Cross-entropy over labelled first sub-tokens, in float32; 0 for a batch without any."""
-        labels = batch["labels"]
-        if not (labels != IGNORE_INDEX).any():
-            return logits.float().sum() * 0.0  # keeps the graph (and accelerate's accumulation) intact
-        return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                               ignore_index=IGNORE_INDEX)
+        return token_cross_entropy(logits, batch["labels"], IGNORE_INDEX)
 
     def evaluate(self, split: Split, features: list[Window], logits: list[np.ndarray],
                  labels: LabelMap) -> dict[str, Any]:

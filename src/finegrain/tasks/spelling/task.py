@@ -34,7 +34,7 @@ from finegrain.errors import ConfigError
 from finegrain.registry import TASKS
 from finegrain.tasks.base import Task
 from finegrain.tasks.explaining import ExplainView
-from finegrain.tasks.modeling import head_module_names
+from finegrain.tasks.modeling import head_module_names, token_cross_entropy
 from finegrain.tasks.outputs import ClassScores, Column, ReportSections, ServingPayload, StudyView
 from finegrain.tasks.spelling import report, tiny
 from finegrain.tasks.spelling.candidates import symspell_candidates
@@ -47,7 +47,7 @@ from finegrain.tasks.spelling.metrics import error_analysis, f1_of_counts, sente
 from finegrain.tasks.spelling.model import build_spelling_model
 from finegrain.tasks.spelling.serving import PAYLOAD
 from finegrain.tasks.spelling.word_level import (build_word_model, edit_kind, encode_words, estimated_word_proposals,
-                                                 vocabulary, word_loss, word_proposals)
+                                                 vocabulary, word_proposals)
 from finegrain.tasks.spelling.words import words
 
 __all__ = ["SpellingTask", "SpellingParams"]
@@ -199,7 +199,7 @@ class SpellingTask(Task):
         """Weighted detection BCE and correction cross-entropy over the labelled characters, in float32."""
         logits = logits.float()
         if self._words:
-            return word_loss(logits, batch["labels"])
+            return token_cross_entropy(logits, batch["labels"], IGNORE_INDEX)
         detect, vocabulary = logits[..., 0], logits[..., 1:]
         labelled = batch["detect"] != IGNORE_INDEX
         if not labelled.any():

@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from finegrain.data.labels import LabelMap
@@ -35,7 +34,7 @@ from finegrain.tasks.spelling.encoding import IGNORE_INDEX
 from finegrain.tasks.spelling.words import is_word, with_case, word_spans, words
 
 __all__ = ["KEEP", "TopKLinear", "vocabulary", "build_word_model", "encode_words", "word_proposals",
-           "estimated_word_proposals", "edit_kind", "word_loss"]
+           "estimated_word_proposals", "edit_kind"]
 
 KEEP = "$KEEP"
 TOP_K = 20  # labels kept per position at evaluation: enough for candidates (symspell's) to rerank
@@ -105,13 +104,6 @@ def encode_words(tokenizer: Any, sources: list[str], targets: list[str] | None, 
                         feature["labels"][position] = keep
         features.append(feature)
     return features
-
-
-def word_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy over the labelled first sub-tokens (float32); 0 with the graph kept for a batch without any."""
-    if not (labels != IGNORE_INDEX).any():
-        return logits.sum() * 0.0
-    return F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=IGNORE_INDEX)
 
 
 def _best(row: np.ndarray, names: list[str], written: str,
