@@ -22,7 +22,7 @@ from finegrain.errors import DataError
 from finegrain.registry import DATASETS
 
 __all__ = ["DatasetCard", "BuiltinDataset", "SPLITS", "SPLIT_SEED", "describe", "fixed_splits", "check_entity_types",
-           "package_file"]
+           "package_file", "pair_splits"]
 
 SPLITS = ("train", "validation", "test")
 SPLIT_SEED = 20261122  # fixed forever: changing it changes every published number
@@ -152,6 +152,13 @@ def fixed_splits(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
     validation, test = stratified_split(rest, "label", 0.5, SPLIT_SEED)
     splits = {"train": train, "validation": validation, "test": test}
     return {name: _renumber(frame) for name, frame in splits.items()}
+
+
+def pair_splits(rows: pd.DataFrame, card: DatasetCard) -> dict[str, pd.DataFrame]:
+    """Correction pairs (``source``, ``target``) whose ``split`` column already says where each belongs (the
+    synthetic English sets), each split numbered from row 1."""
+    return {name: rows[rows["split"] == name][["source", "target"]].reset_index(drop=True)
+            .assign(row=lambda f: range(1, len(f) + 1)) for name in SPLITS}
 
 
 def _renumber(frame: pd.DataFrame) -> pd.DataFrame:

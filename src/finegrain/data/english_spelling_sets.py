@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from finegrain.data.builtin import BBC_NEWS, BuiltinDataset, DatasetCard
+from finegrain.data.builtin import BBC_NEWS, BuiltinDataset, DatasetCard, pair_splits
 from finegrain.data.misspellings import CODESPELL, KEYBOARD, NLPAUG, misspellings, misspellings_available
 from finegrain.registry import DATASETS
 from finegrain.tasks.spelling.words import WordSpan, is_word, with_case, word_spans, words
@@ -172,11 +172,6 @@ def _read_synth() -> pd.DataFrame:
     return rows
 
 
-def _synth_splits(rows: pd.DataFrame, card: DatasetCard) -> dict[str, pd.DataFrame]:
-    return {name: rows[rows["split"] == name][["source", "target"]].reset_index(drop=True)
-            .assign(row=lambda f: range(1, len(f) + 1)) for name in ("train", "validation", "test")}
-
-
 EN_SPELLING_SYNTH = DatasetCard(
     name="en-spelling-synth", language="en", task="spelling", text_column="source", label_column="target",
     description="BBC News sentences (6-40 words), about half with 1-2 misspelt words: real misspellings (nlpaug's"
@@ -195,5 +190,5 @@ EN_SPELLING_SYNTH = DatasetCard(
           " train articles (26,663). Of the 9,146 corpus words with real misspellings, 1,823 are held out; about"
           " 44% of test sentences are misspelt (a sentence drawn for errors with no held-out word stays clean).")
 
-DATASETS.register("en-spelling-synth", BuiltinDataset(EN_SPELLING_SYNTH, _read_synth, _synth_splits,
+DATASETS.register("en-spelling-synth", BuiltinDataset(EN_SPELLING_SYNTH, _read_synth, pair_splits,
                                                       available=misspellings_available))

@@ -28,7 +28,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from finegrain.data.builtin import BuiltinDataset, DatasetCard
+from finegrain.data.builtin import BuiltinDataset, DatasetCard, pair_splits
 from finegrain.registry import DATASETS
 
 __all__ = ["EN_GRAMMAR_SYNTH", "corrupt_sentences", "corrupt", "split_sentences", "SYNTH_SEED", "CORRUPTIONS"]
@@ -191,11 +191,6 @@ def _read() -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _splits(rows: pd.DataFrame, card: DatasetCard) -> dict[str, pd.DataFrame]:
-    return {name: rows[rows["split"] == name][["source", "target"]].reset_index(drop=True)
-            .assign(row=lambda f: range(1, len(f) + 1)) for name in ("train", "validation", "test")}
-
-
 EN_GRAMMAR_SYNTH = DatasetCard(
     name="en-grammar-synth", language="en", task="grammar", text_column="source", label_column="target",
     description="Experimental. BBC News (2004-2005) sentences of 6-40 words, about half with 1-2 rule-based"
@@ -213,4 +208,4 @@ EN_GRAMMAR_SYNTH = DatasetCard(
     notes=f"Seeded ({SYNTH_SEED}): the same pairs on every machine. Synthetic errors are easier and more regular"
           " than learners' errors: scores here do not predict scores on CoNLL-2014 or BEA-2019.")
 
-DATASETS.register("en-grammar-synth", BuiltinDataset(EN_GRAMMAR_SYNTH, _read, _splits))
+DATASETS.register("en-grammar-synth", BuiltinDataset(EN_GRAMMAR_SYNTH, _read, pair_splits))
