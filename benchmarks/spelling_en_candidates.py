@@ -35,7 +35,7 @@ def main(run: str) -> None:
         features, logits = predictor.logits(split)
         sources, targets = split.frame["source"].tolist(), split.frame["target"].tolist()
         counts = {rule: [0, 0] for rule in ("symspell", "A", "B", "symspell+B-rule")}
-        wrong_words = right_words = 0
+        wrong_words = right_words = in_top = 0
         for feature, values in zip(features, logits):
             written, wanted = words(sources[feature["example"]]), words(targets[feature["example"]])
             if len(written) != len(wanted):
@@ -45,6 +45,8 @@ def main(run: str) -> None:
                 if index is None:
                     continue
                 source, target = written[index], wanted[index]
+                k_labels = {names[int(label)] for label in values[position, :values.shape[1] // 2]}
+                in_top += source != target and target.lower() in k_labels
                 wrong_words += source != target
                 right_words += source == target
                 if not (is_word(source) and len(source) >= 3 and source.isalpha() and not source.isupper()):
@@ -64,7 +66,8 @@ def main(run: str) -> None:
                         counts[rule][0] += pick == target.lower()
                     elif pick is not None:
                         counts[rule][1] += 1
-        print(f"{split_name}: {wrong_words} misspelled words, {right_words} correct words")
+        print(f"{split_name}: {wrong_words} misspelled words, {right_words} correct words; the right word is among"
+              f" the model's top labels for {in_top} ({in_top / wrong_words:.1%}) of the misspelled ones")
         for rule, (fixed, changed) in counts.items():
             print(f"  {rule:18s} fixed {fixed / wrong_words:.4f}  over-corr {changed / right_words:.4f}")
 
