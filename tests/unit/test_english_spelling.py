@@ -111,7 +111,7 @@ def test_dictionary_baselines_correct_unknown_words_and_leave_the_rest(name, tmp
     assert method.load(tmp_path, None).log_probs(texts[:1], None)[0].tolist() == answers[0].tolist()
 
 
-@pytest.mark.parametrize("name", BASELINES)
+@pytest.mark.parametrize("name", BASELINES + ("symspell-context",))
 def test_dictionary_baselines_refuse_the_character_level(name):
     from finegrain.errors import ConfigError
     from finegrain.registry import METHODS, TASKS

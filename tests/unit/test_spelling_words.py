@@ -148,11 +148,13 @@ def test_symspell_candidates_restrict_the_model_to_words_within_two_edits():
         SpellingParams(candidates="symspell")
 
 
-def test_the_dictionary_baselines_train_save_and_predict_at_the_word_level(tmp_path):
-    """symspell through a whole run (the contract tests' tiny data is character-level): fit, scores, load, predict."""
+@pytest.mark.parametrize("method, task", [("symspell", {}), ("symspell-context", {"max_over_correction": 0.05})])
+def test_the_dictionary_baselines_train_save_and_predict_at_the_word_level(method, task, tmp_path):
+    """symspell and symspell-context through a whole run (the contract tests' tiny data is character-level): fit,
+    scores, load, predict."""
     for name, n, seed in (("train", 20, 1), ("dev", 12, 2)):
         (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in make_word_spelling_rows(n, seed)))
-    config = {"task": {"name": "spelling", "level": "word"}, "method": {"name": "symspell"},
+    config = {"task": {"name": "spelling", "level": "word", **task}, "method": {"name": method},
               "data": {"train": str(tmp_path / "train.jsonl"), "validation": str(tmp_path / "dev.jsonl"),
                        "test": str(tmp_path / "dev.jsonl")}, "output": str(tmp_path / "run")}
     run = finegrain.train(config).run_dir

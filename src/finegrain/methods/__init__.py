@@ -14,4 +14,5 @@ from finegrain.methods.estimators import embeddings_lr  # noqa: F401
 from finegrain.methods.estimators import setfit  # noqa: F401
 from finegrain.methods.estimators import tfidf_pair  # noqa: F401
 from finegrain.methods.estimators import bi_encoder  # noqa: F401
-from finegrain.methods.estimators import spelling_dictionary, spelling_identity, spelling_ngram  # noqa: F401
+from finegrain.methods.estimators import (  # noqa: F401
+    spelling_context, spelling_dictionary, spelling_identity, spelling_ngram)

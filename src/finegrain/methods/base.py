@@ -124,7 +124,8 @@ class FittedMethod(MethodBasics, Protocol):
     @abstractmethod
     def fit(self, examples: list[Any], targets: np.ndarray, context: EstimatorContext) -> FitStats:
         """Fit on the training examples, as the task's ``predict_inputs`` gives them (texts; pairs of texts for
-        pair classification), and their class ids (0..K-1, every class present)."""
+        pair classification), and the task's ``fit_targets``: their class ids (0..K-1, every class present);
+        spelling: the target texts."""
 
     @abstractmethod
     def log_probs(self, examples: list[Any], context: EstimatorContext) -> np.ndarray:

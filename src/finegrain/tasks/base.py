@@ -140,6 +140,14 @@ class Task(Objective, Protocol):
         computes them. Only ``predict`` calls it (evaluation scores one pass); most tasks: ``decode``."""
         return self.decode(split, features, logits, labels)
 
+    def fit_targets(self, split: Split, features: list[Feature]) -> np.ndarray:
+        """What a fitted method fits to, one entry per training example: by default the features' labels (a class
+        id per example; a list per position where the labels are per token). Spelling hands over its target texts,
+        which a label vocabulary may not hold."""
+        targets = [feature["labels"] for feature in features]
+        # a class id per example; a label per position gives lists of several lengths: an object array
+        return np.array(targets, dtype=object if any(isinstance(t, list) for t in targets) else None)
+
     def restore(self, metrics: Mapping[str, Mapping[str, Any]]) -> None:
         """Take back what the task tuned on validation while training (e.g. spelling's acceptance threshold)
         from the finished run's ``metrics.json``, before it predicts; most tasks tune nothing."""

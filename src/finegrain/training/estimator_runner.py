@@ -14,7 +14,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from accelerate import Accelerator
 
@@ -53,9 +52,7 @@ def run_estimator(config: RunConfig, prepared: Prepared, method: FittedMethod,
                                 accelerator.device, accelerator.mixed_precision, fine_tune=fine_tune)
     labels.save(run.labels)
     run.log.unlink(missing_ok=True)  # a resumed estimator run fits again from the start: its old log goes too
-    targets = [feature["labels"] for feature in prepared.features["train"]]
-    # a class id per example; a label per position (spelling) gives lists of several lengths: an object array
-    targets = np.array(targets, dtype=object if any(isinstance(t, list) for t in targets) else None)
+    targets = prepared.task.fit_targets(train_split, prepared.features["train"])
     memory = PeakMemory(accelerator.device)
     memory.reset()  # before the estimator's first matrix product: it caps the CPU kernel caches
     fit_started = time.perf_counter()

@@ -1,9 +1,8 @@
 """``char-ngram``: the confusion-set + character n-gram corrector (:mod:`.char_ngram`) as a fitted method of the
 spelling task, so studies compare it with the trained models (pycorrector's kenlm corrector stands behind it).
 
-The language model counts the training sources: the method protocol hands a method its inputs, not their
-targets, and the injected errors are about 2% of the characters of ``zh-spelling-synth``, which the counts
-mostly drown. Per text it answers, at each character, ``[detection score, proposed code point or -1,
+The language model counts the training targets (the corrected texts, which the spelling task hands fitted
+methods). Per text it answers, at each character, ``[detection score, proposed code point or -1,
 probability]`` (padded to the longest text): the spelling task reads that as the model's proposals, its
 probability ``sigmoid(gain - margin)`` for a change the language model gains ``gain`` nats on.
 
@@ -68,7 +67,7 @@ class CharNgramCorrector(FittedMethod):
                               hint="for the word level use method.name=symspell, pyspellchecker or a trained model.")
 
     def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
-        self.model.fit(texts)
+        self.model.fit([str(target) for target in targets])
         counted = sum(len(counter) for counter in self.model.counts)  # each n-gram count is a fitted number
         return FitStats(counted, counted)
 

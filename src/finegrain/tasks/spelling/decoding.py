@@ -20,7 +20,7 @@ import numpy as np
 
 from finegrain.tasks.spelling.model import TOP_K
 
-__all__ = ["Proposal", "proposals", "estimated_proposals", "apply_edits", "best_threshold"]
+__all__ = ["Proposal", "proposals", "estimated_proposals", "apply_edits", "best_threshold", "threshold_within"]
 
 Proposal = dict[str, Any]  # position, original, correction, probability, detection, index (of the unit)
 
@@ -66,6 +66,28 @@ def apply_edits(text: str, edits: list[Proposal]) -> str:
         start = edit["position"]
         text = text[:start] + edit["correction"] + text[start + len(edit["original"]):]
     return text
+
+
+def threshold_within(scored: list[tuple[float, bool]], correct_units: int, limit: float) -> float | None:
+    """The lowest probability threshold (so the most corrections) at which the proposals on correct units (each:
+    probability, on a correct unit?) change at most ``limit`` of the ``correct_units``; None without a proposal.
+
+    Example:
+        >>> threshold_within([(0.9, False), (0.8, True), (0.7, False), (0.6, True)], correct_units=100, limit=0.01)
+        0.7
+    """
+    if not scored or correct_units == 0:
+        return None
+    ranked = sorted(scored, key=lambda item: -item[0])
+    changed = np.cumsum([on_correct for _, on_correct in ranked])
+    within = np.flatnonzero(changed <= limit * correct_units)
+    if len(within) == 0:
+        return min(1.0, float(np.nextafter(ranked[0][0], 2.0)))  # even the surest proposal breaks the limit
+    last = int(within[-1])
+    cut = ranked[last][0]
+    if last + 1 < len(ranked) and ranked[last + 1][0] == cut:  # a tie past the limit: accept none of that value
+        return min(1.0, float(np.nextafter(cut, 2.0)))
+    return float(cut)
 
 
 def best_threshold(scored: list[tuple[float, bool]], gold: int, beta: float = 0.5) -> float | None:

@@ -39,7 +39,8 @@ from finegrain.tasks.outputs import ClassScores, Column, ReportSections, Serving
 from finegrain.tasks.spelling import report, tiny
 from finegrain.tasks.spelling.candidates import symspell_candidates
 from finegrain.tasks.spelling.checks import check_pairs
-from finegrain.tasks.spelling.decoding import apply_edits, best_threshold, estimated_proposals, proposals
+from finegrain.tasks.spelling.decoding import (apply_edits, best_threshold, estimated_proposals, proposals,
+                                               threshold_within)
 from finegrain.tasks.spelling.encoding import IGNORE_INDEX, collate, encode_pairs
 from finegrain.tasks.spelling.explaining import character_view
 from finegrain.tasks.spelling.inputs import INPUT_FORMATS, prediction_frame
@@ -60,6 +61,9 @@ class SpellingParams(Section):
     level: Literal["character", "word"] = "character"  # character: Chinese, same length; word: English (NeuSpell)
     detection_weight: float = Field(0.3, ge=0, le=1)  # MacBERT4CSC's weight of the detection loss
     threshold: float | None = Field(None, ge=0, le=1)  # None: tuned on validation (F0.5 of the proposals)
+    # tune instead for the most corrections whose changes to correct units (words, characters) stay within this
+    # share of them on validation: a user's ceiling on over-correction (e.g. 0.01)
+    max_over_correction: float | None = Field(None, gt=0, lt=1)
     confusion_only: bool = False  # accept only corrections in pycorrector's confusion set of the character
     vocabulary_size: int = Field(10000, ge=1)  # word level: the output words (the commonest corrected-to first)
     # word level: "model" takes the model's best word; "symspell" its best among symspellpy's words within two
@@ -162,6 +166,11 @@ class SpellingTask(Task):
     def predict_inputs(self, split: Split) -> list[str]:
         return split.frame["source"].tolist()
 
+    def fit_targets(self, split: Split, features: list[dict[str, Any]]) -> np.ndarray:
+        """The target texts, in example order (a fitted corrector learns from whole pairs; the word level's label
+        vocabulary lacks the rarer target words)."""
+        return np.array(split.frame["target"].tolist(), dtype=object)
+
     def label_map(self, train: Split) -> LabelMap:
         if self._words:  # the output vocabulary
             return LabelMap(tuple(vocabulary(train.frame["target"].tolist(), train.frame["source"].tolist(),
@@ -247,12 +256,25 @@ class SpellingTask(Task):
             gold = sum(s != t for source, target, same in zip(split.frame["source"], split.frame["target"],
                                                              split.frame["same_length"])
                        if same for s, t in zip(units(source), units(target)))
-            self._threshold = best_threshold(scored, gold) or self._threshold
+            if self.params.max_over_correction is None:
+                self._threshold = best_threshold(scored, gold) or self._threshold
+            else:
+                self._threshold = self._threshold_within(split, found) or self._threshold
         if threshold is None:
             threshold = self._threshold if self._threshold is not None else _DEFAULT_THRESHOLD
         accepted = [[p for p in props if p["probability"] >= threshold] for props in found]
         texts = [apply_edits(source, edits) for source, edits in zip(split.frame["source"], accepted)]
         return texts, accepted, threshold
+
+    def _threshold_within(self, split: Split, found: list[list[dict[str, Any]]]) -> float | None:
+        """The threshold of ``max_over_correction``: proposals on units the target leaves as written count."""
+        units, frame = self._units, split.frame
+        scored = [(p["probability"], units(source)[p["index"]] == units(target)[p["index"]])
+                  for props, source, target, same in zip(found, frame["source"], frame["target"], frame["same_length"])
+                  if same for p in props]
+        correct = sum(s == t for source, target, same in zip(frame["source"], frame["target"], frame["same_length"])
+                      if same for s, t in zip(units(source), units(target)))
+        return threshold_within(scored, correct, self.params.max_over_correction)
 
     def evaluate(self, split: Split, features: list[dict[str, Any]], logits: list[np.ndarray],
                  labels: LabelMap) -> dict[str, Any]:
