@@ -46,9 +46,21 @@ def metric(values: dict, key: str) -> str:
     return "-" if values is None else f"{values:.4f}"
 
 
+def method_section(arm: str) -> dict:
+    """An arm, ``name`` or ``name:key=value`` (a method parameter, e.g. ``symspell-context:context=false``)."""
+    name, _, setting = arm.partition(":")
+    section: dict = {"name": name}
+    if setting:
+        key, _, value = setting.partition("=")
+        section[key] = {"true": True, "false": False}.get(value.lower(), value)
+    return section
+
+
 def config(args, method: str, output: Path, **task) -> dict:
+    if args.max_over_correction is not None:
+        task = {"max_over_correction": args.max_over_correction, **task}
     return {"task": {"name": "spelling", "level": "word", "vocabulary_size": args.vocabulary_size, **task},
-            "model": {"name": args.model, "max_length": 64}, "method": {"name": method},
+            "model": {"name": args.model, "max_length": 64}, "method": method_section(method),
             "data": {"train": "en-spelling-synth", "max_train_examples": args.train},
             "train": {"epochs": args.epochs, "batch_size": BATCH, "lr": args.lr, "seed": 0}, "output": str(output)}
 
@@ -111,13 +123,18 @@ def main() -> None:
     parser.add_argument("--vocabulary-size", type=int, default=10000)
     parser.add_argument("--speed-repeats", type=int, default=2, help="finegrain/Trainer speed pairs (0: none)")
     parser.add_argument("--skip-quality", action="store_true", help="the speed pairs only (run them alone)")
-    parser.add_argument("--arms", default="identity,symspell,pyspellchecker,full",
-                        help="methods of the quality table (full: the model, then reranking symspell's candidates)")
+    parser.add_argument("--arms", default="identity,symspell,pyspellchecker,symspell-context:context=false,"
+                                          "symspell-context,full",
+                        help="methods of the quality table, name or name:param=value (full: the model, then"
+                             " reranking symspell's candidates)")
+    parser.add_argument("--max-over-correction", type=float,
+                        help="task.max_over_correction of every arm (default: the threshold tuned for F0.5)")
     parser.add_argument("--keep", help="a folder to keep the quality runs in (default: a temporary one)")
     args = parser.parse_args()
     print(f"en-spelling-synth: {args.train} training sentences x {args.epochs:g} epochs, lr {args.lr:g}, batch {BATCH},"
-          f" model {args.model}, vocabulary {args.vocabulary_size}; transformers {transformers_version()},"
-          f" bf16 {fast_bf16()}")
+          f" model {args.model}, vocabulary {args.vocabulary_size}, threshold"
+          f" {'F0.5' if args.max_over_correction is None else f'over-correction <= {args.max_over_correction:g}'};"
+          f" transformers {transformers_version()}, bf16 {fast_bf16()}")
     with tempfile.TemporaryDirectory() as workdir:
         model_run = None if args.skip_quality else quality(args, Path(args.keep or workdir))
         if args.speed_repeats:
@@ -129,7 +146,7 @@ def quality(args, workdir: Path) -> Path:
     results = {}
     for method in args.arms.split(","):
         name = method if method != "full" else "model (full)"
-        results[name] = train(args, method, workdir / method)
+        results[name] = train(args, method, workdir / method.replace(":", "-").replace("=", "-"))
         print(f"  done {method}: {results[name]['seconds']:.0f} s", flush=True)
     model_run = results["model (full)"]["run"] if "model (full)" in results else None
     if model_run is not None:
