@@ -47,13 +47,15 @@ def main() -> None:
     parser.add_argument("--train", type=int, help="at most this many training pairs (default: all)")
     parser.add_argument("--epochs", type=float, help="epochs of the neural run (default: the config's)")
     parser.add_argument("--model", help="model.name of the neural run (default: the config's, zh-small)")
+    parser.add_argument("--lr", type=float, help="train.lr of the neural run (default: the config's)")
     args = parser.parse_args()
     common = [f"data.max_train_examples={args.train}"] if args.train else []
     neural = ([f"train.epochs={args.epochs:g}"] if args.epochs else []) + (
-        [f"model.name={args.model}"] if args.model else [])
+        [f"model.name={args.model}"] if args.model else []) + ([f"train.lr={args.lr:g}"] if args.lr else [])
     runs = {"identity": ["method.name=identity"], "char-ngram": ["method.name=char-ngram"],
             f"{args.model or 'zh-small'} full": neural}
-    print(f"spelling: configs/{CONFIG.name}, train pairs {args.train or 'all'}, epochs {args.epochs or 'as configured'};"
+    print(f"spelling: configs/{CONFIG.name}, train pairs {args.train or 'all'},"
+          f" epochs {args.epochs or 'as configured'}, lr {args.lr or 'as configured'};"
           f" transformers {transformers_version()}, {platform.processor() or platform.machine()}")
     results = {}
     with tempfile.TemporaryDirectory() as workdir:

@@ -134,6 +134,23 @@ def test_synthetic_errors_are_reproducible():
     assert 0.25 < sum(c > 0 for c in changed) / len(changed) < 0.75
 
 
+def test_synthetic_replacements_follow_character_frequency():
+    from finegrain.data.spelling_sets import SynthMix, inject_errors
+
+    sets = ConfusionSets({c: "甲乙" for c in "我们今天去学校上课"}, {}, "")
+    mix = SynthMix(corrupted=1.0, two_errors=0.0, same_pronunciation=1.0, same_shape=0.0)
+    sentences = ["我们今天去学校上课。"] * 200
+
+    def drawn(frequency):
+        return [a for s, t in inject_errors(sentences, sets, seed=5, mix=mix, frequency=frequency)
+                for a, b in zip(s, t) if a != b]
+
+    common = drawn({"甲": 999, "乙": 0})  # weights count + 1: 1000 to 1
+    assert len(common) == 200 and common.count("甲") >= 190
+    uniform = drawn(None)
+    assert 60 < uniform.count("甲") < 140
+
+
 def test_train_and_predict_end_to_end(tmp_path, tiny_model_dir):
     """A tiny run on jsonl training pairs and a tsv (with a header) validation and test."""
     from finegrain.tasks.spelling.tiny import make_spelling_rows
@@ -217,6 +234,24 @@ def test_proposals_keep_one_character_candidates_at_their_offsets():
     assert [(p["position"], p["original"], p["correction"]) for p in found] == [(2, "门", "们")]
     assert found[0]["probability"] == pytest.approx(0.8) and apply_edits("我 门?好", found) == "我 们?好"
     assert proposals("我 门?好", feature, logits, tokens, 1, allowed=lambda written, token: False) == []
+
+
+def test_a_proposal_is_the_best_allowed_candidate_below_the_written_character():
+    import numpy as np
+
+    from finegrain.tasks.spelling.decoding import proposals
+    from finegrain.tasks.spelling.model import TOP_K
+
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "我", "们", "门", "好"]
+    feature = {"input_ids": [2, 4, 6, 3], "chars": [None, 0, 1, None]}
+    logits = np.zeros((4, 1 + 2 * TOP_K))
+    logits[:, 1] = [2, 4, 6, 3]  # the written character ranks first everywhere ...
+    logits[2, 2:4] = [7, 5]  # ... at 门, then 好 and 们
+    logits[2, 1 + TOP_K: 4 + TOP_K] = np.log([0.6, 0.3, 0.1])
+    found = proposals("我门", feature, logits, tokens, 1, allowed=lambda written, token: True)
+    assert [(p["correction"], round(p["probability"], 3)) for p in found] == [("好", 0.3)]
+    confusable = proposals("我门", feature, logits, tokens, 1, allowed=lambda written, token: token == "们")
+    assert [(p["correction"], round(p["probability"], 3)) for p in confusable] == [("们", 0.1)]
 
 
 def test_a_loaded_run_predicts_with_its_tuned_threshold_unless_one_is_set():

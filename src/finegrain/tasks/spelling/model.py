@@ -28,7 +28,7 @@ from finegrain.tasks.modeling import NEW_MODULES, new_body_modules, quiet_transf
 
 __all__ = ["SpellingHead", "build_spelling_model", "TOP_K", "MARKER"]
 
-TOP_K = 5  # candidates kept per position at inference: the accepted correction is the first
+TOP_K = 20  # candidates kept per position at inference: the proposal is the best one allowed (decoding.py)
 MARKER = "finegrain_spelling"  # the config key that marks a saved spelling model (its value: the MLM head's name)
 
 
