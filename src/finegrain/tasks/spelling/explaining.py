@@ -51,6 +51,7 @@ def _encode(encode: Encode) -> Encode:
         for feature in features:
             owner = _word_of_char(split.frame["source"].iloc[feature["example"]])
             feature["word_ids"] = [None if char is None else owner.get(char) for char in feature["chars"]]
+            feature["owned"] = [True] * len(feature["input_ids"])  # one window per text: outputs per position
         return features
     return with_words
 
