@@ -64,8 +64,7 @@ class Prepared:
 def _model_rows(predictor: Predictor, prepared: Prepared) -> tuple[ModelLogits, list[Row]]:
     source: ModelLogits = predictor.source
     features = prepared.features or []
-    token_level = any("owned" in feature for feature in features)
-    return source, rows_for(features, prepared.targets, len(predictor.labels), token_level)
+    return source, rows_for(features, prepared.targets, len(predictor.labels), predictor.task.explaining.per_word)
 
 
 def _gradients(integrated: bool):

@@ -79,6 +79,8 @@ class ExplainView:
     word_probabilities: Callable[[Split, list[dict[str, Any]], list[np.ndarray]], list[np.ndarray]]
     erasures: tuple[Erasure, ...] = ERASURES  # those the task can use (NER: replacement only, words keep place)
     default_erasure: Erasure = "delete"  # ERASER's: the word is removed
+    # targets are outputs at words (tags, corrections: logits with a position axis), not classes of the input
+    per_word: bool = False
     # a context in which the model computes every position's attention (attention rollout reads them)
     full_attention: Callable[[torch.nn.Module], contextlib.AbstractContextManager] = field(
         default=lambda model: contextlib.nullcontext())

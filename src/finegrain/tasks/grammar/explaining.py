@@ -86,4 +86,4 @@ def grammar_view(encode: Encode) -> ExplainView:
     """The grammar view over the task's own encoding (``encode``), its features given text word ids."""
     return ExplainView(words=_words, rebuild=_rebuild, encode=_encode(encode), targets=_targets,
                        probabilities=_probabilities, word_probabilities=_word_probabilities,
-                       erasures=("mask", "pad"), default_erasure="mask")
+                       erasures=("mask", "pad"), default_erasure="mask", per_word=True)

@@ -78,4 +78,4 @@ def ner_view(scheme: str, encode: Encode) -> ExplainView:
     return ExplainView(
         words=_words, rebuild=_rebuild, encode=encode,
         targets=partial(_targets, scheme=scheme), probabilities=lambda logits: torch.softmax(logits.float(), dim=-1),
-        word_probabilities=_word_probabilities, erasures=("mask", "pad"), default_erasure="mask")
+        word_probabilities=_word_probabilities, erasures=("mask", "pad"), default_erasure="mask", per_word=True)

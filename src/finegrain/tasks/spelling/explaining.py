@@ -51,7 +51,6 @@ def _encode(encode: Encode) -> Encode:
         for feature in features:
             owner = _word_of_char(split.frame["source"].iloc[feature["example"]])
             feature["word_ids"] = [None if char is None else owner.get(char) for char in feature["chars"]]
-            feature["owned"] = [True] * len(feature["input_ids"])  # one window per text: outputs per position
         return features
     return with_words
 
@@ -85,4 +84,4 @@ def character_view(encode: Encode) -> ExplainView:
     """The spelling view over the task's own encoding (``encode``), its features given ``word_ids``."""
     return ExplainView(words=_words, rebuild=_rebuild, encode=_encode(encode), targets=_targets,
                        probabilities=_probabilities, word_probabilities=_word_probabilities,
-                       erasures=("mask", "pad"), default_erasure="mask")
+                       erasures=("mask", "pad"), default_erasure="mask", per_word=True)
