@@ -162,6 +162,46 @@ def test_confidence_bias_and_minimum_error_probability():
     assert choose_tags(rows, names, keep=1, bias=0.0, min_error=0.6)[0] == ["$KEEP"]
 
 
+def test_confidence_bias_is_tuned_on_validation_and_restored_for_prediction():
+    # first words: p(keep) 0.62 / 0.7, p($DELETE) 0.38 / 0.3; the first should be deleted, the second not
+    labels = LabelMap(("$DELETE", "$KEEP"))
+    sources, targets = ["a b", "c d"], ["b", "c d"]
+    features = [{"example": i, "word_ids": [0, 1, 2], "owned": [True] * 3} for i in range(2)]
+    def rows(keep_first: float):
+        keep = [0.99, keep_first, 0.99]
+        return np.array([[np.log(k), 1, 0, np.log(k), np.log(1 - k)] for k in keep])
+    logits = [rows(0.62), rows(0.7)]
+    task = GrammarTask(GrammarParams())
+    validation = Split("validation", pd.DataFrame({"source": sources, "target": targets}), "validation")
+    metrics = task.evaluate(validation, features, logits, labels)
+    # deleting 'a' needs 0.38 > 0.62 + bias (bias < -0.24), keeping 'c' 0.3 <= 0.7 + bias (bias >= -0.4):
+    # the highest such bias on the grid wins
+    assert metrics["confidence_bias"] == pytest.approx(-0.25) and metrics["f0_5"] == 1.0
+    restored = GrammarTask(GrammarParams())
+    restored.restore({"validation": {"confidence_bias": metrics["confidence_bias"]}})
+    assert restored.bias == pytest.approx(-0.25)
+    # a configured bias is kept, never tuned over
+    fixed = GrammarTask(GrammarParams(confidence_bias=0.0))
+    assert fixed.evaluate(validation, features, logits, labels)["f0_5"] == 0.0 and fixed.bias == 0.0
+    # test splits are scored with the bias tuned, not tuned again
+    test = Split("test", validation.frame, "test")
+    assert task.evaluate(test, features, logits, labels)["confidence_bias"] == pytest.approx(-0.25)
+
+
+def test_keep_weight_scales_keep_in_the_loss(tiny_model_dir):
+    import torch
+    labels = LabelMap(("$DELETE", "$KEEP"))
+    logits = torch.tensor([[[0.0, 2.0], [0.0, 2.0], [1.0, 0.0]]])
+    batch = {"labels": torch.tensor([[1, 0, -100]])}
+    plain = GrammarTask(GrammarParams())
+    plain.build_model(str(tiny_model_dir), labels)
+    weighted = GrammarTask(GrammarParams(keep_weight=0.25))
+    weighted.build_model(str(tiny_model_dir), labels)
+    keep_loss, delete_loss = -torch.log_softmax(logits[0, 0], -1)[1], -torch.log_softmax(logits[0, 1], -1)[0]
+    assert plain.loss(logits, batch) == pytest.approx(float((keep_loss + delete_loss) / 2))
+    assert weighted.loss(logits, batch) == pytest.approx(float((0.25 * keep_loss + delete_loss) / 1.25))
+
+
 def _oracle(targets: dict[str, str], labels: LabelMap):
     """logits_of for a model that tags every text as one pass towards its target would."""
     def logits_of(split: Split):

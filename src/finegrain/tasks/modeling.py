@@ -99,10 +99,12 @@ def passes_cache(kwargs: dict) -> bool:
     return any(kwargs.get(name) is not None for name in CACHE_ARGUMENTS)
 
 
-def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
-    """Cross-entropy over the labelled positions (token tagging: NER, grammar tags, spelling words), in float32;
-    0 for a batch without any, with the graph kept (accelerate's accumulation needs a backward)."""
+def token_cross_entropy(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = -100,
+                        weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Cross-entropy over the labelled positions (token tagging: NER, grammar tags, spelling words), in float32
+    (``weight``: per class, the mean then weighted as torch does); 0 for a batch without any, with the graph kept
+    (accelerate's accumulation needs a backward)."""
     if not (labels != ignore_index).any():
         return logits.float().sum() * 0.0
     return torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1),
-                                             ignore_index=ignore_index)
+                                             ignore_index=ignore_index, weight=weight)

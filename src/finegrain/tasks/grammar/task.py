@@ -8,6 +8,11 @@ corrected text again, ``iterations`` times at most (stopping when nothing change
 ``min_error_probability`` are GECToR's additional confidence and minimum error probability. Evaluation
 (validation while training, ``finegrain evaluate``) scores one pass: the task gets one pass's logits there.
 
+Nearly every word's tag is $KEEP (97% in en-grammar-synth), so a short run learns to keep everything:
+``keep_weight`` scales $KEEP's share of the loss (1.0: plain cross-entropy, as GECToR), and a
+``confidence_bias`` left unset (null) is tuned on validation for the best edit F0.5, as spelling tunes its
+threshold, and used by prediction and serving afterwards.
+
 Data: ``source`` (with errors) and ``target`` (corrected) columns: JSON lines, a tsv with a header, or an M2
 file (``.m2``, annotator 0). Pairs of any length.
 """
@@ -43,7 +48,9 @@ from finegrain.tasks.outputs import ClassScores, Column, ReportSections, Serving
 from finegrain.tasks.spelling.checks import LOGGER, check_not_empty, warn_if_unchanged
 from finegrain.tasks.spelling.encoding import collate
 
-__all__ = ["GrammarTask", "GrammarParams"]
+__all__ = ["GrammarTask", "GrammarParams", "BIAS_GRID"]
+
+BIAS_GRID = tuple(round(float(b), 2) for b in np.arange(-0.95, 0.96, 0.05))  # confidence biases tried on validation
 
 LogitsOf = Callable[[Split], tuple[list[Feature], list[np.ndarray]]]
 
@@ -51,7 +58,9 @@ LogitsOf = Callable[[Split], tuple[list[Feature], list[np.ndarray]]]
 class GrammarParams(Section):
     vocabulary_size: int = Field(5000, ge=2)  # GECToR's: the 5,000 most frequent tags cover nearly all edits
     iterations: int = Field(3, ge=1, le=10)  # passes at prediction; GECToR gains little after 3-5
-    confidence_bias: float = Field(0.0, ge=-1, le=1)  # added to $KEEP's probability: higher = fewer changes
+    # added to $KEEP's probability: higher = fewer changes; None: tuned on validation for edit F0.5
+    confidence_bias: float | None = Field(None, ge=-1, le=1)
+    keep_weight: float = Field(1.0, gt=0, le=1)  # $KEEP's weight in the loss, the other tags' being 1
     min_error_probability: float = Field(0.0, ge=0, le=1)  # a sentence whose likeliest edit is below it stays
 
 
@@ -85,6 +94,14 @@ class GrammarTask(Task):
 
     def __init__(self, params: GrammarParams | None = None):
         self.params = params or GrammarParams()
+        self._bias: float | None = None  # tuned on the last validation split scored
+        self._weights: torch.Tensor | None = None  # per tag, for the loss (set with the model)
+
+    def restore(self, metrics: Mapping[str, Mapping[str, Any]]) -> None:
+        """The confidence bias tuned on validation when the run finished, so predictions use what test scored."""
+        tuned = (metrics.get("validation") or {}).get("confidence_bias")
+        if self.params.confidence_bias is None and isinstance(tuned, (int, float)):
+            self._bias = float(tuned)
 
     @property
     def explaining(self) -> ExplainView:
@@ -124,6 +141,9 @@ class GrammarTask(Task):
         """Any corrected text is a valid target (tags outside the vocabulary are not learnt): nothing to refuse."""
 
     def build_model(self, model_path: str, labels: LabelMap, *, random_init: bool = False) -> torch.nn.Module:
+        if self.params.keep_weight != 1.0:
+            self._weights = torch.ones(len(labels))
+            self._weights[labels.id(KEEP)] = self.params.keep_weight
         return build_grammar_model(model_path, labels, random_init=random_init)
 
     def head_names(self, model: torch.nn.Module) -> list[str]:
@@ -138,19 +158,38 @@ class GrammarTask(Task):
         return collate(features, pad_id)
 
     def loss(self, logits: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Cross-entropy over the tagged first sub-tokens, in float32; 0 for a batch without any."""
-        return token_cross_entropy(logits, batch["labels"], IGNORE_INDEX)
+        """Cross-entropy over the tagged first sub-tokens, in float32 ($KEEP weighed by ``keep_weight``); 0 for a
+        batch without any."""
+        if self._weights is not None and self._weights.device != logits.device:
+            self._weights = self._weights.to(logits.device)
+        return token_cross_entropy(logits, batch["labels"], IGNORE_INDEX, weight=self._weights)
+
+    @property
+    def bias(self) -> float:
+        """The confidence bias in use: the configured one, else the one tuned on validation, else 0."""
+        chosen = self.params.confidence_bias
+        return chosen if chosen is not None else self._bias if self._bias is not None else 0.0
 
     def _pass(self, texts: Sequence[str], origins: Sequence[Any], features: list[dict[str, Any]],
-              logits: list[np.ndarray], labels: LabelMap) -> list[Pass]:
-        p = self.params
-        return tag_pass(texts, origins, features, logits, labels.names, labels.id(KEEP), p.confidence_bias,
-                        p.min_error_probability)
+              logits: list[np.ndarray], labels: LabelMap, bias: float | None = None) -> list[Pass]:
+        return tag_pass(texts, origins, features, logits, labels.names, labels.id(KEEP),
+                        self.bias if bias is None else bias, self.params.min_error_probability)
 
     def _corrected(self, split: Split, features: list[dict[str, Any]], logits: list[np.ndarray],
                    labels: LabelMap) -> list[str]:
+        """One pass's corrected texts; on validation (with a free bias) the bias is tuned first."""
         sources = split.frame["source"].tolist()
-        return [one.applied.text for one in self._pass(sources, [None] * len(sources), features, logits, labels)]
+        origins = [None] * len(sources)
+        if self.params.confidence_bias is None and split.name == "validation" and "target" in split.frame:
+            targets = split.frame["target"].tolist()
+            scores = {}
+            for bias in BIAS_GRID:
+                texts = [one.applied.text for one in self._pass(sources, origins, features, logits, labels, bias)]
+                scores[bias] = float(f05_of_counts(edit_counts(sources, targets, texts).sum(axis=0)))
+            best = max(scores.values())
+            # the highest bias (fewest changes) among the best; 0 when no bias makes a right edit
+            self._bias = max(b for b, score in scores.items() if score == best) if best > 0 else 0.0
+        return [one.applied.text for one in self._pass(sources, origins, features, logits, labels)]
 
     def evaluate(self, split: Split, features: list[dict[str, Any]], logits: list[np.ndarray],
                  labels: LabelMap) -> dict[str, Any]:
@@ -158,6 +197,7 @@ class GrammarTask(Task):
         sources, targets = split.frame["source"].tolist(), split.frame["target"].tolist()
         metrics = grammar_metrics(sources, targets, predicted)
         metrics["passes"] = 1
+        metrics["confidence_bias"] = self.bias
         metrics["error_analysis"] = error_analysis(sources, targets, predicted)
         return metrics
 
