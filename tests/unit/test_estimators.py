@@ -19,7 +19,7 @@ from transformers import AutoModel
 import finegrain
 from finegrain.cli.main import main
 from finegrain.config import load_config
-from finegrain.errors import ConfigError
+from finegrain.errors import ConfigError, ModelError
 from finegrain.methods.estimators.linear_head import LinearHead
 from finegrain.methods.estimators.pairs import make_pairs
 from finegrain.methods.estimators.tfidf import Tfidf, TfidfParams
@@ -183,3 +183,26 @@ def test_a_resumed_setfit_run_logs_each_step_once(tmp_path, tiny_model_dir, sent
     finegrain.train(config, resume=True)
     steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert steps == [5, 10, 15, 20]
+
+
+@pytest.mark.parametrize("task, method", [("classification", "tfidf"), ("spelling", "char-ngram")])
+def test_a_method_without_an_encoder_never_resolves_the_model(task, method, tmp_path, sentiment_files):
+    """tfidf and the fitted correctors read texts only: a model.name that names nothing (or one that would be built
+    on first use, like zh-small) is not looked up, so such a run needs no model on the machine."""
+    if task == "spelling":
+        from finegrain.tasks.spelling.tiny import make_spelling_rows
+
+        (tmp_path / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in make_spelling_rows(40, seed=3)))
+        data = {"train": str(tmp_path / "pairs.jsonl"), "test": str(tmp_path / "pairs.jsonl")}
+    else:
+        data = {name: str(path) for name, path in sentiment_files.items()}
+    missing = tmp_path / "no-model-here"
+    with pytest.raises(ModelError):  # the same name stops a method that needs an encoder
+        finegrain.train({"task": task, "model": {"name": str(missing)}, "method": "full", "data": data,
+                         "output": str(tmp_path / "full")})
+    result = finegrain.train({"task": task, "model": {"name": str(missing)}, "method": method, "data": data,
+                              "output": str(tmp_path / "run")})
+    info = json.loads((result.run_dir / "run.json").read_text())
+    assert info["model_path"] is None and "base_model" not in info and not missing.exists()
+    assert "none (the method uses no encoder)" in (result.run_dir / "report.md").read_text(encoding="utf-8")
+    assert len(finegrain.load(result.run_dir).predict(["some text"])) == 1

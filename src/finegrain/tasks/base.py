@@ -140,12 +140,15 @@ class Task(Objective, Protocol):
         computes them. Only ``predict`` calls it (evaluation scores one pass); most tasks: ``decode``."""
         return self.decode(split, features, logits, labels)
 
-    def fit_targets(self, split: Split, features: list[Feature]) -> np.ndarray:
+    def fit_targets(self, split: Split, labels: LabelMap, features: list[Feature] | None) -> np.ndarray:
         """What a fitted method fits to, one entry per training example: by default the features' labels (a class
-        id per example; a list per position where the labels are per token). Spelling hands over its target texts,
-        which a label vocabulary may not hold."""
+        id per example; a list per position where the labels are per token). ``features`` is None for a method
+        without an encoder (nothing was tokenized): classification and pairs then read their class ids from the
+        split; spelling hands over its target texts, which a label vocabulary may not hold."""
+        if features is None:
+            raise ValueError(f"Task '{self.name}' reads a fitted method's targets from encoded features: its methods"
+                             " need an encoder (EncoderSource 'saved' or 'base'), or the task overrides fit_targets.")
         targets = [feature["labels"] for feature in features]
-        # a class id per example; a label per position gives lists of several lengths: an object array
         return np.array(targets, dtype=object if any(isinstance(t, list) for t in targets) else None)
 
     def restore(self, metrics: Mapping[str, Mapping[str, Any]]) -> None:

@@ -52,7 +52,7 @@ def run_estimator(config: RunConfig, prepared: Prepared, method: FittedMethod,
                                 accelerator.device, accelerator.mixed_precision, fine_tune=fine_tune)
     labels.save(run.labels)
     run.log.unlink(missing_ok=True)  # a resumed estimator run fits again from the start: its old log goes too
-    targets = prepared.task.fit_targets(train_split, prepared.features["train"])
+    targets = prepared.task.fit_targets(train_split, labels, prepared.features.get("train"))
     memory = PeakMemory(accelerator.device)
     memory.reset()  # before the estimator's first matrix product: it caps the CPU kernel caches
     fit_started = time.perf_counter()
@@ -62,7 +62,7 @@ def run_estimator(config: RunConfig, prepared: Prepared, method: FittedMethod,
     with quiet_transformers():
         atomic_write_dir(run.model, method.save)
     info = run_info(config, prepared.model_path, labels, prepared.splits, accelerator, stats.trainable, stats.total,
-                    base_model=None if method.encoder == "none" else prepared.base_reference)
+                    base_model=prepared.base_reference)
     info["lr"] = lr
     recorder.write_info(info)
     best = build_method(config).load(run.model, context)  # evaluate what was saved, as a user loads it

@@ -50,12 +50,13 @@ def check_labels_unchanged(run: RunDir, labels: LabelMap) -> None:
                               hint="Resume with the same data, or use --overwrite.")
 
 
-def run_info(config: RunConfig, model_path: str, labels: LabelMap, splits: dict[str, Split], accelerator: Accelerator,
-             trainable: int, total: int, *, base_model: str | None) -> dict[str, Any]:
+def run_info(config: RunConfig, model_path: str | None, labels: LabelMap, splits: dict[str, Split],
+             accelerator: Accelerator, trainable: int, total: int, *, base_model: str | None) -> dict[str, Any]:
     """The ``run.json`` of a run that has started: what runs, where, on what, with how many parameters.
 
     ``base_model`` is the portable reference to the base model the run started from (None when it uses
-    none), which adapter runs load again; ``model_path``, where it was on this machine, is only a hint.
+    none), which adapter runs load again; ``model_path``, where it was on this machine, is only a hint (None:
+    the method uses no encoder, so ``model.name`` was never resolved).
     """
     return {
         "status": "running",
@@ -118,7 +119,9 @@ def folder_library(model_dir: Path) -> str | None:
 
 
 def report_info(info: dict[str, Any]) -> dict[str, Any]:
-    shown = {"method": info["method"], "model": info["model"], "device": info["device"],
+    # model_path None: the method reads texts itself (tfidf, char-ngram), so model.name was never used
+    model = info["model"] if info.get("model_path", "") is not None else "none (the method uses no encoder)"
+    shown = {"method": info["method"], "model": model, "device": info["device"],
              "precision": info["precision"], "learning rate": info.get("lr"),
              "trainable parameters": f"{info['parameters']['trainable']:,} ({info['parameters']['trainable_percent']}%)",
              "train seconds": info["timing"]["train_seconds"], "samples/s": info["timing"]["samples_per_second"],

@@ -38,12 +38,12 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 class Prepared:
     task: Task
     method: Method
-    model_path: str
-    tokenizer: Any
+    model_path: str | None  # None for a method without an encoder (tfidf, char-ngram, symspell): nothing resolved
+    tokenizer: Any  # None with model_path
     splits: dict[str, Split]
     labels: LabelMap
-    features: dict[str, list[dict[str, Any]]]
-    base_reference: str  # how the run records its base model (models/base_reference.py)
+    features: dict[str, list[dict[str, Any]]]  # empty without an encoder: such a method reads the texts itself
+    base_reference: str | None  # how the run records its base model (models/base_reference.py); None: none
 
 
 def build_task(config: RunConfig) -> Task:
@@ -100,10 +100,12 @@ def read_splits(task: Task, data: DataConfig, seed: int) -> dict[str, Split]:
 
 
 def prepare(config: RunConfig) -> Prepared:
-    """Resolve the model, read and check the data, build labels and features; no disk writes."""
+    """Resolve the model, read and check the data, build labels and features; no disk writes. A method without
+    an encoder (``encoder = "none"``) leaves ``model.name`` alone: nothing is resolved, built or tokenized."""
     task, method = build_task(config), build_method(config)
-    model_path = resolve_model(config.model.name)
-    tokenizer = load_tokenizer(model_path, config.model.max_length)
+    encoder_free = is_fitted(method) and method.encoder == "none"
+    model_path = None if encoder_free else resolve_model(config.model.name)
+    tokenizer = None if model_path is None else load_tokenizer(model_path, config.model.max_length)
     method.check_against(config.model.max_length)
     method.check_task(task)
     check_adversarial(config, method)
@@ -116,6 +118,8 @@ def prepare(config: RunConfig) -> Prepared:
     for name, split in splits.items():
         if name != "train":
             task.check_labels(split, labels)
+    if model_path is None:
+        return Prepared(task, method, None, None, splits, labels, {}, None)
     features = {name: task.encode(split, tokenizer, labels, config.model.max_length) for name, split in splits.items()}
     warn_unknown_tokens(tokenizer, features["train"], task.predict_inputs(splits["train"]), config.model.name)
     reference = portable_reference(config.model.name, model_path, Path(config.output))

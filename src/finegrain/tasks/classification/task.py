@@ -152,6 +152,10 @@ class ClassificationTask(Task):
             for i, ids in enumerate(encoded["input_ids"])
         ]
 
+    def fit_targets(self, split: Split, labels: LabelMap, features: list[dict[str, Any]] | None) -> np.ndarray:
+        """Class ids (a 0/1 row per text when multi-label), read from the split: no tokenizer needed (tfidf)."""
+        return np.array(self._targets(split, labels))
+
     def collate(self, features: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
         width = max(len(f["input_ids"]) for f in features)
         input_ids = torch.full((len(features), width), pad_id, dtype=torch.long)

@@ -150,6 +150,10 @@ class PairClassificationTask(Task):
                  **({"labels": targets[i]} if targets is not None else {})}
                 for i, ids in enumerate(encoded["input_ids"])]
 
+    def fit_targets(self, split: Split, labels: LabelMap, features: list[dict[str, Any]] | None) -> np.ndarray:
+        """Class ids read from the split: no tokenizer needed (tfidf-pair)."""
+        return np.array([labels.id(v) for v in split.frame["label"]])
+
     def collate(self, features: list[dict[str, Any]], pad_id: int) -> dict[str, torch.Tensor]:
         batch = self.classification.collate(features, pad_id)
         if "token_type_ids" in features[0]:

@@ -166,7 +166,7 @@ class SpellingTask(Task):
     def predict_inputs(self, split: Split) -> list[str]:
         return split.frame["source"].tolist()
 
-    def fit_targets(self, split: Split, features: list[dict[str, Any]]) -> np.ndarray:
+    def fit_targets(self, split: Split, labels: LabelMap, features: list[dict[str, Any]] | None) -> np.ndarray:
         """The target texts, in example order (a fitted corrector learns from whole pairs; the word level's label
         vocabulary lacks the rarer target words)."""
         return np.array(split.frame["target"].tolist(), dtype=object)
