@@ -204,6 +204,26 @@ def test_ngram_baseline_corrects_from_its_counts_and_round_trips():
     assert again.correct("他们在学效里", candidates, 1.0) == lm.correct("他们在学效里", candidates, 1.0)
 
 
+def test_ngram_baseline_counts_extra_corpora_beside_its_targets(tmp_path):
+    from finegrain.methods.estimators.base import EstimatorContext
+    from finegrain.methods.estimators.spelling_ngram import CharNgramCorrector, CharNgramParams
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("我们去学校上课\n" * 30 + "他们在学校里\n" * 30, encoding="utf-8")
+    context = EstimatorContext(model_path=None, seed=0, load_tokenizer=None, load_encoder=None, collate=None,
+                               embed=None)
+    candidates, targets = {"效": "校孝"}, pd.Series(["今天天气很好"] * 5).to_numpy(dtype=object)
+    plain = CharNgramCorrector()
+    plain.fit(["今天天气很好"] * 5, targets, context)
+    assert plain.model.correct("我们去学效上课", candidates, margin=1.0)[1] == []  # the targets never show 学校
+    counted = CharNgramCorrector(CharNgramParams(corpora=[str(corpus)]))
+    counted.fit(["今天天气很好"] * 5, targets, context)
+    assert counted.model.correct("我们去学效上课", candidates, margin=1.0)[0] == "我们去学校上课"
+    assert counted.model.counts[2]["学校上"] == 1  # 30 copies of a line count once: the corpus is deduplicated
+    with pytest.raises(ValueError, match="neither a file nor a built-in corpus.*Did you mean 'chinese-reviews'"):
+        CharNgramParams(corpora=["chinese-review"])
+
+
 def test_one_character_one_token_alignment():
     from transformers import BertTokenizerFast
 
@@ -297,6 +317,12 @@ def test_threshold_tuned_on_validation_cuts_the_test_split():
     task = SpellingTask(SpellingParams(confusion_only=True, threshold=0.5))  # 门 -> 们 (same sound), 门 -> 好 not
     assert scored("test", [("我门", "我们")], [(5, 0.9)])["correction_f1"] == 1.0
     assert scored("test", [("我门", "我好")], [(7, 0.9)])["sentence_detection"]["precision"] == 0.0
+    # right at 0.9, false alarms at 0.6 and 0.5, right at 0.4 and 0.3: F0.5 stops at 0.9, F1 takes all five
+    rows = [("我门", "我们"), ("我好", "我好"), ("我好", "我好"), ("我门", "我们"), ("我门", "我们")]
+    proposals = [(5, 0.9), (5, 0.6), (5, 0.5), (5, 0.4), (5, 0.3)]
+    for beta, expected in ((0.5, 0.9), (1.0, 0.3)):
+        task = SpellingTask(SpellingParams(threshold_beta=beta))
+        assert scored("validation", rows, proposals)["threshold"] == pytest.approx(expected)
 
 
 def test_text_the_vocabulary_cannot_encode_is_warned_about(caplog, tiny_model_dir):

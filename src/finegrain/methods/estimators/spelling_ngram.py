@@ -14,12 +14,13 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from finegrain.config import Section
 from finegrain.errors import ConfigError
@@ -27,13 +28,14 @@ from finegrain.data.confusion_sets import confusion_sets
 from finegrain.methods.base import EncoderSource, FittedMethod, MethodBasics
 from finegrain.methods.estimators.base import EstimatorContext, FitStats
 from finegrain.methods.estimators.char_ngram import CharNgram
-from finegrain.registry import METHODS
+from finegrain.registry import METHODS, suggest
 
 if TYPE_CHECKING:
     from finegrain.tasks.base import Task
 
 __all__ = ["CharNgramCorrector", "CharNgramParams", "UNCHANGED", "unchanged_answers"]
 
+LOGGER = logging.getLogger("finegrain")
 UNCHANGED = -30.0  # the detection score of a character left alone: sigmoid of it is ~0
 
 
@@ -44,6 +46,21 @@ def unchanged_answers(texts: list[str]) -> np.ndarray:
 
 class CharNgramParams(Section):
     margin: float = Field(6.0, ge=0)  # nats a candidate must gain: 6 had the best strict F1 of 2, 4, 6, 8 on sighan15
+    # unlabeled text counted beside the training targets (built-in corpus names, as `finegrain pretrain` reads
+    # them, or .txt/.jsonl files); never one that holds the validation or test sentences (zh-spelling-synth's
+    # come from peoples-daily-1998, so that corpus and zh-all would leak them into the language model)
+    corpora: list[str] = []
+
+    @field_validator("corpora")
+    @classmethod
+    def _known(cls, sources: list[str]) -> list[str]:
+        from finegrain.pretraining.corpora import CORPORA
+
+        for source in sources:
+            if source not in CORPORA and not Path(source).expanduser().is_file():
+                raise ValueError(f"'{source}' is neither a file nor a built-in corpus"
+                                 f"{suggest(source, CORPORA.names())} (built-in: {', '.join(CORPORA.names())})")
+        return sources
 
 
 @METHODS.register("char-ngram", aliases=("ngram-corrector",))
@@ -67,7 +84,14 @@ class CharNgramCorrector(FittedMethod):
                               hint="for the word level use method.name=symspell, pyspellchecker or a trained model.")
 
     def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
-        self.model.fit([str(target) for target in targets])
+        extra: list[str] = []
+        if self.params.corpora:
+            from finegrain.pretraining.corpus import deduplicate, read_sources
+
+            extra = deduplicate(read_sources(self.params.corpora, "text"))
+            LOGGER.info("finegrain: char-ngram counts %d training targets and %d distinct documents (%d characters)"
+                        " of %s", len(targets), len(extra), sum(map(len, extra)), ", ".join(self.params.corpora))
+        self.model.fit([str(target) for target in targets] + extra)
         counted = sum(len(counter) for counter in self.model.counts)  # each n-gram count is a fitted number
         return FitStats(counted, counted)
 
