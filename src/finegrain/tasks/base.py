@@ -149,6 +149,7 @@ class Task(Objective, Protocol):
             raise ValueError(f"Task '{self.name}' reads a fitted method's targets from encoded features: its methods"
                              " need an encoder (EncoderSource 'saved' or 'base'), or the task overrides fit_targets.")
         targets = [feature["labels"] for feature in features]
+        # a class id per example; a label per position gives lists of several lengths: an object array
         return np.array(targets, dtype=object if any(isinstance(t, list) for t in targets) else None)
 
     def restore(self, metrics: Mapping[str, Mapping[str, Any]]) -> None:
