@@ -23,10 +23,12 @@ import time
 from pathlib import Path
 
 import finegrain
+from finegrain.config import load_config
 from common import row, run_precision, transformers_version
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "configs" / "spelling-zh-small.yaml"
+NGRAM_CONFIG = ROOT / "configs" / "spelling-zh-ngram.yaml"  # its corpora and threshold_beta make one more arm
 COLUMNS = [("strict C-F1", "correction_f1"), ("strict D-F1", "sentence_detection.f1"),
            ("lenient F1", "lenient.f1"), ("char C-F1", "char.correction.f1"), ("FPR clean", "false_positive_rate")]
 
@@ -54,10 +56,11 @@ def main() -> None:
     common = [f"data.max_train_examples={args.train}"] if args.train else []
     neural = ([f"train.epochs={args.epochs:g}"] if args.epochs else []) + (
         [f"model.name={args.model}"] if args.model else []) + ([f"train.lr={args.lr:g}"] if args.lr else [])
-    corpora = "method.corpora=[chinese-reviews,ctrip-reviews,finance-intents,bq-matching,lcqmc-matching,msra-ner]"
+    ngram = load_config(NGRAM_CONFIG)
+    corpora, beta = ngram.component_params("method").corpora, ngram.component_params("task").threshold_beta
     runs = {"identity": ["method.name=identity"], "char-ngram": ["method.name=char-ngram"],
-            # configs/spelling-zh-ngram.yaml: six more corpora counted, the threshold tuned for F1
-            "char-ngram +corpora F1": ["method.name=char-ngram", corpora, "task.threshold_beta=1"],
+            "char-ngram +corpora F1": ["method.name=char-ngram", f"method.corpora=[{','.join(corpora)}]",
+                                       f"task.threshold_beta={beta:g}"],
             f"{args.model or 'zh-small'} full": neural}
     print(f"spelling: configs/{CONFIG.name}, train pairs {args.train or 'all'},"
           f" epochs {args.epochs or 'as configured'}, lr {args.lr or 'as configured'};"

