@@ -103,7 +103,7 @@ def test_the_registry_records_which_protocol_each_method_satisfies():
     kinds = {name: METHODS.protocol(name) for name in METHODS.names()}
     assert {name for name, kind in kinds.items() if kind is FittedMethod} == {
         "tfidf", "embeddings-lr", "setfit", "tfidf-pair", "bi-encoder", "char-ngram", "identity", "symspell",
-        "pyspellchecker", "symspell-context"}
+        "pyspellchecker", "symspell-context", "lm-fusion"}
     assert set(kinds.values()) == {TrainedMethod, FittedMethod}
     assert METHODS.protocol("tf-idf") is FittedMethod  # aliases too
     assert all(TASKS.protocol(name) is Task for name in TASKS.names())

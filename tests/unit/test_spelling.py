@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 import finegrain
 from finegrain.data.confusion_sets import ConfusionSets, parse_same_pinyin, parse_same_stroke
@@ -371,3 +375,58 @@ def test_the_identity_baseline_changes_nothing_and_scores_the_floor(tmp_path):
     assert metrics["correction_f1"] == 0.0 and metrics["false_positive_rate"] == 0.0
     predicted = finegrain.load(tmp_path / "run").predict([rows[0]["source"]])[0]
     assert predicted["corrected"] == rows[0]["source"] and predicted["edits"] == []
+
+
+def _tiny_chinese_mlm(path: Path) -> Path:
+    from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"我们去学校效孝上课他在里"]
+    BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab)}).save_pretrained(path)
+    torch.manual_seed(0)
+    BertForMaskedLM(BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                               intermediate_size=64, max_position_embeddings=32)).save_pretrained(path)
+    return path
+
+
+def test_lm_fusion_scores_each_candidate_by_both_models(tmp_path, monkeypatch):
+    """score = model_weight x (log p_model(c) - log p_model(w)) + the trigram gain; the best candidate per
+    character, its probability the score's sigmoid; a save and load answers the same."""
+    from types import SimpleNamespace
+
+    from finegrain.methods.estimators import spelling_fusion
+    from finegrain.methods.estimators.base import EstimatorContext
+    from finegrain.training.setup import load_tokenizer
+
+    monkeypatch.setattr(spelling_fusion, "confusion_sets",
+                        lambda: SimpleNamespace(candidates=lambda c: {"效": "校孝", "校": "效孝"}.get(c, "")))
+    model_dir = _tiny_chinese_mlm(tmp_path / "mlm")
+    context = EstimatorContext(model_path=str(model_dir), seed=0, load_tokenizer=lambda p: load_tokenizer(p, 32),
+                               load_encoder=None, collate=None, embed=None)
+    targets = np.array(["我们去学校上课"] * 30 + ["他们在学校里"] * 30, dtype=object)
+    text = "我们去学效上课"
+    answers = {}
+    for weight in (0.0, 0.5):
+        method = spelling_fusion.LmFusion(spelling_fusion.LmFusionParams(model_weight=weight, epochs=0))
+        method.fit(list(targets), targets, context)
+        answers[weight] = method.log_probs([text], context)[0]
+    lm = method.lm
+    gains = dict(lm.gains(text, {"效": "校孝", "校": "效孝"}))
+    assert set(gains) == {4}  # only 效 has candidates
+    best_gain = max(gain for _, gain in gains[4])
+    assert answers[0.0][4][0] == pytest.approx(best_gain) and chr(int(answers[0.0][4][1])) == "校"
+    assert answers[0.0][4][2] == pytest.approx(1 / (1 + math.exp(-best_gain)))
+    assert (answers[0.0][[0, 1, 2, 3, 5, 6], 1] == -1).all()  # nothing proposed where there is no candidate
+
+    tokenizer = method.tokenizer
+    ids = [tokenizer.cls_token_id, *tokenizer.convert_tokens_to_ids(list(text)), tokenizer.sep_token_id]
+    with torch.no_grad():
+        hidden = method.model.bert(input_ids=torch.tensor([ids])).last_hidden_state
+        log_p = method.model.classifier.mlm(hidden)[0, 5].log_softmax(-1)  # position 5: 效 after [CLS]
+    vocabulary = tokenizer.get_vocab()
+    expected = max(0.5 * float(log_p[vocabulary[c]] - log_p[vocabulary["效"]]) + gain for c, gain in gains[4])
+    assert answers[0.5][4][0] == pytest.approx(expected, abs=1e-4)
+    assert answers[0.5][4][0] != pytest.approx(answers[0.0][4][0], abs=1e-3)  # the model moved the score
+
+    method.save(tmp_path / "saved")
+    again = spelling_fusion.LmFusion(method.params).load(tmp_path / "saved", context)
+    np.testing.assert_allclose(again.log_probs([text], context)[0], answers[0.5], atol=1e-5)

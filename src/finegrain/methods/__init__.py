@@ -15,4 +15,4 @@ from finegrain.methods.estimators import setfit  # noqa: F401
 from finegrain.methods.estimators import tfidf_pair  # noqa: F401
 from finegrain.methods.estimators import bi_encoder  # noqa: F401
 from finegrain.methods.estimators import (  # noqa: F401
-    spelling_context, spelling_dictionary, spelling_identity, spelling_ngram)
+    spelling_context, spelling_dictionary, spelling_fusion, spelling_identity, spelling_ngram)

@@ -67,6 +67,29 @@ class CharNgram:
         """Log-probability of the three trigrams that read position ``at`` of the padded text."""
         return sum(self._log_prob(padded[j - 2] + padded[j - 1], padded[j]) for j in range(at, at + 3))
 
+    def gains(self, text: str, candidates: Mapping[str, str]) -> list[tuple[int, list[tuple[str, float]]]]:
+        """Per character with candidates, each candidate's gain (the log-probability of the trigrams around it,
+        less the written character's), each scored on the text as written: the edits are independent.
+
+        Example:
+            >>> lm = CharNgram().fit(["我们去学校"] * 20)
+            >>> [(p, c) for p, scored in lm.gains("我们去学效", {"效": "校"}) for c, g in scored if g > 0]
+            [(4, '校')]
+        """
+        padded = [BOUNDARY, BOUNDARY, *text, BOUNDARY, BOUNDARY]
+        scored = []
+        for position, written in enumerate(text):
+            if not candidates.get(written):
+                continue
+            at = position + 2
+            base, found = self._local(padded, at), []
+            for candidate in candidates[written]:
+                padded[at] = candidate
+                found.append((candidate, self._local(padded, at) - base))
+            padded[at] = written
+            scored.append((position, found))
+        return scored
+
     def correct(self, text: str, candidates: Mapping[str, str], margin: float
                 ) -> tuple[str, list[tuple[int, str, str, float]]]:
         """The corrected text and its edits (position, written, correction, log-probability gain)."""

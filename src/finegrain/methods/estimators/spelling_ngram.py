@@ -33,7 +33,8 @@ from finegrain.registry import METHODS, suggest
 if TYPE_CHECKING:
     from finegrain.tasks.base import Task
 
-__all__ = ["CharNgramCorrector", "CharNgramParams", "UNCHANGED", "unchanged_answers"]
+__all__ = ["CharNgramCorrector", "CharNgramParams", "NgramCorpora", "UNCHANGED", "unchanged_answers", "count_ngrams",
+           "check_character_level"]
 
 LOGGER = logging.getLogger("finegrain")
 UNCHANGED = -30.0  # the detection score of a character left alone: sigmoid of it is ~0
@@ -44,8 +45,7 @@ def unchanged_answers(texts: list[str]) -> np.ndarray:
     return np.full((len(texts), max([len(t) for t in texts] + [1]), 3), (UNCHANGED, -1.0, 0.0))
 
 
-class CharNgramParams(Section):
-    margin: float = Field(6.0, ge=0)  # nats a candidate must gain: 6 had the best strict F1 of 2, 4, 6, 8 on sighan15
+class NgramCorpora(Section):
     # unlabeled text counted beside the training targets (built-in corpus names, as `finegrain pretrain` reads
     # them, or .txt/.jsonl files); never one that holds the validation or test sentences (zh-spelling-synth's
     # come from peoples-daily-1998, so that corpus and zh-all would leak them into the language model)
@@ -63,6 +63,29 @@ class CharNgramParams(Section):
         return sources
 
 
+class CharNgramParams(NgramCorpora):
+    margin: float = Field(6.0, ge=0)  # nats a candidate must gain: 6 had the best strict F1 of 2, 4, 6, 8 on sighan15
+
+
+def check_character_level(method: str, task: Task) -> None:
+    if getattr(task.params, "level", "character") != "character":
+        raise ConfigError(f"{method} corrects Chinese characters; it cannot correct English words"
+                          " (task.level: word).", where="method.name",
+                          hint="for the word level use method.name=symspell, pyspellchecker or a trained model.")
+
+
+def count_ngrams(targets: np.ndarray, corpora: list[str]) -> CharNgram:
+    """The trigram model of the training targets and the deduplicated ``corpora``."""
+    extra: list[str] = []
+    if corpora:
+        from finegrain.pretraining.corpus import deduplicate, read_sources
+
+        extra = deduplicate(read_sources(corpora, "text"))
+        LOGGER.info("finegrain: the character n-gram model counts %d training targets and %d distinct documents"
+                    " (%d characters) of %s", len(targets), len(extra), sum(map(len, extra)), ", ".join(corpora))
+    return CharNgram().fit([str(target) for target in targets] + extra)
+
+
 @METHODS.register("char-ngram", aliases=("ngram-corrector",))
 class CharNgramCorrector(FittedMethod):
     """Confusion-set candidates scored by a character trigram language model (spelling correction)."""
@@ -78,20 +101,10 @@ class CharNgramCorrector(FittedMethod):
 
     def check_task(self, task: Task) -> None:
         MethodBasics.check_task(self, task)
-        if getattr(task.params, "level", "character") != "character":
-            raise ConfigError("char-ngram corrects Chinese characters; it cannot correct English words"
-                              " (task.level: word).", where="method.name",
-                              hint="for the word level use method.name=symspell, pyspellchecker or a trained model.")
+        check_character_level(self.name, task)
 
     def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
-        extra: list[str] = []
-        if self.params.corpora:
-            from finegrain.pretraining.corpus import deduplicate, read_sources
-
-            extra = deduplicate(read_sources(self.params.corpora, "text"))
-            LOGGER.info("finegrain: char-ngram counts %d training targets and %d distinct documents (%d characters)"
-                        " of %s", len(targets), len(extra), sum(map(len, extra)), ", ".join(self.params.corpora))
-        self.model.fit([str(target) for target in targets] + extra)
+        self.model = count_ngrams(targets, self.params.corpora)
         counted = sum(len(counter) for counter in self.model.counts)  # each n-gram count is a fitted number
         return FitStats(counted, counted)
 
