@@ -1,4 +1,5 @@
-"""Offline check, not a finegrain feature: does a trained neural spelling model add to the character n-gram LM?
+"""Offline check: does a trained neural spelling model add to the character n-gram LM, and at which weight?
+(Method ``lm-fusion`` builds this in with one weight; this sweeps several on a kept model.)
 
 Per position, every confusion-set candidate c of the written character w is scored
 ``a * (log p_model(c) - log p_model(w)) + b * LM gain``, the LM being ``char-ngram``'s trigram model counted on
@@ -23,7 +24,7 @@ from finegrain.config import load_config
 from finegrain.data.confusion_sets import confusion_sets
 from finegrain.data.labels import LabelMap
 from finegrain.data.spelling_sets import VALIDATION_SENTENCES, _read_synth, read_sighan15
-from finegrain.methods.estimators.char_ngram import BOUNDARY, CharNgram
+from finegrain.methods.estimators.char_ngram import CharNgram
 from finegrain.pretraining.corpus import deduplicate, read_sources
 from finegrain.tasks.spelling.decoding import best_threshold
 from finegrain.tasks.spelling.encoding import char_tokens
@@ -37,28 +38,23 @@ WEIGHTS = [(1, 0), (0, 1), (1, 0.25), (1, 0.5), (1, 1), (0.5, 1), (0.25, 1)]  # 
 def candidate_scores(frame, lm, tokenizer, model) -> list[list[tuple[int, list[tuple[str, float, float]]]]]:
     """Per sentence, per scored position: (character offset, [(candidate, model log-ratio, LM gain)])."""
     sets, vocabulary = confusion_sets(), tokenizer.get_vocab()
+    candidates = {char: sets.candidates(char) for char in set("".join(frame.source))}
     scored = []
     for text in frame.source:
         ids, chars = char_tokens(tokenizer, [text])[0]
         with torch.no_grad():
             logits = model(input_ids=torch.tensor([[tokenizer.cls_token_id, *ids, tokenizer.sep_token_id]])).logits
         log_probs = logits[0, 1:-1, 1:].float().log_softmax(-1)  # column 0 is the detection unit
-        padded = [BOUNDARY, BOUNDARY, *text, BOUNDARY, BOUNDARY]
+        position_of = {char: k for k, char in enumerate(chars)}
         positions = []
-        for k, (token, char) in enumerate(zip(ids, chars)):
-            if char is None or token == tokenizer.unk_token_id:
+        for char, gains in lm.gains(text, candidates):
+            k = position_of.get(char)
+            if k is None or ids[k] == tokenizer.unk_token_id:
                 continue
-            written, at = text[char], char + 2
-            base, candidates = lm._local(padded, at), []
-            for candidate in sets.candidates(written):
-                if candidate not in vocabulary:
-                    continue
-                padded[at] = candidate
-                candidates.append((candidate, float(log_probs[k, vocabulary[candidate]] - log_probs[k, token]),
-                                   lm._local(padded, at) - base))
-            padded[at] = written
-            if candidates:
-                positions.append((char, candidates))
+            found = [(c, float(log_probs[k, vocabulary[c]] - log_probs[k, ids[k]]), gain)
+                     for c, gain in gains if c in vocabulary]
+            if found:
+                positions.append((char, found))
         scored.append(positions)
     return scored
 

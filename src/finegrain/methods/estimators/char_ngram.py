@@ -77,18 +77,17 @@ class CharNgram:
             [(4, '校')]
         """
         padded = [BOUNDARY, BOUNDARY, *text, BOUNDARY, BOUNDARY]
-        scored = []
-        for position, written in enumerate(text):
-            if not candidates.get(written):
-                continue
-            at = position + 2
-            base, found = self._local(padded, at), []
-            for candidate in candidates[written]:
-                padded[at] = candidate
-                found.append((candidate, self._local(padded, at) - base))
-            padded[at] = written
-            scored.append((position, found))
-        return scored
+        return [(position, self._gains_at(padded, position + 2, candidates[written]))
+                for position, written in enumerate(text) if candidates.get(written)]
+
+    def _gains_at(self, padded: list[str], at: int, candidates: str) -> list[tuple[str, float]]:
+        """Each candidate's gain over what ``padded`` holds at ``at`` (left as it was)."""
+        written, base, found = padded[at], self._local(padded, at), []
+        for candidate in candidates:
+            padded[at] = candidate
+            found.append((candidate, self._local(padded, at) - base))
+        padded[at] = written
+        return found
 
     def correct(self, text: str, candidates: Mapping[str, str], margin: float
                 ) -> tuple[str, list[tuple[int, str, str, float]]]:
@@ -97,11 +96,8 @@ class CharNgram:
         edits = []
         for position, written in enumerate(text):
             at = position + 2
-            base = self._local(padded, at)
             best, gain = written, margin
-            for candidate in candidates.get(written, ""):
-                padded[at] = candidate
-                improvement = self._local(padded, at) - base
+            for candidate, improvement in self._gains_at(padded, at, candidates.get(written, "")):
                 if improvement > gain:
                     best, gain = candidate, improvement
             padded[at] = best

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -84,9 +85,9 @@ class LmFusion(FittedMethod):
         self.lm = count_ngrams(targets, self.params.corpora)
         self.tokenizer = context.load_tokenizer(context.model_path)
         self.model = build_spelling_model(context.model_path, _LABELS)
-        pairs = [(text, str(target)) for text, target in zip(texts, targets)]
-        features = encode_pairs(self.tokenizer, [s for s, _ in pairs], [t for _, t in pairs],
-                                [len(s) == len(t) for s, t in pairs], self.tokenizer.model_max_length)
+        corrected = [str(target) for target in targets]
+        features = encode_pairs(self.tokenizer, texts, corrected, [len(s) == len(t) for s, t in zip(texts, corrected)],
+                                self.tokenizer.model_max_length)
         if self.params.epochs > 0:
             objective = SpellingTask(SpellingParams(detection_weight=self.params.detection_weight))
             context.fine_tune(self.model, objective, features, self.tokenizer.pad_token_id or 0, self.params.epochs)
@@ -94,12 +95,12 @@ class LmFusion(FittedMethod):
         counted = sum(len(counter) for counter in self.lm.counts)  # n-gram counts are fitted numbers, as in char-ngram
         return FitStats(weights + counted, weights + counted)
 
-    def _model_log_probs(self, features: list[dict]) -> list[torch.Tensor]:
-        """Per feature, the masked-LM head's log-probabilities over the vocabulary at each position."""
+    def _model_log_probs(self, features: list[dict]) -> Iterator[torch.Tensor]:
+        """Per feature, in order, the masked-LM head's log-probabilities over the vocabulary at each position;
+        one batch at a time, so the whole vocabulary is held for ``_BATCH`` texts only."""
         model = self.model.eval()
         body, head = getattr(model, model.base_model_prefix), model.classifier.mlm
         device = next(model.parameters()).device
-        rows = []
         with torch.no_grad():
             for start in range(0, len(features), _BATCH):
                 chunk = features[start:start + _BATCH]
@@ -107,8 +108,7 @@ class LmFusion(FittedMethod):
                 hidden = body(input_ids=batch["input_ids"].to(device),
                               attention_mask=batch["attention_mask"].to(device)).last_hidden_state
                 scores = head(hidden).float().log_softmax(-1).cpu()
-                rows += [scores[row, : len(feature["input_ids"])] for row, feature in enumerate(chunk)]
-        return rows
+                yield from (scores[row, : len(feature["input_ids"])] for row, feature in enumerate(chunk))
 
     def log_probs(self, texts: list[str], context: EstimatorContext) -> np.ndarray:
         sets, vocabulary = confusion_sets(), self.tokenizer.get_vocab()
