@@ -228,6 +228,39 @@ def test_ngram_baseline_counts_extra_corpora_beside_its_targets(tmp_path):
         CharNgramParams(corpora=["chinese-review"])
 
 
+def test_ngram_corpora_never_count_held_out_text_or_a_target_twice(tmp_path):
+    from dataclasses import replace
+
+    from finegrain.methods.estimators.base import EstimatorContext
+    from finegrain.methods.estimators.spelling_ngram import CharNgramCorrector, CharNgramParams
+
+    corpus = tmp_path / "corpus.txt"  # one document of three sentences: a held-out one, a target, a new one
+    corpus.write_text("我们去学校上课了。今天天气很好。他们在公园里散步呢。\n", encoding="utf-8")
+    context = EstimatorContext(model_path=None, seed=0, load_tokenizer=None, load_encoder=None, collate=None,
+                               embed=None)
+    targets = pd.Series(["今天天气很好"]).to_numpy(dtype=object)
+    method = CharNgramCorrector(CharNgramParams(corpora=[str(corpus)]))
+    method.fit(["今天天气很好"], targets, context)
+    assert method.model.counts[2]["学校上"] == 1 and method.model.counts[2]["天气很"] == 1
+    method.fit(["今天天气很好"], targets, replace(context, held_out=("我们去学校上课了",)))
+    counts = method.model.counts[2]
+    assert counts["学校上"] == 0  # the held-out sentence is not counted
+    assert counts["天气很"] == 1  # the target's sentence counts once (the target), not twice
+    assert counts["公园里"] == 1  # the rest of the document still counts
+
+
+def test_drop_repeats_matches_long_runs_and_whole_sentences_only():
+    from finegrain.pretraining.corpus import drop_repeats
+
+    held_out = ["他说今天的会议因为大雨推迟到明天下午三点开始", "我今天很高兴。", "你好！"]
+    documents = ["大家注意：会议因为大雨推迟到明天下午三点开始。其他安排不变。",  # a 16-character run repeats
+                 "会议推迟到明天。",  # 7 characters in common only: kept
+                 "我今天很高兴！", "你好！", "！"]  # one sentence repeated whole; short ones (<5) never compared
+    kept, dropped = drop_repeats(documents, held_out)
+    assert (kept, dropped) == (["其他安排不变。", "会议推迟到明天。", "你好！", "！"], 2)
+    assert drop_repeats(documents, []) == (documents, 0)
+
+
 def test_one_character_one_token_alignment():
     from transformers import BertTokenizerFast
 
@@ -430,3 +463,22 @@ def test_lm_fusion_scores_each_candidate_by_both_models(tmp_path, monkeypatch):
     method.save(tmp_path / "saved")
     again = spelling_fusion.LmFusion(method.params).load(tmp_path / "saved", context)
     np.testing.assert_allclose(again.log_probs([text], context)[0], answers[0.5], atol=1e-5)
+
+
+def test_a_spelling_run_never_counts_its_validation_or_test_sentences_from_a_corpus(tmp_path):
+    """The runner hands the fitted method every validation and test text: a corpus that repeats them (as
+    msra-ner's news repeats People's Daily sentences) has those sentences dropped before counting."""
+    import finegrain
+
+    pairs = [("我门今天去学校上课", "我们今天去学校上课"), ("他们在公园里散步", "他们在公园里散步")] * 10
+    test = [("老师说明天要考式了", "老师说明天要考试了")]
+    for name, rows in (("train", pairs), ("test", test)):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps({"source": s, "target": t}, ensure_ascii=False)
+                                                         + "\n" for s, t in rows), encoding="utf-8")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("老师说明天要考试了。大家都在图书馆复习。\n", encoding="utf-8")
+    result = finegrain.train({"task": "spelling", "method": {"name": "char-ngram", "corpora": [str(corpus)]},
+                              "data": {"train": str(tmp_path / "train.jsonl"), "test": str(tmp_path / "test.jsonl")},
+                              "output": str(tmp_path / "run")})
+    trigrams = json.loads((result.run_dir / "model" / "ngrams.json").read_text(encoding="utf-8"))["3"]
+    assert "考试了" not in trigrams and trigrams["图书馆"] == 1

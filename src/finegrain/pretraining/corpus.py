@@ -9,6 +9,8 @@ among the built-in corpora.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +20,12 @@ from finegrain.pretraining.corpora import CORPORA
 from finegrain.registry import suggest
 from finegrain.text_encoding import decode_text
 
-__all__ = ["read_documents", "read_sources", "split_held_out", "deduplicate"]
+__all__ = ["read_documents", "read_sources", "split_held_out", "deduplicate", "drop_repeats"]
 
-
+_SENTENCE_END = re.compile(r"(?<=[。！？；!?;\n])")
+_RUN = 10  # characters of a window compared
+_STRIDE = 5  # a corpus sentence is read at every 5th character: runs of _RUN + _STRIDE - 1 (14) are always found
+_SHORTEST = 5  # characters of the shortest sentence compared whole: "你好！" repeated is no leak
 
 def read_sources(sources: list[str], text_field: str) -> list[str]:
     """All documents of ``sources`` (files or built-in corpus names), in the order given."""
@@ -39,6 +44,44 @@ def deduplicate(documents: list[str]) -> list[str]:
         ['a', 'b']
     """
     return list(dict.fromkeys(documents))
+
+
+def drop_repeats(documents: list[str], texts: Iterable[str]) -> tuple[list[str], int]:
+    """``documents`` without the sentences that repeat ``texts`` (held-out sentences a model must not have read):
+    a sentence equal to one of theirs (of 5 characters or more, closing punctuation aside), or sharing a run of
+    14 characters or more with one, is dropped. A document with such a sentence is kept as its other sentences,
+    each a document; the others are kept whole. Returns the documents kept and the number of sentences dropped.
+
+    Example:
+        >>> drop_repeats(["今天天气很好。我们去公园散步吧，花都开了。", "好的。"], ["我们去公园散步吧，花都开了"])
+        (['今天天气很好。', '好的。'], 1)
+    """
+    whole, windows = set(), set()
+    for text in texts:
+        for sentence in [text, *_SENTENCE_END.split(text)]:
+            if len(_bare(sentence)) >= _SHORTEST:
+                whole.add(_bare(sentence))
+        windows.update(text[i:i + _RUN] for i in range(len(text) - _RUN + 1))
+
+    def repeats(sentence: str) -> bool:
+        return _bare(sentence) in whole or any(sentence[i:i + _RUN] in windows
+                                                for i in range(0, len(sentence) - _RUN + 1, _STRIDE))
+
+    kept, dropped = [], 0
+    for document in documents:
+        sentences = [sentence for sentence in _SENTENCE_END.split(document) if sentence.strip()]
+        flags = [repeats(sentence) for sentence in sentences]
+        if not any(flags):
+            kept.append(document)
+            continue
+        dropped += sum(flags)
+        kept.extend(sentence for sentence, flag in zip(sentences, flags) if not flag)
+    return kept, dropped
+
+
+def _bare(sentence: str) -> str:
+    """A sentence as compared whole: without surrounding space and its closing punctuation."""
+    return sentence.strip().rstrip("。！？；!?;").strip()
 
 
 def read_documents(source: str, text_field: str = "text") -> list[str]:

@@ -49,7 +49,8 @@ def run_estimator(config: RunConfig, prepared: Prepared, method: FittedMethod,
     lr = resolve_lr(config.train, method, prepared.task.name) if method.default_lr is not None else None
     fine_tune = partial(_fine_tune, accelerator=accelerator, train=config.train, lr=lr, run=run)
     context = estimator_context(prepared.task, prepared.model_path, config.model.max_length, config.train,
-                                accelerator.device, accelerator.mixed_precision, fine_tune=fine_tune)
+                                accelerator.device, accelerator.mixed_precision, fine_tune=fine_tune,
+                                held_out=_held_out_texts(prepared))
     labels.save(run.labels)
     run.log.unlink(missing_ok=True)  # a resumed estimator run fits again from the start: its old log goes too
     targets = prepared.task.fit_targets(train_split, labels, prepared.features.get("train"))
@@ -74,6 +75,17 @@ def run_estimator(config: RunConfig, prepared: Prepared, method: FittedMethod,
     recorder.finish(info, metrics, costs, card=lambda: fine_tuned_model_card(config, info, metrics, run.model),
                     report=(prepared.task.report, report_title(config)))
     return metrics
+
+
+def _held_out_texts(prepared: Prepared) -> tuple[str, ...]:
+    """Every text in the validation and test splits (each column of strings: texts, pairs, sources, targets)."""
+    texts: list[str] = []
+    for name in ("validation", "test"):
+        if name in prepared.splits:
+            frame = prepared.splits[name].frame
+            for column in frame.columns:
+                texts.extend(value for value in frame[column].tolist() if isinstance(value, str))
+    return tuple(texts)
 
 
 def _fine_tune(module: torch.nn.Module, objective: Objective, features: list[Feature], pad_id: int, epochs: float,

@@ -32,14 +32,15 @@ __all__ = ["estimator_context", "estimator_logits", "EstimatorLogits", "load_est
 
 
 def estimator_context(task: Task, model_path: str | None, max_length: int, train: TrainConfig, device: torch.device,
-                      mixed_precision: str, *, fine_tune: FineTune | None = None) -> EstimatorContext:
+                      mixed_precision: str, *, fine_tune: FineTune | None = None,
+                      held_out: tuple[str, ...] = ()) -> EstimatorContext:
     """What an estimator uses from this layer: tokenizer and encoder loading, batched embedding under the
     run's precision (``train.eval_batch_size`` per batch), and (when training) the one loop."""
     embed = partial(_embed, collate=task.collate, batch_size=train.eval_batch_size, device=device,
                     dtype=autocast_dtype(mixed_precision))
     return EstimatorContext(model_path=model_path, seed=train.seed,
                             load_tokenizer=partial(load_tokenizer, max_length=max_length), load_encoder=_load_encoder,
-                            collate=task.collate, embed=embed, fine_tune=fine_tune)
+                            collate=task.collate, embed=embed, fine_tune=fine_tune, held_out=held_out)
 
 
 def estimator_logits(estimator: FittedMethod, context: EstimatorContext, task: Task,

@@ -37,7 +37,8 @@ class EstimatorContext:
     features in batches, under the run's autocast, and returns the rows in input order.
     ``fine_tune(module, objective, features, pad_id, epochs)`` trains ``module`` with the one loop
     (``objective``: an :class:`~finegrain.tasks.objective.Objective`) and returns the samples it processed;
-    None where nothing may train (prediction).
+    None where nothing may train (prediction). ``held_out``: every text of the run's validation and test splits,
+    which unlabeled text a method reads beside its training data must not hold (empty when predicting).
     """
 
     model_path: str | None  # the run's encoder folder (model.name resolved); None when loading a method that needs none
@@ -47,6 +48,7 @@ class EstimatorContext:
     collate: Callable[[list[Feature], int], dict[str, torch.Tensor]]  # pads input_ids, builds attention_mask
     embed: Callable[[torch.nn.Module, list[Feature], int], np.ndarray]
     fine_tune: FineTune | None = None
+    held_out: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

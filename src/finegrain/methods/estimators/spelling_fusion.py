@@ -82,7 +82,7 @@ class LmFusion(FittedMethod):
     def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
         from finegrain.tasks.spelling.task import SpellingParams, SpellingTask
 
-        self.lm = count_ngrams(targets, self.params.corpora)
+        self.lm = count_ngrams(targets, self.params.corpora, context.held_out)
         self.tokenizer = context.load_tokenizer(context.model_path)
         self.model = build_spelling_model(context.model_path, _LABELS)
         corrected = [str(target) for target in targets]

@@ -47,8 +47,9 @@ def unchanged_answers(texts: list[str]) -> np.ndarray:
 
 class NgramCorpora(Section):
     # unlabeled text counted beside the training targets (built-in corpus names, as `finegrain pretrain` reads
-    # them, or .txt/.jsonl files); never one that holds the validation or test sentences (zh-spelling-synth's
-    # come from peoples-daily-1998, so that corpus and zh-all would leak them into the language model)
+    # them, or .txt/.jsonl files); a sentence that repeats the run's validation or test text is not counted
+    # (zh-spelling-synth's come from peoples-daily-1998, msra-ner's news overlaps it), nor one that repeats a
+    # training target (counted once already)
     corpora: list[str] = []
 
     @field_validator("corpora")
@@ -74,16 +75,23 @@ def check_character_level(method: str, task: Task) -> None:
                           hint="for the word level use method.name=symspell, pyspellchecker or a trained model.")
 
 
-def count_ngrams(targets: np.ndarray, corpora: list[str]) -> CharNgram:
-    """The trigram model of the training targets and the deduplicated ``corpora``."""
+def count_ngrams(targets: np.ndarray, corpora: list[str], held_out: tuple[str, ...] = ()) -> CharNgram:
+    """The trigram model of the training targets and the deduplicated ``corpora``, less the corpus sentences that
+    repeat ``held_out`` text (validation, test) or a training target."""
+    texts = [str(target) for target in targets]
     extra: list[str] = []
     if corpora:
-        from finegrain.pretraining.corpus import deduplicate, read_sources
+        from finegrain.pretraining.corpus import deduplicate, drop_repeats, read_sources
 
-        extra = deduplicate(read_sources(corpora, "text"))
-        LOGGER.info("finegrain: the character n-gram model counts %d training targets and %d distinct documents"
-                    " (%d characters) of %s", len(targets), len(extra), sum(map(len, extra)), ", ".join(corpora))
-    return CharNgram().fit([str(target) for target in targets] + extra)
+        extra, leaked = drop_repeats(deduplicate(read_sources(corpora, "text")), held_out)
+        extra, repeated = drop_repeats(extra, texts)
+        LOGGER.info("finegrain: the character n-gram model counts %d training targets and %d corpus documents"
+                    " (%d characters) of %s; %d corpus sentences repeated a training target (counted once)",
+                    len(texts), len(extra), sum(map(len, extra)), ", ".join(corpora), repeated)
+        if leaked:
+            LOGGER.warning("finegrain: %d sentence(s) of the corpora (%s) repeat the run's validation or test text:"
+                           " they are not counted, so the scores stay unseen-data scores", leaked, ", ".join(corpora))
+    return CharNgram().fit(texts + extra)
 
 
 @METHODS.register("char-ngram", aliases=("ngram-corrector",))
@@ -104,7 +112,7 @@ class CharNgramCorrector(FittedMethod):
         check_character_level(self.name, task)
 
     def fit(self, texts: list[str], targets: np.ndarray, context: EstimatorContext) -> FitStats:
-        self.model = count_ngrams(targets, self.params.corpora)
+        self.model = count_ngrams(targets, self.params.corpora, context.held_out)
         counted = sum(len(counter) for counter in self.model.counts)  # each n-gram count is a fitted number
         return FitStats(counted, counted)
 
