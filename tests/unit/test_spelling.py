@@ -426,11 +426,11 @@ def test_lm_fusion_scores_each_candidate_by_both_models(tmp_path, monkeypatch):
     character, its probability the score's sigmoid; a save and load answers the same."""
     from types import SimpleNamespace
 
-    from finegrain.methods.estimators import spelling_fusion
+    from finegrain.methods.estimators import spelling_fusion, spelling_ngram
     from finegrain.methods.estimators.base import EstimatorContext
     from finegrain.training.setup import load_tokenizer
 
-    monkeypatch.setattr(spelling_fusion, "confusion_sets",
+    monkeypatch.setattr(spelling_ngram, "confusion_sets",
                         lambda: SimpleNamespace(candidates=lambda c: {"效": "校孝", "校": "效孝"}.get(c, "")))
     model_dir = _tiny_chinese_mlm(tmp_path / "mlm")
     context = EstimatorContext(model_path=str(model_dir), seed=0, load_tokenizer=lambda p: load_tokenizer(p, 32),
@@ -482,3 +482,21 @@ def test_a_spelling_run_never_counts_its_validation_or_test_sentences_from_a_cor
                               "output": str(tmp_path / "run")})
     trigrams = json.loads((result.run_dir / "model" / "ngrams.json").read_text(encoding="utf-8"))["3"]
     assert "考试了" not in trigrams and trigrams["图书馆"] == 1
+
+
+def test_characters_read_alike_join_the_candidates_only_when_asked(monkeypatch):
+    from finegrain.data.confusion_sets import parse_pinyin_dict
+    from finegrain.methods.estimators import spelling_ngram
+
+    readings = json.dumps({str(ord(c)): r for c, r in
+                           {"他": "tā,tuó", "她": "tā", "塔": "tǎ", "大": "dà,dài", "应": "yīng", "因": "yīn",
+                            "女": "nǚ", "奴": "nú", "驮": "tuó"}.items()}, ensure_ascii=False)
+    same = parse_pinyin_dict(readings, "他她塔大应因女奴")  # 驮 is not a common character here
+    assert same == {"他": "她塔", "她": "他塔", "塔": "他她", "女": "奴", "奴": "女"}  # first readings only, tones aside
+    near = parse_pinyin_dict(readings, "他她塔大应因女奴", near=True)
+    assert near["应"] == "因" and near["他"] == "她塔"  # -ng and -n alike
+    monkeypatch.setattr(spelling_ngram, "confusion_sets", lambda: ConfusionSets({"他": "它"}, {"大": "太"}, "他大"))
+    monkeypatch.setattr(spelling_ngram, "sound_alike_sets", lambda near=False: near and {"应": "因"} or {"他": "她它"})
+    assert spelling_ngram.candidate_table(["他大应"]) == {"他": "它", "大": "太", "应": ""}
+    assert spelling_ngram.candidate_table(["他大应"], "same") == {"他": "它她", "大": "太", "应": ""}
+    assert spelling_ngram.candidate_table(["应"], "near") == {"应": "因"}

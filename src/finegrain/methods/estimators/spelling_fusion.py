@@ -31,13 +31,12 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from finegrain.data.confusion_sets import confusion_sets
 from finegrain.data.labels import LabelMap
 from finegrain.methods.base import EncoderSource, FittedMethod, MethodBasics
 from finegrain.methods.estimators.base import EstimatorContext, FitStats
 from finegrain.methods.estimators.char_ngram import CharNgram
-from finegrain.methods.estimators.spelling_ngram import NgramCorpora, check_character_level, count_ngrams, \
-    unchanged_answers
+from finegrain.methods.estimators.spelling_ngram import CandidateParams, candidate_table, check_character_level, \
+    count_ngrams, unchanged_answers
 from finegrain.registry import METHODS
 from finegrain.tasks.spelling.encoding import collate, encode_pairs
 from finegrain.tasks.spelling.model import build_spelling_model
@@ -51,7 +50,7 @@ _LABELS = LabelMap.from_values(["correct", "wrong"])  # the detection head's out
 _BATCH = 32  # texts per forward pass when scoring
 
 
-class LmFusionParams(NgramCorpora):
+class LmFusionParams(CandidateParams):
     # weight of the model's log-probability ratio against the LM gain's 1: 0.5 and 0.25 did best on the synthetic
     # validation split with albert-tiny-zh (benchmarks/results/spelling_zh_hybrid.txt)
     model_weight: float = Field(0.5, ge=0)
@@ -111,8 +110,8 @@ class LmFusion(FittedMethod):
                 yield from (scores[row, : len(feature["input_ids"])] for row, feature in enumerate(chunk))
 
     def log_probs(self, texts: list[str], context: EstimatorContext) -> np.ndarray:
-        sets, vocabulary = confusion_sets(), self.tokenizer.get_vocab()
-        candidates = {char: sets.candidates(char) for char in set("".join(texts))}
+        vocabulary = self.tokenizer.get_vocab()
+        candidates = candidate_table(texts, self.params.sound_alike)
         features = encode_pairs(self.tokenizer, texts, None, None, self.tokenizer.model_max_length)
         answers = unchanged_answers(texts)
         unknown, weight = self.tokenizer.unk_token_id, self.params.model_weight
