@@ -492,7 +492,8 @@ def test_characters_read_alike_join_the_candidates_only_when_asked(monkeypatch):
                            {"他": "tā,tuó", "她": "tā", "塔": "tǎ", "大": "dà,dài", "应": "yīng", "因": "yīn",
                             "女": "nǚ", "奴": "nú", "驮": "tuó"}.items()}, ensure_ascii=False)
     same = parse_pinyin_dict(readings, "他她塔大应因女奴")  # 驮 is not a common character here
-    assert same == {"他": "她塔", "她": "他塔", "塔": "他她", "女": "奴", "奴": "女"}  # first readings only, tones aside
+    # first readings only, tones aside
+    assert same == {"他": "她塔", "她": "他塔", "塔": "他她", "女": "奴", "奴": "女"}
     near = parse_pinyin_dict(readings, "他她塔大应因女奴", near=True)
     assert near["应"] == "因" and near["他"] == "她塔"  # -ng and -n alike
     monkeypatch.setattr(spelling_ngram, "confusion_sets", lambda: ConfusionSets({"他": "它"}, {"大": "太"}, "他大"))
