@@ -27,6 +27,7 @@ _RUN = 10  # characters of a window compared
 _STRIDE = 5  # a corpus sentence is read at every 5th character: runs of _RUN + _STRIDE - 1 (14) are always found
 _SHORTEST = 5  # characters of the shortest sentence compared whole: "你好！" repeated is no leak
 
+
 def read_sources(sources: list[str], text_field: str) -> list[str]:
     """All documents of ``sources`` (files or built-in corpus names), in the order given."""
     documents: list[str] = []
