@@ -122,6 +122,32 @@ def test_strip_tags_of_peoples_daily():
     assert strip_tags("迈向/v  充满/v  [中国/ns  政府/n]nt  ——/w") == "迈向充满中国政府——"
 
 
+def test_peoples_daily_leaves_out_the_sentences_built_ins_evaluate_on(monkeypatch, tmp_path):
+    """msra-ner's test news and zh-spelling-synth's validation sentences are People's Daily's own: a model
+    pretrained on the corpus must not have read them."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from finegrain.data import builtin
+    from finegrain.pretraining import corpora
+
+    tagged = tmp_path / "199801.txt"
+    tagged.write_text("新华社/nt  北京/ns  一月/t  一日/t  电/n  。/w  今年/t  的/u  经济/n  增长/v  超过/v  了/u  预期/n  。/w\n"
+                      "今天/t  天气/n  很/d  好/a  。/w\n", encoding="utf-8")
+    monkeypatch.setattr(builtin, "package_file", lambda package, path: tagged)
+    frames = {"msra-ner": {"train": pd.DataFrame({"tokens": [list("今天天气很好")]}),
+                           "test": pd.DataFrame({"tokens": [list("今年的经济增长超过了预期")], "tags": [["O"] * 12]})},
+              "zh-spelling-synth": {"validation": pd.DataFrame({"source": ["新华社北京一月一日店"],
+                                                                "target": ["新华社北京一月一日电"]})}}
+    cards = {"msra-ner": "tokens", "zh-spelling-synth": "source"}
+    monkeypatch.setattr(corpora.DATASETS, "get", lambda name: SimpleNamespace(
+        load=lambda: frames[name], card=SimpleNamespace(text_column=cards[name])))
+    assert corpora.evaluation_text("msra-ner") == ["今年的经济增长超过了预期"]  # train text and tags are not
+    assert corpora.evaluation_text("zh-spelling-synth") == ["新华社北京一月一日店", "新华社北京一月一日电"]
+    assert corpora.CORPORA.get("peoples-daily-1998").read() == ["今天天气很好。"]
+
+
 def test_from_scratch_loss_decreases_then_train_uses_the_output(corpus, tmp_path, sentiment_files):
     result = _pretrain(_config(corpus, tmp_path / "pre"))
     assert result.metrics["validation"]["loss"] < result.metrics["initial"]["loss"] - 0.15
