@@ -133,7 +133,8 @@ def test_peoples_daily_leaves_out_the_sentences_built_ins_evaluate_on(monkeypatc
     from finegrain.pretraining import corpora
 
     tagged = tmp_path / "199801.txt"
-    tagged.write_text("新华社/nt  北京/ns  一月/t  一日/t  电/n  。/w  今年/t  的/u  经济/n  增长/v  超过/v  了/u  预期/n  。/w\n"
+    tagged.write_text("新华社/nt  北京/ns  一月/t  一日/t  电/n  。/w  "
+                      "今年/t  的/u  经济/n  增长/v  超过/v  了/u  预期/n  。/w\n"
                       "今天/t  天气/n  很/d  好/a  。/w\n", encoding="utf-8")
     monkeypatch.setattr(builtin, "package_file", lambda package, path: tagged)
     frames = {"msra-ner": {"train": pd.DataFrame({"tokens": [list("今天天气很好")]}),
