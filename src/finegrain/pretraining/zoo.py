@@ -3,7 +3,7 @@
 ``zh-small`` is a 4-layer, 256-hidden Chinese BERT (character-level WordPiece) pretrained from
 scratch on the built-in Chinese corpora; building it is a pretraining run (a build's log:
 benchmarks/results/zh_pretraining_full.txt), so it happens once, on first use. ``zh-medium``
-(6 layers x 384, masked-LM over characters, every Chinese corpus) took 22 minutes here, so it
+(6 layers x 384, masked-LM over characters, every Chinese corpus) took 22-45 minutes here, so it
 is built only when asked: ``finegrain pretrain --preset zh-medium``. The cache is
 ``$FINEGRAIN_CACHE`` or ``~/.cache/finegrain``; an interrupted build resumes.
 
@@ -39,7 +39,8 @@ ZH_SMALL: dict[str, Any] = {
 # The objective comes from benchmarks/pretrain_objectives.py at equal CPU time (results/pretrain_objectives.txt,
 # 5 minutes each, 3 fine-tuning seeds on chinese-reviews): masked-LM over characters 0.780 +- 0.009, with jieba
 # whole words 0.776, ELECTRA 0.658 (half the steps per second, worse than random init at that budget). So
-# masked-LM, characters, at 6 x 384, one epoch over every Chinese corpus (~8.2M characters deduplicated).
+# masked-LM, characters, at 6 x 384, one epoch over every Chinese corpus (~8.1M characters deduplicated; a second
+# epoch gave chinese-reviews 0.800 against 0.798: benchmarks/results/study_zh_medium_2ep).
 ZH_MEDIUM: dict[str, Any] = {
     "model": {"vocab_size": 8000, "layers": 6, "hidden": 384, "heads": 6, "max_length": 128},
     "data": {"train": ["zh-all"], "validation_fraction": 0.005},
@@ -59,7 +60,9 @@ PRESETS: dict[str, Preset] = {
     "zh-small": Preset(ZH_SMALL, 15, on_first_use=True),
     # zh-small's shape ran masked-LM at 16,573 tokens/s (bf16, pretrain_objectives.txt); 6 x 384 costs ~3.4x
     # per token: ~4,900 tokens/s over ~8.4M tokens, ~29 min, plus evaluations. An estimate, not a measured build.
-    "zh-medium": Preset(ZH_MEDIUM, 22, on_first_use=False),  # measured: 1,313 s on 2 cores (2026-12-05)
+    # measured: 1,313 s on 2 cores (2026-12-05); on 2026-12-06's 2-core machine it ran at ~26 samples/s, half that
+    # speed (two epochs: 5,920 s, chinese-reviews no better than one epoch's: benchmarks/results/study_zh_medium_2ep)
+    "zh-medium": Preset(ZH_MEDIUM, 45, on_first_use=False),
 }
 
 
@@ -111,5 +114,5 @@ MODELS.register("zh-small", ModelEntry(
     "zh", lambda: _locate("zh-small"), peek=lambda: _peek("zh-small")))
 MODELS.register("zh-medium", ModelEntry(
     "Chinese BERT, 6 layers x 384 hidden, character-level, masked-LM; built only when asked (finegrain"
-    " pretrain --preset zh-medium, ~22 min on 2 CPU cores, measured) from every Chinese corpus",
+    " pretrain --preset zh-medium, 22-45 min on 2 CPU cores, measured) from every Chinese corpus",
     "zh", lambda: _locate("zh-medium"), peek=lambda: _peek("zh-medium")))
